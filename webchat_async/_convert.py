@@ -1,0 +1,208 @@
+"""The one cattrs converter: camelCase JSON <-> snake_case attrs models.
+
+Built once at import and reused: cattrs generates a specialised function per class on
+first use, so a conversion costs about one dict comprehension per object.
+
+Rules (the wire format of ``spec/PROTOCOL.md``):
+
+* field names are camelCase on the wire, snake_case in Python;
+* unknown JSON keys are ignored (the service adds fields over time);
+* ``None`` fields are left out when a model is unstructured (request bodies);
+* datetimes are ISO-8601; ``Z`` and numeric offsets are accepted; a naive timestamp is
+  taken as UTC **[choice: the service always sends ``Z``]**; UTC is written with ``Z``;
+* enum values the SDK does not know are kept (see ``models._OpenEnum``);
+* anything that does not fit a field's type raises :class:`~webchat_async.errors.DecodeError`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import models
+from .errors import DecodeError
+
+__all__ = ["converter", "structure", "unstructure", "loads", "dumps", "camel"]
+
+T = TypeVar("T")
+
+_UTC = datetime.timezone.utc
+
+
+def camel(name: str) -> str:
+    """``body_type`` -> ``bodyType``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _parse_datetime(value: Any, _: Any) -> datetime.datetime:
+    if isinstance(value, datetime.datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    text = value
+    if text.endswith(("Z", "z")):
+        # datetime.fromisoformat accepts 'Z' only from Python 3.11 on.
+        text = text[:-1] + "+00:00"
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_UTC)
+    return parsed
+
+
+def format_datetime(value: datetime.datetime) -> str:
+    """Write a datetime the way the service does: ``2024-05-01T12:00:00.123Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    offset = value.utcoffset()
+    if value.microsecond % 1000 == 0:
+        text = value.isoformat(timespec="milliseconds")
+    else:
+        text = value.isoformat(timespec="microseconds")
+    if offset == datetime.timedelta(0):
+        text = text[: -len("+00:00")] + "Z"
+    return text
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if type(value) is str:
+        return value
+    # Numbers where a string is expected are tolerated (ids have been seen as numbers);
+    # anything else is a decode error rather than a str() of a dict.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if type(value) is bool:
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
+
+
+def _structure_enum(value: Any, cls: type[Any]) -> Any:  # cls: an _OpenEnum subclass
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string for {cls.__name__}, got {type(value).__name__}")
+    return cls(value)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(datetime.datetime, _parse_datetime)
+    conv.register_unstructure_hook(datetime.datetime, format_datetime)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+    # Enums are str subclasses: they need their own hooks, or the str hook would take them.
+    for enum_cls in models.ENUMS:
+        conv.register_structure_hook(enum_cls, _structure_enum)
+        conv.register_unstructure_hook(enum_cls, _unstructure_enum)
+    conv.register_structure_hook_factory(_is_list, lambda t: _list_structurer(conv, t))
+    # Factories, not eager registration: each class's function is generated on first use,
+    # when the hooks of the classes it nests are all known.
+    model_set = frozenset(models.MODELS)
+    conv.register_structure_hook_factory(
+        lambda t: t in model_set, lambda cls: _model_structurer(conv, cls)
+    )
+    conv.register_unstructure_hook_factory(
+        lambda t: t in model_set,
+        lambda cls: make_dict_unstructure_fn(
+            cls, conv, _cattrs_omit_if_default=True, **_renames(cls)
+        ),
+    )
+    return conv
+
+
+def _renames(cls: type[Any]) -> dict[str, Any]:
+    attrs.resolve_types(cls)
+    return {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+
+
+def _model_structurer(conv: cattrs.Converter, cls: type[Any]) -> Any:
+    inner = make_dict_structure_fn(cls, conv, **_renames(cls))
+
+    def structure_model(value: Any, _: Any) -> Any:
+        # cattrs tests keys with `in`, which a string would pass silently.
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
+        return inner(value, cls)
+
+    return structure_model
+
+
+def _is_list(t: Any) -> bool:
+    return typing.get_origin(t) is list
+
+
+def _list_structurer(conv: cattrs.Converter, t: Any) -> Any:
+    (item_type,) = typing.get_args(t) or (Any,)
+    item = conv.get_structure_hook(item_type)
+
+    def structure_list(value: Any, _: Any) -> list[Any]:
+        # A string is iterable, but never a list the service meant.
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return [item(v, item_type) for v in value]
+
+    return structure_list
+
+
+def _unstructure_enum(value: models._OpenEnum) -> str:
+    return str.__str__(value)
+
+
+converter: cattrs.Converter = _make_converter()
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Turn decoded JSON into a model; raise :class:`DecodeError` if it does not fit."""
+    if not isinstance(data, Mapping):
+        raise DecodeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs raises several types; one SDK error leaves here
+        raise DecodeError(f"could not decode {cls.__name__}: {_describe(exc)}") from exc
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a model into JSON-ready data with camelCase keys and no ``None`` fields."""
+    return converter.unstructure(obj)
+
+
+def loads(text: str | bytes, cls: type[T]) -> T:
+    """Parse JSON text straight into a model."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DecodeError(f"invalid JSON for {cls.__name__}: {exc.__class__.__name__}") from exc
+    return structure(data, cls)
+
+
+def dumps(obj: Any) -> str:
+    """Serialize a model to compact JSON."""
+    return json.dumps(unstructure(obj), separators=(",", ":"), ensure_ascii=False)
+
+
+def _describe(exc: BaseException) -> str:
+    # cattrs names the path and the expected type, never the value: the value is whatever
+    # the server sent, and error texts must stay free of data that might be secret.
+    return "; ".join(cattrs.transform_error(exc, path="$"))[:500]

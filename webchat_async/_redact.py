@@ -1,0 +1,41 @@
+"""Masking of secrets in text that may reach a log line, a repr or an exception.
+
+The secrets are: the guest JWT, the event stream URI (real ones embed the JWT), OAuth
+access tokens, client secrets and ``Authorization`` headers. Code that handles them
+masks them where they are held (``repr=False`` fields); :func:`redact` is the second net
+for free text such as URLs and server messages.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["redact", "mask"]
+
+MASK = "***"
+
+# A JWT is three base64url parts joined by dots; the first starts with "eyJ" ('{"').
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# Stream URIs put the JWT in the path: /chat/jwt/<token>; hide whatever follows.
+_JWT_PATH = re.compile(r"(/jwt/)[^/?#\s\"']+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_QUERY = re.compile(r"(?i)([?&](?:access_token|token|jwt|client_secret)=)[^&#\s\"']+")
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with anything that looks like a token replaced by ``***``.
+
+    >>> redact("wss://streaming.mypurecloud.com/chat/jwt/abc.def.ghi")
+    'wss://streaming.mypurecloud.com/chat/jwt/***'
+    """
+    if not text:
+        return text
+    text = _JWT.sub(MASK, text)
+    text = _JWT_PATH.sub(r"\1" + MASK, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _QUERY.sub(r"\1" + MASK, text)
+
+
+def mask(value: object) -> str:
+    """The ``repr`` of a secret field: ``'***'`` (or ``None`` when unset)."""
+    return "None" if value is None else repr(MASK)

@@ -1,0 +1,171 @@
+"""Exceptions raised by webchat-async.
+
+Every exception the SDK raises on purpose derives from :class:`WebChatError`. HTTP errors
+are :class:`ApiError` subclasses chosen by status; transport failures are
+:class:`ApiConnectionError` / :class:`ApiTimeoutError`. No exception text ever contains a
+guest JWT, an access token, a client secret or the event stream URI.
+
+Example::
+
+    try:
+        await api.get_webchat_deployment("nope")
+    except NotFoundError as exc:
+        print(exc.status, exc.code, exc.context_id)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import ErrorBody
+
+__all__ = [
+    "WebChatError",
+    "ApiError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "RateLimitError",
+    "ServerError",
+    "ApiConnectionError",
+    "ApiTimeoutError",
+    "DecodeError",
+    "StreamError",
+    "SessionClosedError",
+    "error_for_status",
+]
+
+
+class WebChatError(Exception):
+    """Base class of every error raised by webchat-async."""
+
+
+class ApiError(WebChatError):
+    """The service answered with a non-2xx status.
+
+    Attributes:
+        status: the HTTP status code.
+        code: the ``code`` of the error body (``"not.found"``), or ``None``.
+        message: the human message of the error body, or a generic one.
+        context_id: the ``contextId`` Genesys support asks for, or ``None``.
+        request_id: the ``inin-correlation-id`` response header, or ``None``.
+        body: the parsed :class:`~webchat_async.models.ErrorBody`, or ``None`` when the
+            body was not JSON.
+        method, path: the request that failed (the path carries no query string).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        context_id: str | None = None,
+        request_id: str | None = None,
+        body: ErrorBody | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message or f"HTTP {status}"
+        self.context_id = context_id
+        self.request_id = request_id
+        self.body = body
+        self.method = method
+        self.path = path
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        text = f"{where}{self.status}"
+        if self.code:
+            text += f" {self.code}"
+        text += f": {self.message}"
+        if self.context_id:
+            text += f" (contextId {self.context_id})"
+        return text
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(status={self.status}, code={self.code!r}, context_id={self.context_id!r})"
+
+
+class BadRequestError(ApiError):
+    """400: the request was invalid (see ``body.details`` for the field)."""
+
+
+class AuthenticationError(ApiError):
+    """401: missing, wrong or expired credentials (guest JWT or OAuth token).
+
+    Also raised when the event stream handshake is refused with 401; reconnecting is
+    pointless then, so the session stops.
+    """
+
+
+class PermissionDeniedError(ApiError):
+    """403: the credentials are valid but not for this resource."""
+
+
+class NotFoundError(ApiError):
+    """404: the conversation, member, message, deployment or media request does not exist."""
+
+
+class ConflictError(ApiError):
+    """409: the state change is not allowed (for example a media request already answered)."""
+
+
+class RateLimitError(ApiError):
+    """429: too many requests. ``retry_after`` is the server's ``Retry-After`` in seconds."""
+
+    def __init__(
+        self, status: int = 429, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(ApiError):
+    """5xx: the service failed."""
+
+
+class ApiConnectionError(WebChatError):
+    """The request could not be sent or no response came (DNS, refused, reset)."""
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The request timed out."""
+
+
+class DecodeError(WebChatError, ValueError):
+    """A response body or a stream frame could not be decoded into the expected model."""
+
+
+class StreamError(WebChatError):
+    """The event stream failed for good (reconnect gave up, or the handshake was refused)."""
+
+
+class SessionClosedError(WebChatError):
+    """The session (or client) is closed, or the conversation has ended for the guest."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[ApiError]:
+    """The :class:`ApiError` subclass for an HTTP status."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    return ApiError
