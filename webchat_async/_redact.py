@@ -8,9 +8,10 @@ for free text such as URLs and server messages.
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["redact", "mask"]
+__all__ = ["redact", "mask", "RedactingFilter"]
 
 MASK = "***"
 
@@ -39,3 +40,19 @@ def redact(text: str) -> str:
 def mask(value: object) -> str:
     """The ``repr`` of a secret field: ``'***'`` (or ``None`` when unset)."""
     return "None" if value is None else repr(MASK)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that runs every record's message through :func:`redact`.
+
+    The SDK never logs a secret on purpose; this is the second net for handlers that
+    also receive records from other libraries (httpx, websockets) which log URLs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True

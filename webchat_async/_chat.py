@@ -1,0 +1,94 @@
+"""The interactive guest chat loop shared by ``webchat-async chat`` and ``demo --interactive``.
+
+Two tasks run side by side and end together: one prints the session's events above the
+prompt, the other reads the person's lines and sends them. ``/leave``, end of input
+(Ctrl-D) and Ctrl-C all leave the chat cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ._console import Console
+from ._events import ConversationEnded, MediaRequestReceived
+from ._transcript import Transcript
+from .session import GuestSession
+
+__all__ = ["run_chat"]
+
+# Genesys shows a typing indicator for a few seconds; one POST per this interval while
+# keys are being pressed keeps it up without a request per keystroke.
+TYPING_INTERVAL = 3.0
+
+HELP = "Type a message and press Enter. /leave (or Ctrl-D) leaves the chat."
+
+
+async def run_chat(
+    session: GuestSession,
+    *,
+    guest_name: str,
+    console: Console | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Chat in the terminal until the person leaves or the conversation ends."""
+    transcript = Transcript(guest_id=session.member_id, guest_name=guest_name)
+    typing_tasks: set[asyncio.Task[None]] = set()
+    last_typing = -TYPING_INTERVAL
+
+    def on_key() -> None:
+        nonlocal last_typing
+        now = clock()
+        if now - last_typing < TYPING_INTERVAL:
+            return
+        last_typing = now
+        task = asyncio.create_task(_send_typing(session))
+        typing_tasks.add(task)
+        task.add_done_callback(typing_tasks.discard)
+
+    term = console or Console(prompt=f"{guest_name}> ", on_key=on_key)
+    async with term:
+        term.show(HELP)
+        printer = asyncio.create_task(_print_events(session, term, transcript))
+        reader = asyncio.create_task(_send_lines(session, term))
+        try:
+            done, _ = await asyncio.wait({printer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (printer, reader, *typing_tasks):
+                task.cancel()
+            await asyncio.gather(printer, reader, *typing_tasks, return_exceptions=True)
+        for task in done:
+            task.result()  # a failure in either side surfaces here
+    return 0
+
+
+async def _send_typing(session: GuestSession) -> None:
+    try:
+        await session.send_typing()
+    except Exception:  # a lost typing indicator is not worth interrupting the chat
+        pass
+
+
+async def _print_events(session: GuestSession, term: Console, transcript: Transcript) -> None:
+    async for event in session.events():
+        line = transcript.line(event)
+        if line is not None:
+            term.show(line)
+        if isinstance(event, MediaRequestReceived) and str(event.request.state) == "PENDING":
+            term.show("  (media requests are declined in the terminal)")
+            if event.request.id is not None:
+                await session.decline_media_request(event.request.id)
+        if isinstance(event, ConversationEnded):
+            return
+
+
+async def _send_lines(session: GuestSession, term: Console) -> None:
+    while True:
+        line = await term.readline()
+        if line is None or line.strip() == "/leave":
+            term.show("* leaving the chat")
+            await session.leave()
+            return
+        if line.strip():
+            await session.send_message(line)

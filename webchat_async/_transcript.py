@@ -1,0 +1,116 @@
+"""Human-readable lines for session events: the CLI's transcript, kept pure for tests.
+
+A :class:`Transcript` remembers who is who (member id -> display name and role) from the
+events it has seen, and turns each event into one line such as::
+
+    [12:00:01.250] Sam (agent): Hello, how can I help?
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import attrs
+
+from ._events import (
+    ConversationEnded,
+    Event,
+    MediaRequestReceived,
+    MemberJoined,
+    MemberLeft,
+    MemberStateChanged,
+    MessageReceived,
+    StreamDisconnected,
+    StreamReconnected,
+    TypingStarted,
+    UnknownEvent,
+)
+from .models import BodyType, WebChatMemberInfo
+
+__all__ = ["Transcript"]
+
+
+@attrs.define
+class Transcript:
+    """Formats events for a terminal, remembering member names as they join.
+
+    Args:
+        guest_id: the guest's own member id (its lines are labelled ``you``).
+        guest_name: the guest's display name.
+        show_typing: whether typing indicators get a line of their own.
+    """
+
+    guest_id: str
+    guest_name: str = "you"
+    show_typing: bool = True
+    _names: dict[str, str] = attrs.field(factory=dict, init=False)
+
+    def remember(self, member: WebChatMemberInfo) -> None:
+        """Learn a member's name and role (from a join event or a members listing)."""
+        if member.id is None or member.id == self.guest_id:
+            return
+        name = member.display_name or member.first_name or "member"
+        role = str(member.role).lower() if member.role is not None else None
+        self._names[member.id] = f"{name} ({role})" if role else name
+
+    def who(self, member_id: str | None) -> str:
+        """The label of a member: ``you``, a remembered name, or a short id."""
+        if member_id is None:
+            return "system"
+        if member_id == self.guest_id:
+            return f"{self.guest_name} (you)"
+        return self._names.get(member_id, f"member {member_id[:8]}")
+
+    def line(self, event: Event, now: datetime.datetime | None = None) -> str | None:
+        """One line for ``event``, or ``None`` for events not worth showing."""
+        text = self._text(event)
+        if text is None:
+            return None
+        when = _timestamp_of(event) or now or datetime.datetime.now(datetime.timezone.utc)
+        return f"[{when.astimezone().strftime('%H:%M:%S.%f')[:-3]}] {text}"
+
+    def _text(self, event: Event) -> str | None:
+        if isinstance(event, MessageReceived):
+            msg = event.message
+            sender = msg.sender.id if msg.sender else None
+            body = msg.body or ""
+            if msg.body_type in (None, BodyType.STANDARD):
+                return f"{self.who(sender)}: {body}"
+            if msg.body_type == BodyType.MEMBER_JOIN:
+                return f"* {self.who(sender)} joined the chat"
+            if msg.body_type == BodyType.MEMBER_LEAVE:
+                return f"* {self.who(sender)} left the chat"
+            if msg.body_type == BodyType.MEDIA_REQUEST:
+                return f"* {self.who(sender)} sent a media request"
+            return f"{self.who(sender)} [{msg.body_type}]: {body}"
+        if isinstance(event, TypingStarted):
+            if not self.show_typing or event.member_id == self.guest_id:
+                return None
+            return f"  ... {self.who(event.member_id)} is typing"
+        if isinstance(event, MemberJoined):
+            self.remember(event.member)
+            return f"* {self.who(event.member.id)} is connected"
+        if isinstance(event, MemberLeft):
+            return f"* {self.who(event.member_id)} disconnected"
+        if isinstance(event, MemberStateChanged):
+            return f"* {self.who(event.member_id)} is {str(event.state).lower()}"
+        if isinstance(event, MediaRequestReceived):
+            kinds = ", ".join(event.request.types or []) or "media"
+            return f"* media request {kinds} ({event.request.state})"
+        if isinstance(event, StreamDisconnected):
+            return f"! connection lost ({event.reason}); reconnecting"
+        if isinstance(event, StreamReconnected):
+            return f"! reconnected; {event.backfilled} missed message(s) recovered"
+        if isinstance(event, ConversationEnded):
+            return f"* the chat has ended ({event.reason})"
+        if isinstance(event, UnknownEvent):
+            return None
+        return None
+
+
+def _timestamp_of(event: Event) -> datetime.datetime | None:
+    if isinstance(event, MessageReceived):
+        return event.message.timestamp
+    if isinstance(event, TypingStarted):
+        return event.timestamp
+    return None
