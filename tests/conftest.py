@@ -1,0 +1,23 @@
+"""Shared fixtures: a :class:`~webchat_async.simulator.Simulator` on 127.0.0.1, any port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from webchat_async.simulator import Simulator
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """A started simulator (heartbeats off, no delays); stopped after the test."""
+    # Imported here: the simulator needs the optional aiohttp; tests that use it skip
+    # without it, the others do not care.
+    pytest.importorskip("aiohttp")
+    from webchat_async.simulator import Simulator
+
+    async with Simulator(port=0, heartbeat_interval=None) as sim:
+        yield sim

@@ -1,0 +1,36 @@
+"""A local Genesys Cloud Web Chat v2 server: the 19 operations, the event stream, a scripted
+agent and fault injection, on loopback.
+
+Needs the ``simulator`` extra (``pip install 'webchat-async[simulator]'``, which brings
+aiohttp); the core SDK never imports this package.
+
+Example::
+
+    from webchat_async.simulator import Simulator
+
+    async with Simulator() as sim:
+        print(sim.base_url, sim.organization_id, sim.deployment_id)
+
+Run it on its own with ``python -m webchat_async.simulator --port 8080``.
+"""
+
+from __future__ import annotations
+
+from ._agent import Agent, ConversationView, EchoAgent, ReplyFunction
+from ._faults import FaultControls
+from ._serve import run
+from ._server import Simulator
+from ._state import ConversationState, RequestRecord, SimulatorState
+
+__all__ = [
+    "Agent",
+    "ConversationState",
+    "ConversationView",
+    "EchoAgent",
+    "FaultControls",
+    "ReplyFunction",
+    "RequestRecord",
+    "Simulator",
+    "SimulatorState",
+    "run",
+]

@@ -1,0 +1,160 @@
+"""Admin endpoints under ``/__simulator__/`` (a prefix no Genesys path uses).
+
+They let another process (the CLI demo, a test in another language) drive what
+``Simulator.faults`` and ``Simulator.agent_*`` drive in-process:
+
+* ``POST /__simulator__/faults`` ``{"action": "rate_limit", "n": 2, "retryAfter": 1}``:
+  call one :class:`FaultControls` method (arguments in snake_case or camelCase);
+  answers ``{"action": ..., "result": ...}``.
+* ``DELETE /__simulator__/faults``: clear every fault (204).
+* ``POST /__simulator__/heartbeats``: push a heartbeat now.
+* ``POST /__simulator__/conversations/{id}/agent`` ``{"action": "say", "text": "Hi"}``
+  (also ``typing``, ``request_media`` with ``types``, ``end``).
+* ``GET /__simulator__/state``: ids and a summary of each conversation.
+
+**[choice]** No authentication: the simulator is a loopback test server.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .._convert import unstructure
+
+if TYPE_CHECKING:
+    from ._server import Simulator
+
+__all__ = ["PREFIX", "install_admin"]
+
+PREFIX = "/__simulator__"
+
+_FAULT_ACTIONS = frozenset(
+    {
+        "drop_sockets",
+        "close_sockets",
+        "hang_sockets",
+        "refuse_handshakes",
+        "rate_limit",
+        "server_errors",
+        "fail_after_processing",
+        "delay",
+        "send_malformed",
+        "send_unknown_topic",
+        "send_oversize",
+        "send_raw",
+        "stop_heartbeats",
+        "resume_heartbeats",
+        "duplicate_next_events",
+        "expire_guest_tokens",
+        "clear",
+        "seed",
+    }
+)
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response(
+        {"status": status, "code": "bad.request", "message": message}, status=status
+    )
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        data = json.loads(await request.text() or "{}")
+    except ValueError:
+        return _error(400, "The body is not JSON.")
+    if not isinstance(data, dict):
+        return _error(400, "The body must be a JSON object.")
+    return data
+
+
+def install_admin(app: web.Application, sim: Simulator) -> None:
+    """Add the admin routes of ``sim`` to ``app``."""
+
+    async def post_fault(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        action = data.pop("action", None)
+        if action not in _FAULT_ACTIONS:
+            return _error(400, f"action must be one of {sorted(_FAULT_ACTIONS)}")
+        kwargs = {_snake(k): v for k, v in data.items()}
+        try:
+            result = getattr(sim.faults, action)(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except (TypeError, ValueError, KeyError) as exc:
+            return _error(400, f"{action}: {type(exc).__name__}: {exc}")
+        return web.json_response({"action": action, "result": result})
+
+    async def delete_faults(request: web.Request) -> web.Response:
+        sim.faults.clear()
+        return web.Response(status=204)
+
+    async def post_heartbeats(request: web.Request) -> web.Response:
+        return web.json_response({"sent": await sim.send_heartbeats()})
+
+    async def post_agent(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        conversation_id = request.match_info["conversationId"]
+        if conversation_id not in sim.state.conversations:
+            return _error(404, "Unknown conversation.")
+        action = data.get("action")
+        try:
+            if action == "say":
+                return web.json_response(
+                    unstructure(await sim.agent_say(conversation_id, str(data.get("text", ""))))
+                )
+            if action == "typing":
+                return web.json_response(unstructure(await sim.agent_typing(conversation_id)))
+            if action == "request_media":
+                types = data.get("types") or ["COBROWSE"]
+                media = await sim.agent_request_media(conversation_id, types=list(types))
+                return web.json_response(unstructure(media))
+            if action == "end":
+                await sim.agent_end(conversation_id)
+                return web.Response(status=204)
+        except RuntimeError as exc:
+            return _error(409, str(exc))
+        return _error(400, "action must be say, typing, request_media or end")
+
+    async def get_state(request: web.Request) -> web.Response:
+        conversations = [
+            {
+                "id": c.id,
+                "guestMemberId": c.guest_member_id,
+                "routed": c.routed,
+                "ended": c.ended,
+                "socketCount": c.socket_count,
+                "messageCount": len(c.messages),
+            }
+            for c in sim.state.conversations.values()
+        ]
+        return web.json_response(
+            {
+                "baseUrl": sim.base_url,
+                "organizationId": sim.organization_id,
+                "deploymentId": sim.deployment_id,
+                "conversations": conversations,
+                "requestCount": len(sim.state.requests),
+            }
+        )
+
+    router = app.router
+    router.add_post(f"{PREFIX}/faults", post_fault)
+    router.add_delete(f"{PREFIX}/faults", delete_faults)
+    router.add_post(f"{PREFIX}/heartbeats", post_heartbeats)
+    router.add_post(PREFIX + "/conversations/{conversationId}/agent", post_agent)
+    router.add_get(f"{PREFIX}/state", get_state)

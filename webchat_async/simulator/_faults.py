@@ -1,0 +1,233 @@
+"""Fault injection: what ``Simulator.faults`` (and ``/__simulator__/faults``) can break.
+
+REST faults apply to the Genesys API paths (``/api/v2/...``) only, not to ``/oauth/token``
+nor to the admin paths **[choice: so that a test rate-limiting the API does not also
+rate-limit the token fetch in front of it]**. Counted faults (``n``) are used up one
+request at a time; ``fraction`` faults draw from a seedable RNG; a fault with neither
+applies to every request until :meth:`FaultControls.clear`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import attrs
+
+from ._state import SimulatorState
+from ._stream import Hub, Socket, _dumps
+
+__all__ = ["FaultControls", "RestFault"]
+
+
+@attrs.frozen
+class RestFault:
+    """What happens to one REST request: wait, refuse it, or fail it after processing."""
+
+    delay: float = 0.0
+    #: Refuse before processing with this status (429 or 5xx), or ``None``.
+    refuse_status: int | None = None
+    retry_after: float | None = None
+    #: Process the request, then answer this 5xx status instead, or ``None``.
+    fail_after_status: int | None = None
+
+
+@attrs.define
+class _Counted:
+    """A fault that fires for the next ``n`` requests, a ``fraction`` of them, or all."""
+
+    n: int | None
+    fraction: float | None
+    value: float
+
+    def fire(self, rng: random.Random) -> bool:
+        if self.n is not None and self.n <= 0:
+            return False
+        if self.fraction is not None and rng.random() >= self.fraction:
+            return False
+        if self.n is not None:
+            self.n -= 1
+        return True
+
+    @property
+    def spent(self) -> bool:
+        return self.n is not None and self.n <= 0
+
+
+def _counted(n: int | None, fraction: float | None, value: float) -> _Counted:
+    if n is not None and n < 0:
+        raise ValueError("n must be >= 0")
+    if fraction is not None and not 0.0 <= fraction <= 1.0:
+        raise ValueError("fraction must be between 0 and 1")
+    return _Counted(n=n, fraction=fraction, value=value)
+
+
+class FaultControls:
+    """Switches that make the simulator misbehave on purpose. All start off.
+
+    Socket faults act at once; REST and handshake faults wait for the next requests.
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        state: SimulatorState,
+        detach: Callable[[Socket], None],
+        *,
+        seed: int | None = None,
+    ) -> None:
+        self._hub = hub
+        self._state = state
+        self._detach = detach
+        self._rng = random.Random(seed)
+        self._refuse_handshakes = 0
+        self._handshake_status = 503
+        self._rate_limit: _Counted | None = None
+        self._server_errors: _Counted | None = None
+        self._fail_after: _Counted | None = None
+        self._delay: _Counted | None = None
+        #: The shared heartbeat loop skips its beats while this is set.
+        self.heartbeats_stopped = False
+
+    def __repr__(self) -> str:
+        return "<FaultControls>"
+
+    def seed(self, value: int) -> None:
+        """Re-seed the RNG behind ``fraction`` faults (deterministic runs)."""
+        self._rng.seed(value)
+
+    # -- sockets ---------------------------------------------------------------------------
+
+    def drop_sockets(self, conversation_id: str | None = None) -> int:
+        """Abort sockets without a close frame (the client sees 1006); returns how many."""
+        sockets = self._hub.sockets(conversation_id)
+        for socket in sockets:
+            self._detach(socket)
+            socket.transport.abort()
+        return len(sockets)
+
+    async def close_sockets(self, conversation_id: str | None = None, code: int = 1000) -> int:
+        """Close sockets cleanly with ``code`` while the conversation lives; returns how many."""
+        sockets = self._hub.sockets(conversation_id)
+        for socket in sockets:
+            self._detach(socket)
+        for socket in sockets:
+            await socket.ws.close(code=code)
+        return len(sockets)
+
+    def hang_sockets(self, conversation_id: str | None = None) -> int:
+        """Keep sockets open but send nothing more on them, and stop answering their pings
+        (websocket-level and ``{"message": "ping"}``): a dead peer. Returns how many."""
+        sockets = self._hub.sockets(conversation_id)
+        for socket in sockets:
+            socket.hung = True
+        return len(sockets)
+
+    def stop_heartbeats(self) -> None:
+        """Pause the shared heartbeat loop."""
+        self.heartbeats_stopped = True
+
+    def resume_heartbeats(self) -> None:
+        """Resume the shared heartbeat loop."""
+        self.heartbeats_stopped = False
+
+    def duplicate_next_events(self, n: int = 1) -> None:
+        """Send each of the next ``n`` event frames twice."""
+        self._hub.duplicate_next = n
+
+    async def send_raw(self, text: str, conversation_id: str | None = None) -> int:
+        """Push any text frame to the sockets now; returns how many got it."""
+        return await self._hub.send_raw(text, conversation_id)
+
+    async def send_malformed(self, conversation_id: str | None = None) -> int:
+        """Push a frame that is not JSON."""
+        return await self.send_raw('{"topicName": "v2.conversations.chats', conversation_id)
+
+    async def send_unknown_topic(self, conversation_id: str | None = None) -> int:
+        """Push a well-formed event on a topic no client knows."""
+        frame = _dumps(
+            {
+                "topicName": "v2.simulator.unknown.topic",
+                "version": "2",
+                "eventBody": {"something": "new"},
+                "metadata": {"CorrelationId": "simulator-unknown", "type": "unknown-type"},
+            }
+        )
+        return await self.send_raw(frame, conversation_id)
+
+    async def send_oversize(self, size_bytes: int, conversation_id: str | None = None) -> int:
+        """Push a valid JSON frame of (at least) ``size_bytes`` bytes."""
+
+        def frame_of(padding: int) -> str:
+            return _dumps(
+                {"topicName": "channel.metadata", "eventBody": {"message": "x" * padding}}
+            )
+
+        frame = frame_of(max(0, size_bytes - len(frame_of(0))))
+        return await self.send_raw(frame, conversation_id)
+
+    # -- handshakes and tokens --------------------------------------------------------------
+
+    def refuse_handshakes(self, n: int, status: int = 503) -> None:
+        """Answer the next ``n`` websocket handshakes with HTTP ``status``."""
+        self._refuse_handshakes = n
+        self._handshake_status = status
+
+    def take_handshake_refusal(self) -> int | None:
+        """The status to refuse this handshake with, or ``None`` (used by the server)."""
+        if self._refuse_handshakes <= 0:
+            return None
+        self._refuse_handshakes -= 1
+        return self._handshake_status
+
+    def expire_guest_tokens(self, conversation_id: str | None = None) -> int:
+        """Make guest JWTs invalid (401 on REST and on the handshake); returns how many."""
+        if conversation_id is not None:
+            targets = [self._state.conversations[conversation_id]]
+        else:
+            targets = list(self._state.conversations.values())
+        for conversation in targets:
+            conversation.token_revoked = True
+        return len(targets)
+
+    # -- REST ------------------------------------------------------------------------------
+
+    def rate_limit(
+        self, n: int | None = None, fraction: float | None = None, retry_after: float = 1
+    ) -> None:
+        """Answer 429 with ``Retry-After`` (seconds) without taking effect."""
+        self._rate_limit = _counted(n, fraction, retry_after)
+
+    def server_errors(
+        self, n: int | None = None, fraction: float | None = None, status: int = 503
+    ) -> None:
+        """Answer ``status`` (5xx) before processing: the request has no effect."""
+        self._server_errors = _counted(n, fraction, status)
+
+    def fail_after_processing(self, n: int = 1, status: int = 502) -> None:
+        """Let the request take effect, then answer ``status`` (5xx) anyway."""
+        self._fail_after = _counted(n, None, status)
+
+    def delay(self, seconds: float, n: int | None = None) -> None:
+        """Hold responses ``seconds`` before processing them."""
+        self._delay = _counted(n, None, seconds)
+
+    def take_rest_fault(self) -> RestFault | None:
+        """Decide the fate of one API request (used by the server)."""
+        delay = 0.0
+        if self._delay is not None and self._delay.fire(self._rng):
+            delay = self._delay.value
+        if self._rate_limit is not None and self._rate_limit.fire(self._rng):
+            return RestFault(delay=delay, refuse_status=429, retry_after=self._rate_limit.value)
+        if self._server_errors is not None and self._server_errors.fire(self._rng):
+            return RestFault(delay=delay, refuse_status=int(self._server_errors.value))
+        if self._fail_after is not None and self._fail_after.fire(self._rng):
+            return RestFault(delay=delay, fail_after_status=int(self._fail_after.value))
+        return RestFault(delay=delay) if delay else None
+
+    def clear(self) -> None:
+        """Switch every fault off (hung sockets stay hung; tokens stay expired)."""
+        self._refuse_handshakes = 0
+        self._rate_limit = self._server_errors = self._fail_after = self._delay = None
+        self.heartbeats_stopped = False
+        self._hub.duplicate_next = 0

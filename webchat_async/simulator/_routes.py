@@ -1,0 +1,655 @@
+"""HTTP side of the simulator: the 19 operations, ``/oauth/token`` and the event stream.
+
+Errors are raised as :class:`Failure` and turned into an ``ErrorBody`` by the middleware,
+which also stamps ``inin-correlation-id``, applies REST faults and logs each request in
+``state.requests``. Routes are compiled once, when the application is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import math
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import attrs
+from aiohttp import WSMsgType, web
+
+from .._convert import structure, unstructure
+from ..errors import DecodeError
+from ..models import (
+    BodyType,
+    CreateWebChatConversationRequest,
+    CreateWebChatMessageRequest,
+    Detail,
+    ErrorBody,
+    MediaRequestState,
+    MemberState,
+    WebChatDeployment,
+    WebChatDeploymentEntityListing,
+    WebChatGuestMediaRequest,
+    WebChatGuestMediaRequestEntityList,
+    WebChatMemberInfo,
+    WebChatMemberInfoEntityList,
+    WebChatMessageEntityList,
+    WebChatSettings,
+)
+from ._chat import Chats
+from ._faults import FaultControls
+from ._state import API, ConversationState, RequestRecord, SimulatorState
+from ._stream import PONG, Socket
+from ._tokens import TokenIssuer
+
+__all__ = ["Failure", "build_app"]
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_GUEST = f"{API}/guest/conversations"
+_CONVERSATION = _GUEST + "/{conversationId}"
+_MAX_BODY = 4000
+_GUEST_BODY_TYPES = frozenset({BodyType.STANDARD, BodyType.NOTICE})
+_ANSWERS = frozenset(
+    {MediaRequestState.ACCEPTED, MediaRequestState.DECLINED, MediaRequestState.ERRORED}
+)
+_DEFAULT_MESSAGES = {
+    400: "The request could not be understood by the server due to malformed syntax.",
+    401: "No authentication bearer token specified in authorization header.",
+    403: "You are not authorized to perform the requested action.",
+    404: "The requested resource was not found.",
+    405: "The requested method is not allowed on this resource.",
+    409: "The request conflicts with the current state of the resource.",
+    429: "Rate limit exceeded the maximum.",
+    500: "The server encountered an unexpected condition.",
+    502: "The server received an invalid response from an upstream server.",
+    503: "Service Unavailable - The server is currently unavailable (because it is "
+    "overloaded or down for maintenance).",
+    504: "The request timed out.",
+}
+_CODES = {
+    400: "bad.request",
+    401: "bad.credentials",
+    403: "not.authorized",
+    404: "not.found",
+    405: "method.not.allowed",
+    409: "conflict",
+    413: "request.entity.too.large",
+    429: "too.many.requests",
+    500: "internal.server.error",
+    502: "bad.gateway",
+    503: "service.unavailable",
+    504: "gateway.timeout",
+}
+
+
+class Failure(Exception):
+    """An error answer: status, ``ErrorBody.code`` and (for validation) the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message or _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
+        self.field = field
+        self.headers = headers or {}
+        super().__init__(f"{status} {self.code}")
+
+    def response(self, context_id: str) -> web.Response:
+        details = None
+        if self.field is not None:
+            details = [Detail(error_code=self.code, field_name=self.field)]
+        body = ErrorBody(
+            status=self.status,
+            code=self.code,
+            message=self.message,
+            message_with_params=self.message,
+            message_params={},
+            context_id=context_id,
+            details=details or [],
+            errors=[],
+        )
+        return _json(unstructure(body), status=self.status, headers=self.headers)
+
+
+def _invalid(field: str, message: str) -> Failure:
+    return Failure(400, "invalid.value", message, field=field)
+
+
+def _state_error() -> Failure:
+    return Failure(
+        400,
+        "chat.error.conversation.state",
+        "The conversation is not in a state that allows this operation.",
+    )
+
+
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    # Genesys accepts the scheme in any case ("bearer" too).
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def _body(request: web.Request, cls: type[T], *, required: bool = True) -> T | None:
+    """Decode the JSON body into ``cls``; a missing (or ``null``) body is 400 if required."""
+    text = await request.text()
+    if not text.strip():
+        data = None
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise Failure(400, "bad.request", "The request body is not valid JSON.") from None
+    if data is None:
+        if required:
+            raise _invalid("body", "A request body is required.")
+        return None
+    try:
+        return structure(data, cls)
+    except DecodeError:
+        raise _invalid("body", f"The request body is not a valid {cls.__name__}.") from None
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int | None) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(name, f"{name} must be an integer.") from None
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise _invalid(name, f"{name} must be {bound}.")
+    return value
+
+
+def _bool_query(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false").lower()
+    if raw not in ("true", "false"):
+        raise _invalid(name, f"{name} must be true or false.")
+    return raw == "true"
+
+
+@attrs.define
+class _App:
+    """The request handlers, bound to the simulator's parts."""
+
+    state: SimulatorState
+    tokens: TokenIssuer
+    chats: Chats
+    faults: FaultControls
+    client_id: str
+    client_secret: str = attrs.field(repr=False)
+
+    # -- middleware ------------------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        context_id = str(uuid.uuid4())
+        path = request.path
+        is_api = path.startswith("/api/")
+        response: web.StreamResponse
+        try:
+            fault = self.faults.take_rest_fault() if is_api else None
+            if fault is not None and fault.delay > 0:
+                await asyncio.sleep(fault.delay)
+            if fault is not None and fault.refuse_status is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = f"{fault.retry_after:g}"
+                raise Failure(fault.refuse_status, headers=headers)
+            response = await handler(request)
+            if fault is not None and fault.fail_after_status is not None:
+                # The request took effect; the client is told otherwise.
+                response = Failure(fault.fail_after_status).response(context_id)
+        except Failure as failure:
+            response = failure.response(context_id)
+        except web.HTTPException as exc:
+            # Unknown paths and methods answer an ErrorBody too.
+            response = Failure(exc.status).response(context_id)
+        if not response.prepared:
+            response.headers["inin-correlation-id"] = context_id
+        if is_api or path == "/oauth/token":
+            self.state.requests.append(RequestRecord(request.method, path, response.status))
+        return response
+
+    # -- credentials -----------------------------------------------------------------------
+
+    def _oauth(self, request: web.Request) -> None:
+        token = _bearer(request)
+        if token is None or not self.tokens.verify_access(token):
+            raise Failure(401, "bad.credentials", "Invalid or expired access token.")
+
+    def _guest(self, request: web.Request) -> ConversationState:
+        """The conversation of the path, if the guest JWT may use it and it is live."""
+        token = _bearer(request)
+        claims = self.tokens.verify_guest(token) if token is not None else None
+        if claims is None:
+            raise Failure(401, "bad.credentials", "Invalid or expired guest token.")
+        own = self.state.conversations.get(claims.conversation_id)
+        if own is None or own.token_revoked:
+            raise Failure(401, "bad.credentials", "Invalid or expired guest token.")
+        conversation = self.state.conversations.get(request.match_info["conversationId"])
+        if conversation is None:
+            raise Failure(404, "not.found", "The conversation was not found.")
+        if conversation is not own:
+            raise Failure(403, "not.authorized", "The token is not valid for this conversation.")
+        if conversation.ended:
+            raise _state_error()
+        return conversation
+
+    def _member(self, conversation: ConversationState, member_id: str) -> WebChatMemberInfo:
+        member = conversation.member(member_id)
+        if member is None:
+            raise Failure(404, "not.found", "The member was not found.")
+        return member
+
+    def _own_member(self, request: web.Request, conversation: ConversationState) -> None:
+        member_id = request.match_info["memberId"]
+        self._member(conversation, member_id)
+        if member_id != conversation.guest_member_id:
+            raise Failure(403, "not.authorized", "A guest may only act as its own member.")
+
+    async def oauth_token(self, request: web.Request) -> web.Response:
+        """``POST /oauth/token``: client-credentials grant with HTTP Basic auth."""
+        form = await request.post()
+        client_id, client_secret = _basic(request)
+        if client_id is None:
+            client_id = _form_str(form.get("client_id"))
+            client_secret = _form_str(form.get("client_secret"))
+        if not (
+            client_id is not None
+            and client_secret is not None
+            and hmac.compare_digest(client_id, self.client_id)
+            and hmac.compare_digest(client_secret, self.client_secret)
+        ):
+            # OAuth errors use RFC 6749's shape, as the Genesys login service does.
+            return _json({"error": "invalid_client", "description": "client not found"}, status=401)
+        if form.get("grant_type") != "client_credentials":
+            return _json({"error": "unsupported_grant_type"}, status=400)
+        token, ttl = self.tokens.issue_access()
+        return _json({"access_token": token, "token_type": "bearer", "expires_in": int(ttl)})
+
+    # -- deployments and settings (OAuth) --------------------------------------------------
+
+    def _deployment(self, request: web.Request) -> str:
+        deployment_id = request.match_info["deploymentId"]
+        if deployment_id not in self.state.deployments:
+            raise Failure(404, "not.found", "The deployment was not found.")
+        return deployment_id
+
+    async def get_deployments(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        entities = list(self.state.deployments.values())
+        listing = WebChatDeploymentEntityListing(
+            total=len(entities), entities=entities, self_uri=f"{API}/deployments"
+        )
+        return _json(unstructure(listing))
+
+    async def post_deployments(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        deployment = await _body(request, WebChatDeployment)
+        assert deployment is not None
+        if not deployment.name:
+            raise _invalid("name", "A deployment needs a name.")
+        return _json(unstructure(self.state.add_deployment(deployment)))
+
+    async def get_deployment(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        return _json(unstructure(self.state.deployments[self._deployment(request)]))
+
+    async def put_deployment(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        deployment_id = self._deployment(request)
+        deployment = await _body(request, WebChatDeployment)
+        assert deployment is not None
+        if not deployment.name:
+            raise _invalid("name", "A deployment needs a name.")
+        return _json(unstructure(self.state.replace_deployment(deployment_id, deployment)))
+
+    async def delete_deployment(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        del self.state.deployments[self._deployment(request)]
+        return web.Response(status=204)
+
+    async def get_settings(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        return _json(unstructure(self.state.settings))
+
+    async def put_settings(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        settings = await _body(request, WebChatSettings)
+        assert settings is not None
+        self.state.settings = settings
+        return _json(unstructure(settings))
+
+    async def delete_settings(self, request: web.Request) -> web.Response:
+        self._oauth(request)
+        # [choice] Removing the settings restores the default (no deployment required).
+        self.state.settings = WebChatSettings(require_deployment=False)
+        return web.Response(status=204)
+
+    # -- guest conversations ---------------------------------------------------------------
+
+    async def post_conversation(self, request: web.Request) -> web.Response:
+        create = await _body(request, CreateWebChatConversationRequest)
+        assert create is not None
+        if not create.organization_id:
+            raise _invalid("organizationId", "organizationId is required.")
+        if create.organization_id != self.state.organization_id:
+            raise _invalid("organizationId", "Unknown organizationId.")
+        deployment_id = create.deployment_id
+        if deployment_id:
+            deployment = self.state.deployments.get(deployment_id)
+            if deployment is None or deployment.disabled:
+                raise _invalid("deploymentId", "Unknown or disabled deploymentId.")
+        elif self.state.settings.require_deployment:
+            raise _invalid("deploymentId", "A deploymentId is required.")
+        info = create.member_info
+        guest = WebChatMemberInfo(
+            display_name=info.display_name if info else None,
+            first_name=info.first_name if info else None,
+            last_name=info.last_name if info else None,
+            email=info.email if info else None,
+            phone_number=info.phone_number if info else None,
+            avatar_image_url=info.avatar_image_url if info else None,
+            custom_fields=info.custom_fields if info else None,
+            authenticated_guest=create.member_auth_token is not None,
+        )
+        conversation = self.state.new_conversation(deployment_id=deployment_id, guest=guest)
+        jwt = self.tokens.issue_guest(conversation.id, conversation.guest_member_id)
+        # Like the service, the stream URI embeds the JWT: it is a secret.
+        return _json(
+            {
+                "id": conversation.id,
+                "jwt": jwt,
+                "eventStreamUri": f"ws://{request.host}/chat/jwt/{jwt}",
+                "member": unstructure(conversation.members[conversation.guest_member_id]),
+            }
+        )
+
+    async def get_members(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        page_size = _int_query(request, "pageSize", 25, 1, 100)
+        page_number = _int_query(request, "pageNumber", 1, 1, None)
+        exclude = _bool_query(request, "excludeDisconnectedMembers")
+        members = [
+            m
+            for m in conversation.members.values()
+            if not (exclude and m.state == MemberState.DISCONNECTED)
+        ]
+        total = len(members)
+        page_count = max(1, math.ceil(total / page_size))
+        start = (page_number - 1) * page_size
+        base = f"{conversation.self_uri}/members"
+
+        def uri(number: int) -> str:
+            query: dict[str, Any] = {"pageSize": page_size, "pageNumber": number}
+            if exclude:
+                query["excludeDisconnectedMembers"] = "true"
+            return f"{base}?{urlencode(query)}"
+
+        page = WebChatMemberInfoEntityList(
+            entities=members[start : start + page_size],
+            page_size=page_size,
+            page_number=page_number,
+            total=total,
+            page_count=page_count,
+            first_uri=uri(1),
+            last_uri=uri(page_count),
+            self_uri=uri(page_number),
+            next_uri=uri(page_number + 1) if page_number < page_count else None,
+            previous_uri=uri(page_number - 1) if page_number > 1 else None,
+        )
+        return _json(unstructure(page))
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        return _json(unstructure(self._member(conversation, request.match_info["memberId"])))
+
+    async def delete_member(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        self._own_member(request, conversation)
+        await self.chats.guest_leave(conversation)
+        return web.Response(status=204)
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        self._own_member(request, conversation)
+        create = await _body(request, CreateWebChatMessageRequest)
+        assert create is not None
+        if create.body is None:
+            raise _invalid("body", "body is required.")
+        if len(create.body) > _MAX_BODY:
+            raise _invalid("body", f"body must be at most {_MAX_BODY} characters.")
+        body_type = create.body_type or BodyType.STANDARD
+        if body_type not in _GUEST_BODY_TYPES:
+            raise _invalid("bodyType", "A guest may send standard or notice messages only.")
+        if not conversation.attached:
+            # PROTOCOL 5: sends before the stream is attached. [choice] Once attached, a
+            # send during a reconnect is accepted (the socket is only briefly away).
+            raise _state_error()
+        message = await self.chats.guest_message(conversation, create.body, body_type)
+        return _json(unstructure(message))
+
+    async def post_typing(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        self._own_member(request, conversation)
+        # The body is ignored: the official SDK sends `null`, others send nothing.
+        await request.read()
+        if not conversation.attached:
+            raise _state_error()
+        return _json(unstructure(await self.chats.guest_typing(conversation)))
+
+    async def get_messages(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        max_results = _int_query(request, "maxResults", 100, 1, 100)
+        order = request.query.get("sortOrder", "ascending").lower()
+        if order not in ("ascending", "descending"):
+            raise _invalid("sortOrder", "sortOrder must be ascending or descending.")
+        after = request.query.get("after") or None
+        before = request.query.get("before") or None
+        for name, cursor in (("after", after), ("before", before)):
+            if cursor is not None and conversation.position(cursor) is None:
+                raise _invalid(name, f"{name} names no message of this conversation.")
+        descending = order == "descending"
+        page = conversation.page_messages(
+            after=after, before=before, descending=descending, max_results=max_results
+        )
+        base = f"{conversation.self_uri}/messages"
+
+        def uri(cursor: str, message_id: str | None) -> str | None:
+            if message_id is None:
+                return None
+            query = {cursor: message_id, "sortOrder": order, "maxResults": max_results}
+            return f"{base}?{urlencode(query)}"
+
+        first = page.entities[0].id if page.entities else None
+        last = page.entities[-1].id if page.entities else None
+        # PROTOCOL 6 [choice]: cursors go in `after` / `before`. "next" continues in the
+        # sort order; "previousPage" goes back the other way.
+        if descending:
+            next_uri = uri("before", last) if page.has_before else None
+            previous = uri("after", first) if page.has_after else None
+        else:
+            next_uri = uri("after", last) if page.has_after else None
+            previous = uri("before", first) if page.has_before else None
+        listing = WebChatMessageEntityList(
+            page_size=max_results,
+            entities=page.entities,
+            next=next_uri,
+            previous_page=previous,
+            self_uri=str(request.rel_url),
+        )
+        return _json(unstructure(listing))
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        message = conversation.message(request.match_info["messageId"])
+        if message is None:
+            raise Failure(404, "not.found", "The message was not found.")
+        return _json(unstructure(message))
+
+    def _media_request(
+        self, request: web.Request, conversation: ConversationState
+    ) -> WebChatGuestMediaRequest:
+        media = conversation.media_requests.get(request.match_info["mediaRequestId"])
+        if media is None:
+            raise Failure(404, "not.found", "The media request was not found.")
+        return media
+
+    async def get_media_requests(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        listing = WebChatGuestMediaRequestEntityList(
+            entities=list(conversation.media_requests.values())
+        )
+        return _json(unstructure(listing))
+
+    async def get_media_request(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        return _json(unstructure(self._media_request(request, conversation)))
+
+    async def patch_media_request(self, request: web.Request) -> web.Response:
+        conversation = self._guest(request)
+        media = self._media_request(request, conversation)
+        update = await _body(request, WebChatGuestMediaRequest)
+        assert update is not None
+        if update.state not in _ANSWERS:
+            raise _invalid("state", "state must be ACCEPTED, DECLINED or ERRORED.")
+        if media.state != MediaRequestState.PENDING:
+            raise Failure(409, "conflict", "The media request has already been answered.")
+        assert media.id is not None
+        updated = attrs.evolve(media, state=update.state)
+        conversation.media_requests[media.id] = updated
+        return _json(unstructure(updated))
+
+    # -- the event stream ------------------------------------------------------------------
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """``GET /chat/jwt/<JWT>``: the guest's websocket."""
+        context_id = str(uuid.uuid4())
+        refused = self.faults.take_handshake_refusal()
+        if refused is not None:
+            return Failure(refused).response(context_id)
+        claims = self.tokens.verify_guest(request.match_info["jwt"])
+        conversation = self.state.conversations.get(claims.conversation_id) if claims else None
+        if conversation is None or conversation.token_revoked:
+            return Failure(401, "bad.credentials", "Invalid or expired guest token.").response(
+                context_id
+            )
+        if conversation.ended:
+            return _state_error().response(context_id)
+        # No compression: zlib contexts per socket would dominate memory at 1,000 chats.
+        ws = web.WebSocketResponse(autoping=False, compress=False)
+        ws.headers["inin-correlation-id"] = context_id
+        await ws.prepare(request)
+        socket = Socket(conversation.id, ws, request.transport)
+        self.chats.attach(conversation, socket)
+        try:
+            async for msg in ws:
+                if socket.hung:
+                    continue  # a dead peer answers nothing
+                if msg.type is WSMsgType.TEXT:
+                    if _is_ping(msg.data):
+                        await socket.send(PONG)
+                elif msg.type is WSMsgType.PING:
+                    await ws.pong(msg.data)
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        except ConnectionError:
+            pass
+        finally:
+            self.chats.detach(socket)
+        return ws
+
+
+def _is_ping(text: str) -> bool:
+    if "ping" not in text:
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("message") == "ping"
+
+
+def _form_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _basic(request: web.Request) -> tuple[str | None, str | None]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else (None, None)
+
+
+def build_app(
+    *,
+    state: SimulatorState,
+    tokens: TokenIssuer,
+    chats: Chats,
+    faults: FaultControls,
+    client_id: str,
+    client_secret: str,
+    admin: Callable[[web.Application], None] | None = None,
+) -> web.Application:
+    """The aiohttp application: every route, the middleware, and the admin routes."""
+    h = _App(state, tokens, chats, faults, client_id, client_secret)
+    app = web.Application(middlewares=[h.middleware])
+    r = app.router
+    r.add_post("/oauth/token", h.oauth_token)
+    r.add_get(f"{API}/deployments", h.get_deployments)
+    r.add_post(f"{API}/deployments", h.post_deployments)
+    r.add_get(API + "/deployments/{deploymentId}", h.get_deployment)
+    r.add_put(API + "/deployments/{deploymentId}", h.put_deployment)
+    r.add_delete(API + "/deployments/{deploymentId}", h.delete_deployment)
+    r.add_get(f"{API}/settings", h.get_settings)
+    r.add_put(f"{API}/settings", h.put_settings)
+    r.add_delete(f"{API}/settings", h.delete_settings)
+    r.add_post(_GUEST, h.post_conversation)
+    r.add_get(_CONVERSATION + "/members", h.get_members)
+    r.add_get(_CONVERSATION + "/members/{memberId}", h.get_member)
+    r.add_delete(_CONVERSATION + "/members/{memberId}", h.delete_member)
+    r.add_post(_CONVERSATION + "/members/{memberId}/messages", h.post_message)
+    r.add_post(_CONVERSATION + "/members/{memberId}/typing", h.post_typing)
+    r.add_get(_CONVERSATION + "/messages", h.get_messages)
+    r.add_get(_CONVERSATION + "/messages/{messageId}", h.get_message)
+    r.add_get(_CONVERSATION + "/mediarequests", h.get_media_requests)
+    r.add_get(_CONVERSATION + "/mediarequests/{mediaRequestId}", h.get_media_request)
+    r.add_patch(_CONVERSATION + "/mediarequests/{mediaRequestId}", h.patch_media_request)
+    r.add_get("/chat/jwt/{jwt}", h.stream)
+    if admin is not None:
+        admin(app)
+    return app

@@ -1,0 +1,51 @@
+"""``run(host, port)``: serve a simulator until interrupted (the CLI and ``python -m``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TextIO
+
+from ._server import Simulator
+
+__all__ = ["run", "serve"]
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    out: TextIO | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or forever), after printing how to connect."""
+    out = out if out is not None else sys.stdout
+    async with Simulator(host=host, port=port) as sim:
+        # The client secret is printed on purpose: it belongs to this throwaway local
+        # server and the user needs it to call the OAuth endpoints. It is never logged.
+        print(f"Web Chat simulator listening on {sim.base_url}", file=out)
+        print(f"organization id: {sim.organization_id}", file=out)
+        print(f"deployment id:   {sim.deployment_id}", file=out)
+        print(f"client id:       {sim.client_id}", file=out)
+        print(f"client secret:   {sim.client_secret}", file=out)
+        print("Press Ctrl+C to stop.", file=out, flush=True)
+        await (stop or asyncio.Event()).wait()
+
+
+def run(host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve a simulator on ``host:port`` until Ctrl+C (or SIGTERM)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(host, port))
+
+
+async def _main(host: str, port: int) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not available on Windows event loops; Ctrl+C then ends asyncio.run instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await serve(host, port, stop=stop)

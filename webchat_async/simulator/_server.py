@@ -1,0 +1,265 @@
+"""The :class:`Simulator`: a loopback Genesys Cloud Web Chat v2 server, and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+
+from aiohttp import web
+
+from ..models import WebChatDeployment, WebChatGuestMediaRequest, WebChatMessage, WebChatTyping
+from ._admin import install_admin
+from ._agent import Agent, EchoAgent
+from ._chat import Chats
+from ._faults import FaultControls
+from ._routes import build_app
+from ._state import ConversationState, SimulatorState
+from ._stream import HEARTBEAT, Hub
+from ._tokens import TokenIssuer
+
+__all__ = ["Simulator"]
+
+
+class Simulator:
+    """A real HTTP + websocket server on loopback that behaves like Genesys Cloud Web Chat v2.
+
+    Example::
+
+        async with Simulator() as sim:
+            api = WebChatApi(base_url=sim.base_url)
+            ...
+            await sim.wait_routed(conversation_id)
+            await sim.agent_say(conversation_id, "Anything else?")
+
+    Args:
+        host, port: where to listen (``port=0``: any free port; see :attr:`base_url`).
+        agent: decides the agent's replies; default :class:`EchoAgent`.
+        heartbeat_interval: seconds between heartbeat frames on every socket (one shared
+            loop); ``None``: no loop (push one with :meth:`send_heartbeats`).
+        routing_delay: seconds between the first socket attach and the agent joining.
+        guest_token_ttl, oauth_token_ttl: token lifetimes in seconds.
+        reconnect_grace: seconds a guest may stay without a socket before it is removed
+            (PROTOCOL 5); ``None``: never.
+        seed: seeds the RNG of ``fraction`` faults.
+        clock: wall-clock seconds for token expiry (``time.time``); tests inject their own.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        agent: Agent | None = None,
+        heartbeat_interval: float | None = 30.0,
+        routing_delay: float = 0.0,
+        guest_token_ttl: float = 3600.0,
+        oauth_token_ttl: float = 3600.0,
+        reconnect_grace: float | None = 120.0,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if heartbeat_interval is not None and heartbeat_interval <= 0:
+            raise ValueError("heartbeat_interval must be > 0 or None")
+        self._host = host
+        self._port = port
+        self.heartbeat_interval = heartbeat_interval
+        self.agent: Agent = agent if agent is not None else EchoAgent()
+        self._state = SimulatorState()
+        self._hub = Hub()
+        self._tokens = TokenIssuer(
+            guest_ttl=guest_token_ttl, oauth_ttl=oauth_token_ttl, clock=clock
+        )
+        self._chats = Chats(
+            self._state,
+            self._hub,
+            self.agent,
+            routing_delay=routing_delay,
+            reconnect_grace=reconnect_grace,
+        )
+        self._faults = FaultControls(self._hub, self._state, self._chats.detach, seed=seed)
+        self.client_id = "simulator-" + secrets.token_hex(8)
+        self.client_secret = secrets.token_urlsafe(24)
+        default = self._state.add_deployment(
+            WebChatDeployment(name="Simulator default", description="Created by the simulator")
+        )
+        assert default.id is not None
+        self.deployment_id: str = default.id
+        self._runner: web.AppRunner | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._base_url: str | None = None
+
+    def __repr__(self) -> str:
+        where = self._base_url or "not started"
+        return f"<Simulator {where} conversations={len(self._state.conversations)}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and serve. Prefer ``async with``."""
+        if self._runner is not None:
+            raise RuntimeError("the simulator is already started")
+        app = build_app(
+            state=self._state,
+            tokens=self._tokens,
+            chats=self._chats,
+            faults=self._faults,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            admin=lambda app: install_admin(app, self),
+        )
+        # No access log: stream URLs embed the guest JWT.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self._base_url = f"http://{_url_host(self._host)}:{port}"
+        if self.heartbeat_interval is not None:
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                self._heartbeat_loop(self.heartbeat_interval)
+            )
+
+    async def stop(self) -> None:
+        """Close every socket, stop serving, and raise the first error of the background
+        work (an agent's ``reply`` that failed, say) if there was one."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
+            self._heartbeat_task = None
+        await self._chats.close()
+        sockets = self._hub.sockets()
+        for socket in sockets:
+            self._chats.detach(socket)
+        if sockets:
+            # 1001 "going away": the server shuts down; bounded so a silent peer cannot
+            # hold the shutdown.
+            closes = [s.ws.close(code=1001) for s in sockets]
+            try:
+                await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), 2.0)
+            except asyncio.TimeoutError:
+                for socket in sockets:
+                    socket.transport.abort()
+        await runner.cleanup()
+        errors = self._chats.errors
+        if errors:
+            first = errors[0]
+            errors.clear()
+            raise first
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            await self.stop()
+            return
+        try:
+            await self.stop()
+        except Exception:
+            # The error of the block wins over a background error found at shutdown.
+            pass
+
+    async def _heartbeat_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if not self._faults.heartbeats_stopped:
+                await self.send_heartbeats()
+
+    async def send_heartbeats(self) -> int:
+        """Push a heartbeat frame to every (not hung) socket now; returns how many."""
+        return await self._hub.send_raw(HEARTBEAT)
+
+    # -- what tests read ---------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT``: the API base (and OAuth host) to give the SDK."""
+        if self._base_url is None:
+            raise RuntimeError("the simulator is not started")
+        return self._base_url
+
+    @property
+    def organization_id(self) -> str:
+        """The organization id to create conversations in."""
+        return self._state.organization_id
+
+    @property
+    def faults(self) -> FaultControls:
+        """Fault injection switches."""
+        return self._faults
+
+    @property
+    def state(self) -> SimulatorState:
+        """The in-memory state, for assertions."""
+        return self._state
+
+    @property
+    def conversations(self) -> Mapping[str, ConversationState]:
+        """Shortcut for ``state.conversations``."""
+        return self._state.conversations
+
+    def issue_access_token(self) -> str:
+        """An OAuth access token, as ``POST /oauth/token`` would give."""
+        return self._tokens.issue_access()[0]
+
+    def revoke_access_tokens(self) -> None:
+        """Invalidate every OAuth access token issued so far (the next use gets 401)."""
+        self._tokens.revoke_access()
+
+    # -- the agent side ------------------------------------------------------------------------
+
+    async def wait_routed(self, conversation_id: str, timeout: float | None = 5) -> None:
+        """Return when the agent has joined the conversation (``TimeoutError`` otherwise)."""
+        await asyncio.wait_for(self._chats.wait_routed(conversation_id), timeout)
+
+    async def wait_ended(self, conversation_id: str, timeout: float | None = 5) -> None:
+        """Return when the chat has ended for the guest (left, removed after the reconnect
+        grace period, or ended by the agent)."""
+        await asyncio.wait_for(self._chats.wait_ended(conversation_id), timeout)
+
+    async def wait_sockets(
+        self, conversation_id: str, count: int, timeout: float | None = 5
+    ) -> None:
+        """Return when exactly ``count`` sockets are attached to the conversation (after a
+        client closed its socket, or reconnected)."""
+        await asyncio.wait_for(self._chats.wait_sockets(conversation_id, count), timeout)
+
+    async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
+        """Send ``text`` as the agent."""
+        return await self._chats.agent_say(conversation_id, text)
+
+    async def agent_typing(self, conversation_id: str) -> WebChatTyping:
+        """Send a typing indicator as the agent."""
+        return await self._chats.agent_typing(conversation_id)
+
+    async def agent_request_media(
+        self, conversation_id: str, types: list[str] | None = None
+    ) -> WebChatGuestMediaRequest:
+        """Ask the guest for media (default ``["COBROWSE"]``); also posts a
+        ``media-request`` message."""
+        return await self._chats.agent_request_media(conversation_id, types or ["COBROWSE"])
+
+    async def agent_end(self, conversation_id: str) -> None:
+        """The agent leaves and the chat ends: guest DISCONNECTED, sockets closed 1000."""
+        await self._chats.agent_end(conversation_id)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
