@@ -1,0 +1,71 @@
+"""Helpers of the session tests (not a test module)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from webchat_async._events import Event, MessageReceived
+from webchat_async.models import BodyType, GuestMemberInfo
+from webchat_async.session import GuestSession, _Starter
+from webchat_async.simulator import Simulator
+from webchat_async.stream import Backoff
+
+E = TypeVar("E", bound=Event)
+
+TIMEOUT = 10.0
+
+
+def start(sim: Simulator, **kwargs: Any) -> _Starter:
+    """A session on the simulator with zero reconnect delays and no proxy."""
+    kwargs.setdefault("backoff", Backoff.none())
+    kwargs.setdefault("proxy", None)
+    return GuestSession.start(
+        organization_id=sim.organization_id,
+        deployment_id=sim.deployment_id,
+        member_info=GuestMemberInfo(display_name="Ann"),
+        base_url=sim.base_url,
+        **kwargs,
+    )
+
+
+async def collect_until(
+    session: GuestSession, stop: Callable[[Event], bool], timeout: float = TIMEOUT
+) -> list[Event]:
+    """Every event up to and including the first that matches ``stop``."""
+    out: list[Event] = []
+
+    async def run() -> None:
+        async for event in session.events():
+            out.append(event)
+            if stop(event):
+                return
+        raise AssertionError(f"events ended before the stop condition: {out!r}")
+
+    await asyncio.wait_for(run(), timeout)
+    return out
+
+
+def of_type(events: list[Event], cls: type[E]) -> list[E]:
+    return [e for e in events if isinstance(e, cls)]
+
+
+def texts(events: list[Event], sender: str | None = None) -> list[str]:
+    """Bodies of the standard messages (from ``sender`` when given)."""
+    return [
+        e.message.body or ""
+        for e in of_type(events, MessageReceived)
+        if e.message.body_type == BodyType.STANDARD
+        and (sender is None or (e.message.sender is not None and e.message.sender.id == sender))
+    ]
+
+
+def is_text(body: str) -> Callable[[Event], bool]:
+    def match(event: Event) -> bool:
+        return isinstance(event, MessageReceived) and event.message.body == body
+
+    return match
+
+
+GREETING = "Hello, I'm Sam. How can I help you today?"

@@ -1,0 +1,258 @@
+"""decode_frame: every documented frame, and everything that must not crash it."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webchat_async._events import (
+    MAX_FRAME_SIZE,
+    MediaRequestReceived,
+    MemberStateChanged,
+    MessageReceived,
+    SocketClosing,
+    TypingStarted,
+    UnknownEvent,
+    decode_frame,
+)
+from webchat_async.models import BodyType, MediaRequestState, MemberState
+
+CID = "c0ffee00-0000-4000-8000-000000000001"
+
+
+def frame(topic: str, body: object, kind: str | None = None) -> str:
+    data: dict[str, object] = {"topicName": topic, "version": "2", "eventBody": body}
+    if kind is not None:
+        data["metadata"] = {"CorrelationId": "x", "type": kind}
+    return json.dumps(data)
+
+
+def test_message_frame() -> None:
+    text = frame(
+        f"v2.conversations.chats.{CID}.messages",
+        {
+            "id": "m1",
+            "conversation": {"id": CID},
+            "sender": {"id": "agent-1"},
+            "body": "Hello",
+            "bodyType": "standard",
+            "timestamp": "2024-05-01T12:00:00.123Z",
+        },
+        "message",
+    )
+    event = decode_frame(text)
+    assert isinstance(event, MessageReceived)
+    assert event.message.id == event.message_id == "m1"
+    assert event.message.body == "Hello"
+    assert event.message.body_type is BodyType.STANDARD
+    assert event.message.sender is not None and event.message.sender.id == "agent-1"
+    assert event.message.conversation is not None and event.message.conversation.id == CID
+    assert event.message.timestamp == datetime.datetime(
+        2024, 5, 1, 12, 0, 0, 123000, tzinfo=datetime.timezone.utc
+    )
+
+
+def test_message_bytes_frame_is_decoded_too() -> None:
+    text = frame(f"v2.conversations.chats.{CID}.messages", {"id": "m1"}, "message")
+    assert isinstance(decode_frame(text.encode()), MessageReceived)
+
+
+def test_typing_frame() -> None:
+    text = frame(
+        f"v2.conversations.chats.{CID}.messages",
+        {
+            "id": "t1",
+            "conversation": {"id": CID},
+            "sender": {"id": "agent-1"},
+            "timestamp": "2024-05-01T12:00:00Z",
+        },
+        "typing-indicator",
+    )
+    event = decode_frame(text)
+    assert isinstance(event, TypingStarted)
+    assert event.member_id == "agent-1"
+    assert event.conversation_id == CID
+    assert event.timestamp is not None and event.timestamp.year == 2024
+    assert event.typing is not None and event.typing.id == "t1"
+
+
+def test_member_change_frame() -> None:
+    text = frame(
+        f"v2.conversations.chats.{CID}.members",
+        {
+            "member": {"id": "agent-1", "state": "CONNECTED"},
+            "conversation": {"id": CID},
+            "timestamp": "2024-05-01T12:00:00Z",
+        },
+        "member-change",
+    )
+    event = decode_frame(text)
+    assert type(event) is MemberStateChanged
+    assert event.member_id == "agent-1"
+    assert event.state is MemberState.CONNECTED
+    assert event.member.id == "agent-1"
+    assert event.conversation_id == CID
+    assert event.timestamp is not None
+
+
+def test_unknown_member_state_is_kept() -> None:
+    text = frame(
+        f"v2.conversations.chats.{CID}.members",
+        {"member": {"id": "a", "state": "PARKED"}, "conversation": {"id": CID}},
+        "member-change",
+    )
+    event = decode_frame(text)
+    assert isinstance(event, MemberStateChanged)
+    assert event.state == "PARKED"
+    assert event.state is not None and not event.state.is_known
+
+
+@pytest.mark.parametrize("message", ["WebSocket Heartbeat", "pong"])
+def test_heartbeat_and_pong_are_none(message: str) -> None:
+    assert (
+        decode_frame(
+            json.dumps({"topicName": "channel.metadata", "eventBody": {"message": message}})
+        )
+        is None
+    )
+
+
+def test_socket_closing() -> None:
+    assert isinstance(
+        decode_frame(json.dumps({"topicName": "v2.system.socket_closing"})), SocketClosing
+    )
+
+
+def test_separate_media_request_topic_is_tolerated() -> None:
+    text = frame(
+        f"v2.conversations.chats.{CID}.mediarequests",
+        {"id": "mr1", "types": ["COBROWSE"], "state": "PENDING"},
+        "media-request",
+    )
+    event = decode_frame(text)
+    assert isinstance(event, MediaRequestReceived)
+    assert event.request.id == "mr1"
+    assert event.request.state is MediaRequestState.PENDING
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"topicName": "v2.conversations.chats', "invalid JSON"),
+        ("[1, 2]", "not an object"),
+        ('{"eventBody": {}}', "no topicName"),
+        (frame("v2.simulator.unknown.topic", {"a": 1}, "unknown-type"), "unknown topic or type"),
+        (frame(f"v2.conversations.chats.{CID}.messages", {"id": "m"}, "reaction"), "unknown"),
+        (frame(f"v2.conversations.chats.{CID}.messages", {"body": "x"}, "message"), "without id"),
+        (frame(f"v2.conversations.chats.{CID}.messages", "text", "message"), "no eventBody"),
+        (frame(f"v2.conversations.chats.{CID}.messages", {"id": {"x": 1}}, "message"), "bad event"),
+        (
+            frame(
+                f"v2.conversations.chats.{CID}.messages",
+                {"id": "m", "timestamp": "soon"},
+                "message",
+            ),
+            "bad event",
+        ),
+        (
+            frame(f"v2.conversations.chats.{CID}.messages", {"id": "t"}, "typing-indicator"),
+            "without sender",
+        ),
+        (
+            frame(f"v2.conversations.chats.{CID}.members", {"member": "a"}, "member-change"),
+            "bad event",
+        ),
+        (
+            frame(
+                f"v2.conversations.chats.{CID}.members",
+                {"member": {"state": "CONNECTED"}},
+                "member-change",
+            ),
+            "without member id",
+        ),
+        (
+            frame(
+                f"v2.conversations.chats.{CID}.members",
+                {"member": {"id": "a"}, "timestamp": 5},
+                "member-change",
+            ),
+            "bad event",
+        ),
+        (
+            json.dumps({"topicName": "channel.metadata", "eventBody": {"message": "hi"}}),
+            "channel.metadata",
+        ),
+        (
+            json.dumps(
+                {"topicName": f"v2.conversations.chats.{CID}.messages", "eventBody": {"id": "m"}}
+            ),
+            "unknown",
+        ),
+    ],
+)
+def test_bad_frames_become_unknown_events(text: str, reason: str) -> None:
+    event = decode_frame(text)
+    assert isinstance(event, UnknownEvent)
+    assert event.raw == text
+    assert reason in event.reason
+
+
+def test_oversize_frame_is_not_parsed() -> None:
+    text = json.dumps(
+        {"topicName": "channel.metadata", "eventBody": {"message": "x" * MAX_FRAME_SIZE}}
+    )
+    event = decode_frame(text)
+    assert isinstance(event, UnknownEvent)
+    assert event.reason == "frame too large"
+    assert len(event.raw) == 64 * 1024
+
+
+def test_undecodable_binary_frame() -> None:
+    event = decode_frame(b"\xff\xfe")
+    assert isinstance(event, UnknownEvent) and event.reason == "binary frame"
+
+
+def test_unknown_frames_are_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    with caplog.at_level(logging.DEBUG, logger="webchat_async.events"):
+        event = decode_frame(f"not json {jwt}")
+    assert isinstance(event, UnknownEvent)
+    assert caplog.records and jwt not in caplog.text
+    assert jwt not in repr(event)
+
+
+@given(st.text(max_size=300))
+def test_decode_never_raises_on_text(text: str) -> None:
+    decode_frame(text)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.sampled_from(
+        [
+            f"v2.conversations.chats.{CID}.messages",
+            f"v2.conversations.chats.{CID}.members",
+            "channel.metadata",
+            "x",
+        ]
+    ),
+    st.sampled_from(["message", "typing-indicator", "member-change", "media-request", None]),
+    _json,
+)
+def test_decode_never_raises_on_structured_garbage(
+    topic: str, kind: str | None, body: object
+) -> None:
+    decode_frame(frame(topic, body, kind))

@@ -1,0 +1,286 @@
+"""Typed events of the guest event stream, and the decoding of one websocket frame.
+
+Pure: no I/O. :func:`decode_frame` turns one text frame (``spec/PROTOCOL.md`` section 5)
+into an :class:`Event`, or ``None`` for the frames that only keep the socket alive
+(heartbeats and pongs). It never raises: a frame that is too large, not JSON, misses a
+field, has a wrong type or an unknown topic becomes :class:`UnknownEvent`, logged at DEBUG
+(the text redacted), so a server that changes under an old client cannot crash it.
+
+Each frame is parsed once with :func:`json.loads` and structured with the one cattrs
+converter; topics are told apart with plain string tests (no regular expression per frame).
+
+Events are small frozen attrs classes; use them with ``match``::
+
+    match event:
+        case MessageReceived(message=m):
+            print(m.sender.id, m.body)
+        case ConversationEnded(reason=r):
+            ...
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+import attrs
+
+from ._convert import converter, structure
+from ._redact import redact
+from .errors import DecodeError
+from .models import (
+    MemberState,
+    WebChatGuestMediaRequest,
+    WebChatMemberInfo,
+    WebChatMessage,
+    WebChatTyping,
+)
+
+__all__ = [
+    "MAX_FRAME_SIZE",
+    "ConversationEnded",
+    "Event",
+    "MediaRequestReceived",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberStateChanged",
+    "MessageReceived",
+    "SocketClosing",
+    "StreamDisconnected",
+    "StreamReconnected",
+    "TypingStarted",
+    "UnknownEvent",
+    "decode_frame",
+]
+
+logger = logging.getLogger("webchat_async.events")
+
+#: Frames longer than this (in characters) are not parsed (PROTOCOL 5: a client may bound
+#: frames at 1 MiB; a message body is at most 4,000 characters).
+MAX_FRAME_SIZE = 1024 * 1024
+
+# How much of an unparsed frame an UnknownEvent keeps: enough to debug, never megabytes.
+_RAW_LIMIT = 64 * 1024
+
+
+@attrs.frozen
+class Event:
+    """Base class of every event a :class:`~webchat_async.session.GuestSession` yields."""
+
+
+@attrs.frozen
+class MessageReceived(Event):
+    """A message in the conversation, from any member, the guest's own echoes included.
+
+    ``message.body_type`` tells text (``standard``) from ``notice``, ``member-join``,
+    ``member-leave`` and ``media-request`` messages. Compare ``message.sender.id`` with
+    ``session.member_id`` to recognise the guest's own messages.
+    """
+
+    message: WebChatMessage
+
+    @property
+    def message_id(self) -> str:
+        """The message id (always set: frames without one are :class:`UnknownEvent`)."""
+        return self.message.id or ""
+
+
+@attrs.frozen
+class TypingStarted(Event):
+    """A member is typing (it sends no "stopped typing"; treat it as valid for a few seconds)."""
+
+    member_id: str
+    conversation_id: str | None = None
+    timestamp: datetime.datetime | None = None
+    typing: WebChatTyping | None = None
+
+
+@attrs.frozen
+class MemberStateChanged(Event):
+    """A member's state changed: ``ALERTING`` mostly (see :class:`MemberJoined`/``MemberLeft``).
+
+    The stream announces only the member id and state; the session fetches the member, so
+    ``member`` carries its role and name when the fetch succeeded.
+    """
+
+    member_id: str
+    state: MemberState | None = None
+    member: WebChatMemberInfo = attrs.field(factory=WebChatMemberInfo)
+    conversation_id: str | None = None
+    timestamp: datetime.datetime | None = None
+
+
+@attrs.frozen
+class MemberJoined(MemberStateChanged):
+    """A member is ``CONNECTED`` (an agent joined; the guest itself is announced too)."""
+
+
+@attrs.frozen
+class MemberLeft(MemberStateChanged):
+    """A member is ``DISCONNECTED``."""
+
+
+@attrs.frozen
+class MediaRequestReceived(Event):
+    """The agent asks the guest for a media session (answer with ``accept_media_request``)."""
+
+    request: WebChatGuestMediaRequest
+
+
+@attrs.frozen
+class StreamDisconnected(Event):
+    """The event stream dropped; the session reconnects on its own.
+
+    ``reason`` is a short text (``"closed"``, ``"dead peer"``, ``"socket closing"``, ...),
+    ``code`` the websocket close code when there was one.
+    """
+
+    reason: str
+    code: int | None = None
+
+
+@attrs.frozen
+class StreamReconnected(Event):
+    """The stream is back; the ``backfilled`` messages missed meanwhile were yielded just before.
+
+    ``attempts`` counts the connection attempts it took, ``downtime`` the seconds without
+    a socket.
+    """
+
+    backfilled: int = 0
+    attempts: int = 1
+    downtime: float = 0.0
+
+
+@attrs.frozen
+class ConversationEnded(Event):
+    """The conversation is over for the guest; the event stream ends after this event."""
+
+    reason: str
+
+
+@attrs.frozen
+class UnknownEvent(Event):
+    """A frame this version does not understand (kept as text, at most 64 KiB of it)."""
+
+    raw: str = attrs.field(repr=lambda raw: repr(redact(raw[:200])))
+    reason: str = "unknown"
+
+
+@attrs.frozen
+class SocketClosing(Event):
+    """Control frame ``v2.system.socket_closing``: the server will close the socket soon.
+
+    Consumed by the stream (it reconnects); a session never yields it.
+    """
+
+
+_HEARTBEAT = "WebSocket Heartbeat"
+_PONG = "pong"
+_CHATS = "v2.conversations.chats."
+
+
+def decode_frame(text: str | bytes) -> Event | None:
+    """Decode one websocket frame; ``None`` for heartbeats and pongs.
+
+    Never raises: anything unexpected becomes :class:`UnknownEvent`.
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        # The service sends text frames; a binary one is still tolerated if it is UTF-8.
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            return _unknown("", "binary frame")
+    if len(text) > MAX_FRAME_SIZE:
+        return _unknown(text, "frame too large")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return _unknown(text, "invalid JSON")
+    if not isinstance(frame, dict):
+        return _unknown(text, "not an object")
+    try:
+        return _classify(frame, text)
+    except (DecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        return _unknown(text, f"bad event: {type(exc).__name__}")
+
+
+def _classify(frame: dict[str, Any], text: str) -> Event | None:
+    topic = frame.get("topicName")
+    body = frame.get("eventBody")
+    if not isinstance(topic, str):
+        return _unknown(text, "no topicName")
+    if topic == "channel.metadata":
+        message = body.get("message") if isinstance(body, dict) else None
+        if message == _HEARTBEAT or message == _PONG:
+            return None
+        return _unknown(text, "unknown channel.metadata")
+    if topic == "v2.system.socket_closing":
+        return SocketClosing()
+    if not isinstance(body, dict):
+        return _unknown(text, "no eventBody")
+    metadata = frame.get("metadata")
+    kind = metadata.get("type") if isinstance(metadata, dict) else None
+    if topic.startswith(_CHATS):
+        if topic.endswith(".messages"):
+            if kind == "message":
+                return _message(body, text)
+            if kind == "typing-indicator":
+                return _typing(body, text)
+        elif topic.endswith(".members"):
+            if kind == "member-change":
+                return _member_change(body, text)
+        elif topic.endswith((".mediarequests", ".mediarequest")):
+            # Not documented; PROTOCOL 5 [choice]: tolerated when a server sends one.
+            return _media_request(body, text)
+    if kind == "media-request":
+        return _media_request(body, text)
+    return _unknown(text, "unknown topic or type")
+
+
+def _message(body: dict[str, Any], text: str) -> Event:
+    message = structure(body, WebChatMessage)
+    if not message.id:
+        return _unknown(text, "message without id")
+    return MessageReceived(message)
+
+
+def _typing(body: dict[str, Any], text: str) -> Event:
+    typing = structure(body, WebChatTyping)
+    sender = typing.sender.id if typing.sender is not None else None
+    if not sender:
+        return _unknown(text, "typing without sender")
+    conversation = typing.conversation.id if typing.conversation is not None else None
+    return TypingStarted(sender, conversation, typing.timestamp, typing)
+
+
+def _member_change(body: dict[str, Any], text: str) -> Event:
+    member = structure(body.get("member"), WebChatMemberInfo)
+    if not member.id:
+        return _unknown(text, "member-change without member id")
+    conversation = body.get("conversation")
+    conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
+    raw_time = body.get("timestamp")
+    timestamp = None if raw_time is None else converter.structure(raw_time, datetime.datetime)
+    return MemberStateChanged(
+        member.id,
+        member.state,
+        member,
+        conversation_id if isinstance(conversation_id, str) else None,
+        timestamp,
+    )
+
+
+def _media_request(body: dict[str, Any], text: str) -> Event:
+    request = structure(body, WebChatGuestMediaRequest)
+    if not request.id:
+        return _unknown(text, "media request without id")
+    return MediaRequestReceived(request)
+
+
+def _unknown(text: str, reason: str) -> UnknownEvent:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("unknown stream frame (%s): %s", reason, redact(text[:500]))
+    return UnknownEvent(text[:_RAW_LIMIT], reason)

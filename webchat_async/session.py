@@ -1,0 +1,838 @@
+"""``GuestSession``: one guest in one chat, with its calls and its stream of typed events.
+
+::
+
+    async with GuestSession.start(
+        organization_id=org, deployment_id=dep, member_info=GuestMemberInfo(display_name="Ann"),
+        region="mypurecloud.ie",
+    ) as session:
+        await session.send_message("Hello")
+        async for event in session:
+            match event:
+                case MessageReceived(message=m) if m.sender.id != session.member_id:
+                    print(m.body)
+                case ConversationEnded():
+                    break
+
+How it works
+------------
+:meth:`GuestSession.start` creates the conversation and attaches the websocket at once (the
+service routes the chat only after that), then starts the session's one background task,
+the *reader*. The reader reads the stream, completes events that need a REST call (the
+member behind a member change, the media request behind a ``media-request`` message) and
+puts them in a bounded inbox that :meth:`GuestSession.events` drains.
+
+* **Exactly once, in order.** After the first attach, every reattach and a resume, the
+  reader pages the messages endpoint ``after`` the last message id it delivered before it
+  reads any further frame; frames that arrived meanwhile wait in the socket and are then
+  read, and a message already delivered is dropped by id (see :mod:`webchat_async._ordering`).
+  A drop shows as :class:`StreamDisconnected`, then the recovered messages, then
+  :class:`StreamReconnected` with their count.
+* **The guest's own messages** come back as :class:`MessageReceived` too (the service
+  echoes them); compare ``message.sender.id`` with :attr:`GuestSession.member_id`.
+* **Backpressure, never loss.** When the inbox is full (``queue_size`` events) the reader
+  waits, which stops it reading the socket; the websocket library then stops reading the
+  network. A consumer that stays away long enough for the socket to time out only causes
+  a reconnect and a backfill. Nothing is ever dropped.
+* **Cancellation is safe.** Cancelling a consumer's ``async for`` takes no event out of the
+  inbox; the next ``events()`` continues where the last one stopped.
+* **Structured lifetime.** The reader ends with the session (:meth:`GuestSession.aclose`,
+  ``async with``). An error in it (the stream refused with 401, reattaching failed for two
+  minutes) is raised by the iterator, or by ``aclose``/``__aexit__`` when nobody iterated.
+* **The end.** When the guest's own member goes ``DISCONNECTED`` (the guest left, the agent
+  ended the chat, the service removed the guest) the iterator yields
+  :class:`ConversationEnded` and stops.
+
+Sends go through the REST API and work while the stream reconnects; a message ``POST``
+is retried only where it cannot be sent twice (see :mod:`webchat_async._http`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Generator
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+
+from ._events import (
+    ConversationEnded,
+    Event,
+    MediaRequestReceived,
+    MemberJoined,
+    MemberLeft,
+    MemberStateChanged,
+    MessageReceived,
+    StreamDisconnected,
+    StreamReconnected,
+    TypingStarted,
+    UnknownEvent,
+)
+from ._ordering import DEFAULT_WINDOW, Sequencer
+from ._redact import mask
+from .api import WebChatApi
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    BadRequestError,
+    SessionClosedError,
+    WebChatError,
+)
+from .models import (
+    BodyType,
+    CreateWebChatConversationRequest,
+    CreateWebChatMessageRequest,
+    GuestMemberInfo,
+    JourneyContext,
+    MediaRequestState,
+    MemberState,
+    WebChatGuestMediaRequest,
+    WebChatMemberInfo,
+    WebChatMessage,
+    WebChatRoutingTarget,
+)
+from .stream import Backoff, EventStream, HandshakeRefused
+
+__all__ = [
+    "ConversationEnded",
+    "Event",
+    "GuestSession",
+    "MediaRequestReceived",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberStateChanged",
+    "MessageReceived",
+    "SavedSession",
+    "SessionOptions",
+    "StreamDisconnected",
+    "StreamReconnected",
+    "TypingStarted",
+    "UnknownEvent",
+]
+
+logger = logging.getLogger("webchat_async.session")
+
+# PROTOCOL 5: calls on a conversation that has ended for the guest answer 400 with this code.
+_ENDED_CODE = "chat.error.conversation.state"
+
+
+@attrs.frozen(kw_only=True)
+class SessionOptions:
+    """Tuning of a session; every keyword of :meth:`GuestSession.start` of the same name.
+
+    Attributes:
+        backoff: the reconnection schedule (``Backoff.none()`` in tests).
+        ping_interval: seconds of stream silence before the client pings.
+        dead_peer_timeout: seconds after a ping without a frame before the socket is dead.
+        max_reconnect_window: seconds without a socket before giving up (the service
+            removes a guest detached for about two minutes).
+        open_timeout: seconds allowed for one websocket handshake.
+        queue_size: events buffered for the consumer before the reader waits.
+        dedupe_window: message ids remembered for de-duplication.
+        typing_interval: seconds between typing indicators inside :meth:`GuestSession.typing`.
+        leave_on_exit: whether closing the session leaves the conversation.
+        proxy: the websocket proxy setting (``True``: from the environment, ``None``: none).
+    """
+
+    backoff: Backoff = attrs.field(factory=Backoff)
+    ping_interval: float = 20.0
+    dead_peer_timeout: float = 10.0
+    max_reconnect_window: float = 120.0
+    open_timeout: float = 10.0
+    queue_size: int = 256
+    dedupe_window: int = DEFAULT_WINDOW
+    typing_interval: float = 4.0
+    leave_on_exit: bool = True
+    proxy: str | Literal[True] | None = True
+
+
+@attrs.frozen(kw_only=True)
+class SavedSession:
+    """What :meth:`GuestSession.resume` needs to reattach elsewhere (another task, process).
+
+    ``jwt`` and ``event_stream_uri`` are secrets: they are masked in the ``repr``, but
+    :meth:`to_json` writes them in clear (store the text as you would a password).
+    ``last_message_id`` is the last message the consumer received; the resumed session
+    yields every message after it.
+    """
+
+    conversation_id: str
+    member_id: str
+    jwt: str = attrs.field(repr=mask)
+    event_stream_uri: str = attrs.field(repr=mask)
+    last_message_id: str | None = None
+    base_url: str
+
+    def to_json(self) -> str:
+        """The saved session as a JSON object (contains the secrets)."""
+        return json.dumps(
+            {
+                "conversationId": self.conversation_id,
+                "memberId": self.member_id,
+                "jwt": self.jwt,
+                "eventStreamUri": self.event_stream_uri,
+                "lastMessageId": self.last_message_id,
+                "baseUrl": self.base_url,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SavedSession:
+        """Read what :meth:`to_json` wrote; ``ValueError`` if it does not fit."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a saved session is a JSON object")
+        required = ("conversationId", "memberId", "jwt", "eventStreamUri", "baseUrl")
+        for key in required:
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ValueError(f"a saved session needs a non-empty string {key!r}")
+        last = data.get("lastMessageId")
+        if last is not None and not isinstance(last, str):
+            raise ValueError("lastMessageId must be a string or null")
+        return cls(
+            conversation_id=data["conversationId"],
+            member_id=data["memberId"],
+            jwt=data["jwt"],
+            event_stream_uri=data["eventStreamUri"],
+            last_message_id=last,
+            base_url=data["baseUrl"],
+        )
+
+
+class _End:
+    """Wakes consumers when the reader has finished."""
+
+
+_END: Any = _End()
+
+
+class _EventIterator:
+    """``session.events()``: a plain async iterator (no generator to finalise)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: GuestSession) -> None:
+        self._session = session
+
+    def __aiter__(self) -> _EventIterator:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._session._next_event()
+
+
+class _Starter:
+    """What :meth:`GuestSession.start` returns: ``await`` it, or use it with ``async with``."""
+
+    __slots__ = ("_open", "_session")
+
+    def __init__(self, open_: Callable[[], Any]) -> None:
+        self._open = open_
+        self._session: GuestSession | None = None
+
+    def __await__(self) -> Generator[Any, None, GuestSession]:
+        return self._open().__await__()  # type: ignore[no-any-return]
+
+    async def __aenter__(self) -> GuestSession:
+        self._session = await self._open()
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        await self._session.__aexit__(exc_type, exc, tb)
+
+
+class GuestSession:
+    """A guest's chat: calls, and an ``async for`` of typed events.
+
+    Create one with :meth:`start` (a new conversation) or :meth:`resume` (one saved with
+    :meth:`save`); the constructor is internal.
+    """
+
+    def __init__(
+        self,
+        *,
+        api: WebChatApi,
+        owned_apis: tuple[WebChatApi, ...],
+        conversation_id: str,
+        member_id: str,
+        jwt: str,
+        event_stream_uri: str,
+        last_message_id: str | None,
+        options: SessionOptions,
+    ) -> None:
+        self._api = api
+        self._owned_apis = owned_apis
+        self._conversation_id = conversation_id
+        self._member_id = member_id
+        self._jwt = jwt
+        self._event_stream_uri = event_stream_uri
+        self._options = options
+        self._leave_on_exit = options.leave_on_exit
+        self._sequencer = Sequencer(last_message_id, options.dedupe_window)
+        # The last message handed to the consumer: what save() records, so that events
+        # still in the inbox are not skipped by a resume.
+        self._delivered_id = last_message_id
+        self._stream = EventStream(
+            event_stream_uri,
+            backoff=options.backoff,
+            ping_interval=options.ping_interval,
+            dead_peer_timeout=options.dead_peer_timeout,
+            max_reconnect_window=options.max_reconnect_window,
+            open_timeout=options.open_timeout,
+            proxy=options.proxy,
+        )
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue(options.queue_size)
+        self._media_seen: set[str] = set()
+        # Members as last fetched, for when a fetch fails (one entry per member).
+        self._members: dict[str, WebChatMemberInfo] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._finished = False
+        self._failure: BaseException | None = None
+        self._failure_seen = False
+        self._ended = False
+        self._left = False
+        self._closed = False
+
+    # -- creation ------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        organization_id: str,
+        deployment_id: str,
+        member_info: GuestMemberInfo,
+        region: str | None = None,
+        base_url: str | None = None,
+        routing_target: WebChatRoutingTarget | None = None,
+        member_auth_token: str | None = None,
+        journey_context: JourneyContext | None = None,
+        api: WebChatApi | None = None,
+        options: SessionOptions | None = None,
+        **tuning: Any,
+    ) -> _Starter:
+        """Create a guest conversation and attach its event stream.
+
+        Use the result with ``async with`` (the session closes, and by default leaves, at
+        the end) or ``await`` it and call :meth:`aclose` yourself.
+
+        Args:
+            organization_id, deployment_id: the web chat deployment.
+            member_info: the guest (``display_name`` at least).
+            region, base_url: where the API is (see :class:`~webchat_async.api.WebChatApi`);
+                ignored when ``api`` is given.
+            routing_target, member_auth_token, journey_context: passed to the service.
+            api: a shared :class:`~webchat_async.api.WebChatApi`; the session uses it and
+                a guest client derived from it, and closes neither.
+            options: a :class:`SessionOptions`; or give its fields as keywords
+                (``backoff=Backoff.none()``, ``queue_size=1000``, ...).
+
+        Raises (when awaited): the API errors of the create call;
+        :class:`~webchat_async.errors.AuthenticationError` /
+        :class:`~webchat_async.errors.PermissionDeniedError` if the stream refuses the
+        handshake; :class:`~webchat_async.errors.StreamError` if it cannot be attached.
+        """
+        opts = _options(options, tuning)
+        request = CreateWebChatConversationRequest(
+            organization_id=organization_id,
+            deployment_id=deployment_id,
+            routing_target=routing_target,
+            member_info=member_info,
+            member_auth_token=member_auth_token,
+            journey_context=journey_context,
+        )
+
+        async def open_() -> GuestSession:
+            shared = api
+            owned: list[WebChatApi] = []
+            if shared is None:
+                shared = WebChatApi(region=region, base_url=base_url)
+                owned.append(shared)
+            try:
+                created = await shared.post_webchat_guest_conversations(request)
+                if not created.id or not created.jwt or not created.event_stream_uri:
+                    raise WebChatError("the create-conversation response lacks id/jwt/URI")
+                if created.member is None or not created.member.id:
+                    raise WebChatError("the create-conversation response lacks the member id")
+                guest = shared.with_options(guest_token=created.jwt)
+                owned.append(guest)
+                session = cls(
+                    api=guest,
+                    owned_apis=tuple(owned),
+                    conversation_id=created.id,
+                    member_id=created.member.id,
+                    jwt=created.jwt,
+                    event_stream_uri=created.event_stream_uri,
+                    last_message_id=None,
+                    options=opts,
+                )
+            except BaseException:
+                await _close_all(owned)
+                raise
+            await session._attach()
+            return session
+
+        return _Starter(open_)
+
+    @classmethod
+    def resume(
+        cls,
+        saved: SavedSession,
+        *,
+        api: WebChatApi | None = None,
+        options: SessionOptions | None = None,
+        **tuning: Any,
+    ) -> _Starter:
+        """Reattach to a conversation saved with :meth:`save`, in this task or process.
+
+        The session first yields the messages sent after ``saved.last_message_id`` (those
+        the saving session's consumer had not received), then live events. Reattach within
+        about two minutes of the last socket closing, or the service removes the guest.
+        """
+        opts = _options(options, tuning)
+
+        async def open_() -> GuestSession:
+            owned: list[WebChatApi] = []
+            base = api
+            if base is None:
+                base = WebChatApi(base_url=saved.base_url)
+                owned.append(base)
+            guest = base.with_options(guest_token=saved.jwt)
+            owned.append(guest)
+            session = cls(
+                api=guest,
+                owned_apis=tuple(owned),
+                conversation_id=saved.conversation_id,
+                member_id=saved.member_id,
+                jwt=saved.jwt,
+                event_stream_uri=saved.event_stream_uri,
+                last_message_id=saved.last_message_id,
+                options=opts,
+            )
+            await session._attach()
+            return session
+
+        return _Starter(open_)
+
+    async def _attach(self) -> None:
+        try:
+            await self._stream.connect()
+        except BaseException:
+            await self._stream.aclose()
+            await _close_all(self._owned_apis)
+            self._closed = True
+            raise
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read(), name=f"webchat-session-{self._conversation_id[:8]}"
+        )
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation id."""
+        return self._conversation_id
+
+    @property
+    def member_id(self) -> str:
+        """The guest's own member id (``message.sender.id`` of its own messages)."""
+        return self._member_id
+
+    @property
+    def api(self) -> WebChatApi:
+        """The guest client (JWT set) the session uses, for the operations not wrapped here."""
+        return self._api
+
+    @property
+    def ended(self) -> bool:
+        """Whether the conversation has ended for the guest."""
+        return self._ended
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "ended" if self._ended else "open"
+        return (
+            f"<GuestSession conversation_id={self._conversation_id!r} "
+            f"member_id={self._member_id!r} {state} stream={self._stream!r}>"
+        )
+
+    def save(self) -> SavedSession:
+        """What :meth:`resume` needs to continue this conversation elsewhere.
+
+        Saving means the conversation is meant to go on: closing this session afterwards
+        does not leave it (``leave_on_exit`` is switched off).
+        """
+        self._leave_on_exit = False
+        return SavedSession(
+            conversation_id=self._conversation_id,
+            member_id=self._member_id,
+            jwt=self._jwt,
+            event_stream_uri=self._event_stream_uri,
+            last_message_id=self._delivered_id,
+            base_url=self._api.base_url,
+        )
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionClosedError("the session is closed")
+
+    async def send_message(
+        self, text: str, *, body_type: BodyType | str | None = None
+    ) -> WebChatMessage:
+        """Send a message (1 to 4,000 characters); it also comes back as an event."""
+        self._check_open()
+        body = CreateWebChatMessageRequest(
+            body=text, body_type=BodyType(body_type) if body_type is not None else None
+        )
+        return await self._api.post_webchat_guest_conversation_member_messages(
+            self._conversation_id, self._member_id, body
+        )
+
+    async def send_typing(self) -> None:
+        """Send one typing indicator."""
+        self._check_open()
+        await self._api.post_webchat_guest_conversation_member_typing(
+            self._conversation_id, self._member_id
+        )
+
+    @contextlib.asynccontextmanager
+    async def typing(self, *, interval: float | None = None) -> AsyncIterator[None]:
+        """Show the guest as typing while the block runs.
+
+        Sends a typing indicator at once (its errors are raised) and then every
+        ``interval`` seconds (default ``typing_interval``); a failure of a later one
+        stops the repetition and is logged, since typing is only a hint.
+        """
+        every = self._options.typing_interval if interval is None else interval
+        await self.send_typing()
+        repeater = asyncio.get_running_loop().create_task(self._repeat_typing(every))
+        try:
+            yield
+        finally:
+            repeater.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await repeater
+
+    async def _repeat_typing(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.send_typing()
+            except (ApiError, ApiConnectionError, SessionClosedError) as exc:
+                logger.debug("typing indicator failed, not repeating: %r", exc)
+                return
+
+    async def members(self, *, exclude_disconnected: bool | None = None) -> list[WebChatMemberInfo]:
+        """Every member of the conversation (all pages)."""
+        self._check_open()
+        pages = self._api.iter_webchat_guest_conversation_members(
+            self._conversation_id, exclude_disconnected_members=exclude_disconnected
+        )
+        return [member async for member in pages]
+
+    def history(
+        self,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        sort_order: str | None = None,
+        max_results: int | None = None,
+    ) -> AsyncIterator[WebChatMessage]:
+        """The past messages, page after page (``async for``); oldest first by default."""
+        self._check_open()
+        return self._api.iter_webchat_guest_conversation_messages(
+            self._conversation_id,
+            after=after,
+            before=before,
+            sort_order=sort_order,
+            max_results=max_results,
+        )
+
+    async def media_requests(self) -> list[WebChatGuestMediaRequest]:
+        """The media requests made to the guest in this conversation."""
+        self._check_open()
+        listing = await self._api.get_webchat_guest_conversation_mediarequests(
+            self._conversation_id
+        )
+        return list(listing.entities or ())
+
+    async def accept_media_request(self, media_request_id: str) -> WebChatGuestMediaRequest:
+        """Accept a media request."""
+        return await self._answer_media(media_request_id, MediaRequestState.ACCEPTED)
+
+    async def decline_media_request(self, media_request_id: str) -> WebChatGuestMediaRequest:
+        """Decline a media request."""
+        return await self._answer_media(media_request_id, MediaRequestState.DECLINED)
+
+    async def _answer_media(
+        self, media_request_id: str, state: MediaRequestState
+    ) -> WebChatGuestMediaRequest:
+        self._check_open()
+        return await self._api.patch_webchat_guest_conversation_mediarequest(
+            self._conversation_id, media_request_id, WebChatGuestMediaRequest(state=state)
+        )
+
+    async def leave(self) -> None:
+        """Leave the conversation (the guest's member is removed); idempotent.
+
+        The stream then announces the guest's ``DISCONNECTED``: the iterator yields
+        :class:`ConversationEnded` and stops.
+        """
+        self._check_open()
+        if self._left:
+            return
+        await self._api.delete_webchat_guest_conversation_member(
+            self._conversation_id, self._member_id
+        )
+        self._left = True
+
+    # -- events --------------------------------------------------------------------------
+
+    def events(self) -> _EventIterator:
+        """An async iterator of the events; several in turn continue one another."""
+        return _EventIterator(self)
+
+    def __aiter__(self) -> _EventIterator:
+        return _EventIterator(self)
+
+    async def wait_for(
+        self, predicate: Callable[[Event], bool], *, timeout: float | None = None
+    ) -> Event:
+        """Consume events until one matches ``predicate``, and return it.
+
+        The events before it are consumed too. Raises :class:`TimeoutError` after
+        ``timeout`` seconds, and :class:`SessionClosedError` if the events end first.
+        """
+
+        async def first() -> Event:
+            async for event in self.events():
+                if predicate(event):
+                    return event
+            raise SessionClosedError("the event stream ended before a matching event")
+
+        return await asyncio.wait_for(first(), timeout)
+
+    async def _next_event(self) -> Event:
+        inbox = self._inbox
+        while True:
+            if inbox.empty():
+                if self._finished:
+                    self._raise_end()
+                item = await inbox.get()
+            else:
+                item = inbox.get_nowait()
+            if item is _END:
+                # Leave it for any other consumer waiting now.
+                inbox.put_nowait(_END)
+                self._raise_end()
+            if type(item) is MessageReceived and item.message.id:
+                self._delivered_id = item.message.id
+            return item  # type: ignore[no-any-return]
+
+    def _raise_end(self) -> None:
+        if self._failure is not None:
+            self._failure_seen = True
+            raise self._failure
+        raise StopAsyncIteration
+
+    # -- the reader task ------------------------------------------------------------------
+
+    async def _emit(self, event: Event) -> None:
+        inbox = self._inbox
+        if inbox.full():
+            await inbox.put(event)  # backpressure: the socket is not read meanwhile
+        else:
+            inbox.put_nowait(event)
+
+    async def _read(self) -> None:
+        try:
+            await self._backfill_or_end()
+            while not self._ended:
+                try:
+                    event = await self._stream.receive()
+                except HandshakeRefused as exc:
+                    if exc.status != 400:
+                        raise
+                    # 400 chat.error.conversation.state: it ended while we were away.
+                    await self._end("the conversation ended while the stream was detached")
+                    break
+                await self._dispatch(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.info("session %s: event stream failed: %r", self._conversation_id, exc)
+            self._failure = exc
+        self._finished = True
+        # Wake waiting consumers. If the inbox is full nobody waits; they see _finished
+        # once they have drained it.
+        if not self._inbox.full():
+            self._inbox.put_nowait(_END)
+
+    async def _dispatch(self, event: Event) -> None:
+        if isinstance(event, MessageReceived):
+            if self._sequencer.accept(event.message):
+                await self._deliver(event.message, event)
+        elif isinstance(event, StreamReconnected):
+            recovered = await self._backfill_or_end()
+            if not self._ended:
+                await self._emit(StreamReconnected(recovered, event.attempts, event.downtime))
+        elif isinstance(event, MemberStateChanged):
+            await self._member_change(event)
+        elif isinstance(event, MediaRequestReceived):
+            request_id = event.request.id
+            if request_id and request_id not in self._media_seen:
+                self._media_seen.add(request_id)
+                await self._emit(event)
+        else:
+            await self._emit(event)
+
+    async def _deliver(self, message: WebChatMessage, event: Event | None = None) -> None:
+        await self._emit(event if event is not None else MessageReceived(message))
+        if message.body_type == BodyType.MEDIA_REQUEST:
+            await self._new_media_requests()
+
+    async def _backfill_or_end(self) -> int:
+        try:
+            return await self._backfill()
+        except BadRequestError as exc:
+            if exc.code != _ENDED_CODE:
+                raise
+            # The guest left (or was removed) before the backfill ran.
+            await self._end("the conversation has ended")
+            return 0
+
+    async def _backfill(self) -> int:
+        """Deliver the messages stored after the last one delivered; return how many."""
+        count = 0
+        pages = self._api.iter_webchat_guest_conversation_messages(
+            self._conversation_id,
+            after=self._sequencer.last_message_id,
+            sort_order="ascending",
+        )
+        async with contextlib.aclosing(pages):  # type: ignore[type-var]
+            async for message in pages:
+                if self._sequencer.accept(message):
+                    count += 1
+                    await self._deliver(message)
+        return count
+
+    async def _new_media_requests(self) -> None:
+        try:
+            requests = await self._api.get_webchat_guest_conversation_mediarequests(
+                self._conversation_id
+            )
+        except (ApiError, ApiConnectionError) as exc:
+            logger.warning("could not read the media requests: %r", exc)
+            return
+        for request in requests.entities or ():
+            if (
+                request.id
+                and request.state == MediaRequestState.PENDING
+                and request.id not in self._media_seen
+            ):
+                self._media_seen.add(request.id)
+                await self._emit(MediaRequestReceived(request))
+
+    async def _member_change(self, event: MemberStateChanged) -> None:
+        if event.member_id == self._member_id and event.state == MemberState.DISCONNECTED:
+            await self._end("the guest is disconnected")
+            return
+        member = self._members.get(event.member_id, event.member)
+        try:
+            member = await self._api.get_webchat_guest_conversation_member(
+                self._conversation_id, event.member_id
+            )
+        except (ApiError, ApiConnectionError) as exc:
+            # Typically the chat has just ended (400): the member as last known will do.
+            logger.debug("could not fetch member %s: %r", event.member_id, exc)
+        # The frame's state is the news; the fetched member may lag behind it.
+        member = attrs.evolve(member, state=event.state or member.state)
+        self._members[event.member_id] = member
+        kind: type[MemberStateChanged] = MemberStateChanged
+        if event.state == MemberState.CONNECTED:
+            kind = MemberJoined
+        elif event.state == MemberState.DISCONNECTED:
+            kind = MemberLeft
+        await self._emit(
+            kind(event.member_id, event.state, member, event.conversation_id, event.timestamp)
+        )
+
+    async def _end(self, reason: str) -> None:
+        self._ended = True
+        await self._emit(ConversationEnded(reason))
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def aclose(self, *, leave: bool | None = None) -> None:
+        """Stop the reader, close the socket and the clients the session created.
+
+        Leaves the conversation first when ``leave`` is true (default: ``leave_on_exit``,
+        switched off by :meth:`save`) and it has not ended. Idempotent. Raises the error
+        that stopped the event stream if no consumer received it.
+        """
+        if self._closed:
+            return
+        if leave is None:
+            leave = self._leave_on_exit
+        try:
+            if leave and not self._ended and not self._left:
+                await self.leave()
+        finally:
+            self._closed = True
+            reader, self._reader = self._reader, None
+            try:
+                if reader is not None:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader
+                await self._stream.aclose()
+            finally:
+                await _close_all(self._owned_apis)
+                # Wake consumers blocked on an empty inbox.
+                self._finished = True
+                if not self._inbox.full():
+                    self._inbox.put_nowait(_END)
+        if self._failure is not None and not self._failure_seen:
+            self._failure_seen = True
+            raise self._failure
+
+    async def __aenter__(self) -> GuestSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            await self.aclose()
+            return
+        # The block's own error wins: close without leaving errors masking it.
+        try:
+            await self.aclose()
+        except Exception as close_error:
+            logger.warning("error while closing the session: %r", close_error)
+
+
+def _options(options: SessionOptions | None, tuning: dict[str, Any]) -> SessionOptions:
+    if options is None:
+        return SessionOptions(**tuning)
+    return attrs.evolve(options, **tuning) if tuning else options
+
+
+async def _close_all(apis: tuple[WebChatApi, ...] | list[WebChatApi]) -> None:
+    for client in apis:
+        await client.aclose()

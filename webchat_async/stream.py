@@ -1,0 +1,393 @@
+"""The guest event stream: one websocket to ``eventStreamUri``, kept alive and reattached.
+
+:class:`EventStream` is driven by its owner (the session's single reader task): each
+:meth:`EventStream.receive` reads the next meaningful event. Keepalive costs one timer per
+socket (no task of its own beyond the websocket library's ping task, no timeout per read):
+
+* every frame counts as a sign of life (the server's heartbeat comes about every 30 s);
+* when nothing arrives for ``ping_interval`` seconds while the owner waits for a frame, a
+  ``{"message": "ping"}`` text frame is sent (the server answers ``pong``); when nothing
+  arrives for ``dead_peer_timeout`` more seconds, the peer is declared dead and the socket
+  aborted. While the owner is busy elsewhere (backpressure) silence is not held against
+  the peer;
+* the websocket library also sends protocol-level pings on the same schedule.
+
+When the socket drops (abnormal close, dead peer, network error, ``v2.system.socket_closing``,
+or even a clean close 1000: the owner stops reading once the guest's conversation has ended,
+so any close it sees while still reading is one to recover from), :meth:`receive` returns
+:class:`~webchat_async._events.StreamDisconnected`; the next call reconnects to the same URI
+with exponential backoff and jitter and returns
+:class:`~webchat_async._events.StreamReconnected`. A refused handshake with 401 or 403 is
+final (:class:`~webchat_async.errors.AuthenticationError`,
+:class:`~webchat_async.errors.PermissionDeniedError`), and so is staying detached longer
+than ``max_reconnect_window``: the service removes a member detached for about two minutes
+(PROTOCOL 5), after which :class:`~webchat_async.errors.StreamError` is raised.
+
+The URI embeds the guest JWT: it is never logged, shown in a repr or put in an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import attrs
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+
+from ._events import (
+    MAX_FRAME_SIZE,
+    Event,
+    SocketClosing,
+    StreamDisconnected,
+    StreamReconnected,
+    decode_frame,
+)
+from ._redact import redact
+from .errors import AuthenticationError, PermissionDeniedError, SessionClosedError, StreamError
+
+__all__ = ["Backoff", "EventStream", "HandshakeRefused"]
+
+logger = logging.getLogger("webchat_async.stream")
+
+PING_FRAME = '{"message":"ping"}'
+
+
+class _RedactingFilter(logging.Filter):
+    """The websockets library logs the request line, which carries the JWT: mask it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+# The logger handed to websockets; its own filter masks every record before any handler.
+_ws_logger = logging.getLogger("webchat_async.stream.websocket")
+_ws_logger.addFilter(_RedactingFilter())
+
+
+@attrs.frozen
+class Backoff:
+    """Delays between reconnection attempts: exponential, capped, with jitter.
+
+    The first attempt after a drop is immediate (most drops are a load balancer rotating
+    sockets); attempt ``n >= 2`` waits ``min(maximum, initial * factor ** (n - 2))``, of
+    which the fraction ``jitter`` is randomised so that many clients dropped together do
+    not come back together. ``Backoff.none()`` never waits (tests).
+    """
+
+    initial: float = 0.5
+    maximum: float = 15.0
+    factor: float = 2.0
+    jitter: float = 0.5
+    random: Callable[[], float] = attrs.field(default=random.random, repr=False, eq=False)
+
+    @classmethod
+    def none(cls) -> Backoff:
+        """A schedule with zero delays."""
+        return cls(initial=0.0, maximum=0.0, jitter=0.0)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before connection attempt ``attempt`` (1-based)."""
+        if attempt <= 1 or self.maximum <= 0:
+            return 0.0
+        base = min(self.maximum, self.initial * self.factor ** (attempt - 2))
+        return base * (1.0 - self.jitter) + base * self.jitter * self.random()
+
+
+class HandshakeRefused(StreamError):
+    """The handshake was refused with a final 4xx status other than 401/403.
+
+    The service answers 400 (``chat.error.conversation.state``) once the conversation has
+    ended for the guest, and 404 for one it does not know.
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"event stream handshake refused with HTTP {status}")
+        self.status = status
+
+
+class _Dropped(Exception):
+    """The current socket is gone; carries what the StreamDisconnected event says."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class _Retryable(Exception):
+    """A connection attempt failed in a way worth another attempt."""
+
+
+class EventStream:
+    """The websocket at ``eventStreamUri``, with keepalive and automatic reattachment.
+
+    Args:
+        uri: ``eventStreamUri`` exactly as the service returned it (a secret).
+        backoff: the reconnection schedule.
+        ping_interval: seconds of silence before a ping is sent.
+        dead_peer_timeout: seconds after a ping without any frame before the socket is
+            considered dead.
+        max_reconnect_window: seconds without a socket after which reconnecting stops.
+        open_timeout: seconds allowed for one handshake.
+        close_timeout: seconds allowed for a closing handshake.
+        max_queue: frames the websocket library buffers before it stops reading the
+            socket (backpressure).
+        proxy: passed to :func:`websockets.asyncio.client.connect` (``True``: from the
+            environment; ``None``: none).
+        clock: a monotonic clock (injectable for tests).
+        sleep: the coroutine used to wait between attempts (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        backoff: Backoff | None = None,
+        ping_interval: float = 20.0,
+        dead_peer_timeout: float = 10.0,
+        max_reconnect_window: float = 120.0,
+        open_timeout: float = 10.0,
+        close_timeout: float = 2.0,
+        max_queue: int = 16,
+        proxy: str | Literal[True] | None = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        if not uri.startswith(("ws://", "wss://")):
+            raise ValueError("eventStreamUri must be a ws:// or wss:// URI")
+        self._uri = uri
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._ping_interval = ping_interval
+        self._dead_peer_timeout = dead_peer_timeout
+        self._max_window = max_reconnect_window
+        self._open_timeout = open_timeout
+        self._close_timeout = close_timeout
+        self._max_queue = max_queue
+        self._proxy = proxy
+        self._clock = clock
+        self._sleep = sleep
+        self._ws: ClientConnection | None = None
+        self._down_since: float | None = None
+        self._closed = False
+        # Set by the first attach: the stream belongs to the loop it was connected in.
+        self._loop: asyncio.AbstractEventLoop
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._ping_task: asyncio.Task[None] | None = None
+        self._last_frame = 0.0
+        self._pinged_at: float | None = None
+        self._dead = False
+        self._reading = False
+        #: Sockets opened so far (the first attach included).
+        self.connections = 0
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._ws is not None else "detached"
+        return f"<EventStream {state} connections={self.connections}>"
+
+    @property
+    def connected(self) -> bool:
+        """Whether a socket is attached right now."""
+        return self._ws is not None
+
+    async def connect(self) -> int:
+        """Attach the first socket (retrying like a reconnect); return the attempts it took.
+
+        Raises:
+            AuthenticationError, PermissionDeniedError: the handshake was refused (final).
+            StreamError: no socket within ``max_reconnect_window``.
+        """
+        if self._ws is not None:
+            return 0
+        self._down_since = self._clock()
+        return await self._attach()
+
+    async def receive(self) -> Event:
+        """The next event: a decoded frame, or a StreamDisconnected / StreamReconnected.
+
+        Heartbeats and pongs are consumed here. Raises like :meth:`connect` when
+        reattaching fails for good, and :class:`SessionClosedError` after :meth:`aclose`.
+        """
+        while True:
+            if self._closed:
+                raise SessionClosedError("the event stream is closed")
+            ws = self._ws
+            if ws is None:
+                down_since = self._down_since if self._down_since is not None else self._clock()
+                attempts = await self._attach()
+                return StreamReconnected(attempts=attempts, downtime=self._clock() - down_since)
+            try:
+                frame = await self._read(ws)
+            except _Dropped as drop:
+                await self._detach(ws)
+                logger.info("event stream dropped: %s (code %s)", drop.reason, drop.code)
+                return StreamDisconnected(drop.reason, drop.code)
+            event = decode_frame(frame)
+            if event is None:
+                continue
+            if isinstance(event, SocketClosing):
+                await self._detach(ws)
+                logger.info("event stream: server announced socket closing")
+                return StreamDisconnected("socket closing")
+            return event
+
+    async def aclose(self) -> None:
+        """Close the socket (idempotent)."""
+        self._closed = True
+        ws, self._ws = self._ws, None
+        await self._stop_watchdog()
+        if ws is not None:
+            await ws.close()
+
+    async def _read(self, ws: ClientConnection) -> str | bytes:
+        self._reading = True
+        try:
+            frame = await ws.recv()
+        except ConnectionClosed as exc:
+            if self._dead:
+                raise _Dropped("dead peer") from None
+            raise _Dropped(*_close_info(exc)) from None
+        except OSError as exc:
+            raise _Dropped(f"network error: {type(exc).__name__}") from None
+        finally:
+            self._reading = False
+        self._last_frame = self._loop.time()
+        return frame
+
+    # Keepalive: one timer per socket, re-armed lazily, instead of a timeout around every
+    # read (a frame then costs one clock read, not a timer of its own).
+
+    def _start_watchdog(self, ws: ClientConnection) -> None:
+        self._last_frame = self._loop.time()
+        self._pinged_at = None
+        self._dead = False
+        self._watchdog = self._loop.call_at(
+            self._last_frame + self._ping_interval, self._check_alive, ws
+        )
+
+    def _check_alive(self, ws: ClientConnection) -> None:
+        if ws is not self._ws:
+            return
+        now = self._loop.time()
+        if not self._reading:
+            # The owner is busy (a full inbox, a backfill): frames wait unread, so silence
+            # says nothing about the peer. Judge again later.
+            self._last_frame = now
+            self._pinged_at = None
+            self._watchdog = self._loop.call_at(now + self._ping_interval, self._check_alive, ws)
+            return
+        pinged_at = self._pinged_at
+        if pinged_at is not None and self._last_frame < pinged_at:
+            # Nothing at all since the ping, for dead_peer_timeout: the peer is gone.
+            # Aborting makes the pending read fail; _read reports it as a dead peer.
+            logger.info("event stream: no frame %.1f s after a ping", now - pinged_at)
+            self._dead = True
+            ws.transport.abort()
+            return
+        idle_until = self._last_frame + self._ping_interval
+        if now < idle_until:
+            self._pinged_at = None
+            self._watchdog = self._loop.call_at(idle_until, self._check_alive, ws)
+            return
+        self._pinged_at = now
+        self._ping_task = self._loop.create_task(self._ping(ws))
+        self._watchdog = self._loop.call_at(now + self._dead_peer_timeout, self._check_alive, ws)
+
+    async def _ping(self, ws: ClientConnection) -> None:
+        try:
+            await ws.send(PING_FRAME)
+        except (ConnectionClosed, OSError):
+            pass  # the read notices the closed socket
+
+    async def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        task, self._ping_task = self._ping_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _detach(self, ws: ClientConnection) -> None:
+        self._ws = None
+        self._down_since = self._clock()
+        await self._stop_watchdog()
+        # Abort rather than close: the peer is dead, gone, or about to close anyway, and
+        # a closing handshake could stall the reconnect for close_timeout.
+        ws.transport.abort()
+        await ws.wait_closed()
+
+    async def _attach(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        start = self._down_since if self._down_since is not None else self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = self._backoff.delay(attempt)
+            if attempt > 1 and self._clock() + delay - start > self._max_window:
+                raise StreamError(
+                    f"the event stream could not be reattached within {self._max_window:g} s "
+                    f"({attempt - 1} attempts); the service has removed the guest"
+                )
+            if delay > 0:
+                await self._sleep(delay)
+            if self._closed:
+                raise SessionClosedError("the event stream is closed")
+            try:
+                self._ws = ws = await self._open()
+            except _Retryable as exc:
+                logger.info("event stream attempt %d failed: %s", attempt, exc)
+                continue
+            self._start_watchdog(ws)
+            self._down_since = None
+            self.connections += 1
+            return attempt
+
+    async def _open(self) -> ClientConnection:
+        try:
+            return await connect(
+                self._uri,
+                # Frames are small JSON; per-message deflate would cost far more memory per
+                # idle socket (zlib state) than it saves in bandwidth.
+                compression=None,
+                max_size=MAX_FRAME_SIZE,
+                max_queue=self._max_queue,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._dead_peer_timeout,
+                open_timeout=self._open_timeout,
+                close_timeout=self._close_timeout,
+                proxy=self._proxy,
+                logger=_ws_logger,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            message = f"event stream handshake refused with HTTP {status}"
+            if status == 401:
+                raise AuthenticationError(401, message=message) from None
+            if status == 403:
+                raise PermissionDeniedError(403, message=message) from None
+            if 400 <= status < 500 and status not in (408, 429):
+                raise HandshakeRefused(status) from None
+            raise _Retryable(message) from None
+        except InvalidURI:
+            raise StreamError("eventStreamUri is not a valid websocket URI") from None
+        except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+            raise _Retryable(redact(f"{type(exc).__name__}: {exc}")) from None
+
+
+def _close_info(exc: ConnectionClosed) -> tuple[str, int | None]:
+    if exc.rcvd is not None:
+        code = exc.rcvd.code
+        return ("closed" if code == 1000 else "abnormal close"), code
+    if exc.sent is not None and "keepalive" in exc.sent.reason:
+        # The websocket-level ping went unanswered: the same verdict as our own.
+        return "dead peer", None
+    return "connection lost", None
