@@ -14,7 +14,7 @@ import codecs
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["Console"]
 
@@ -50,7 +50,7 @@ class Console:
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
-        self._saved_mode: list[object] | None = None
+        self._saved_mode: list[Any] | None = None
         self._reading = False
         self._escape = ""
 
