@@ -51,6 +51,15 @@ def _parse_datetime(value: Any, _: Any) -> datetime.datetime:
     if text.endswith(("Z", "z")):
         # datetime.fromisoformat accepts 'Z' only from Python 3.11 on.
         text = text[:-1] + "+00:00"
+    # Python 3.10 accepts only 3- or 6-digit fractions; pad or cut to microseconds.
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        digits = text[dot + 1 : end]
+        if digits and len(digits) != 6:
+            text = text[: dot + 1] + digits[:6].ljust(6, "0") + text[end:]
     parsed = datetime.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_UTC)

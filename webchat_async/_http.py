@@ -1,0 +1,411 @@
+"""The HTTP transport: one ``httpx.AsyncClient``, the retry policy, error mapping and logging.
+
+Every request of the SDK (API calls and the OAuth token request) goes through
+:meth:`HttpClient.request`; nothing else sends or retries.
+
+When a retry is safe
+--------------------
+A retry must never double an effect (two chat messages, two deployments). So:
+
+* ``GET``, ``PUT``, ``DELETE`` and ``PATCH`` are retried on 429, 502, 503, 504 and on any
+  transport error: they read or *set* state, and setting the same state twice is the same
+  as once (the only ``PATCH`` here sets a media request's state).
+* ``POST`` is retried only when the request certainly did not take effect:
+
+  - 429: the rate limiter rejects a request before it is processed;
+  - 503: the service's "not processed, try again" answer;
+  - ``httpx.ConnectError`` / ``ConnectTimeout`` / ``PoolTimeout``: no connection was made,
+    so not a byte of the request was sent.
+
+  502, 504, read/write timeouts and a connection dropped mid-request are ambiguous (the
+  service may have acted before the failure), so a ``POST`` raises at once there.
+
+A caller that knows better passes ``idempotent=`` (the OAuth token request does: minting a
+second token has no effect worth avoiding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import email.utils
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import attrs
+import httpx
+
+from . import _convert
+from ._redact import redact
+from ._validate import check_timeout
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    DecodeError,
+    RateLimitError,
+    SessionClosedError,
+    error_for_status,
+)
+from .models import ErrorBody
+
+__all__ = ["DEFAULT_TIMEOUT", "Auth", "HttpClient", "Retry", "parse_retry_after"]
+
+logger = logging.getLogger("webchat_async.http")
+
+#: Finite by default: a request that hangs forever would hang the chat session with it.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=10.0)
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers that say the request was not processed: safe to retry whatever the method.
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})
+# Failures before a connection existed: nothing was sent, safe to retry whatever the method.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+_JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+_FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+_ACCEPT_HEADERS = {"Accept": "application/json"}
+
+
+def _user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"webchat-async/{version('webchat-async')}"
+    except Exception:  # not installed (run from a source tree): no version to tell
+        return "webchat-async"
+
+
+_CLIENT_HEADERS = {"Accept": "application/json", "User-Agent": _user_agent()}
+
+
+class Auth(Protocol):
+    """What :meth:`HttpClient.request` needs from a credential."""
+
+    async def authorization(self) -> str:
+        """The ``Authorization`` header value to send now."""
+        ...
+
+    async def refresh(self, rejected: str) -> bool:
+        """The service answered 401 to ``rejected``; return true if a retry may succeed."""
+        ...
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"Retry.{attribute.name} must be a finite number >= 0")
+
+
+def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ValueError(f"Retry.{attribute.name} must be between 0 and 1")
+
+
+@attrs.frozen
+class Retry:
+    """The backoff schedule between retries.
+
+    The delay before retry ``n`` (1-based) is ``min(backoff_max, backoff_factor * 2**(n-1))``,
+    of which a random ``jitter`` fraction is taken off, so that clients that failed together
+    do not come back together. A ``Retry-After`` header on a 429 or 503 replaces the
+    schedule, capped at ``max_retry_after`` seconds.
+
+    Tests inject ``sleep`` (to record delays instead of waiting) and ``random``::
+
+        Retry(backoff_factor=0, sleep=recorder)
+    """
+
+    backoff_factor: float = attrs.field(default=0.5, validator=_non_negative)
+    backoff_max: float = attrs.field(default=8.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    jitter: float = attrs.field(default=0.5, validator=_fraction)
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
+    random: Callable[[], float] = attrs.field(default=random.random, repr=False)
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        delay = min(self.backoff_max, self.backoff_factor * 2.0 ** (retry - 1))
+        return delay * (1.0 - self.jitter * self.random())
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds (the service's form) or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class HttpClient:
+    """Sends requests through one ``httpx.AsyncClient`` with retries and error mapping.
+
+    Cheap to :meth:`derive`: derived instances share the pool but not its ownership, so
+    closing one of them never closes the pool under the others.
+    """
+
+    __slots__ = ("_client", "_closed", "_owns_client", "max_retries", "retry", "timeout")
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        max_retries: int = 3,
+        retry: Retry | None = None,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError("max_retries must be an int >= 0")
+        if client is not None and timeout is None:
+            # An injected client's own timeout is the caller's choice; keep it.
+            self.timeout = client.timeout
+        else:
+            self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self.max_retries = max_retries
+        self.retry = retry if retry is not None else Retry()
+        self._owns_client = client is None
+        if client is None:
+            # TLS verification stays on and redirects are not followed: a redirect is
+            # never needed by this API, and following one could carry a token elsewhere.
+            # Creating the client opens no socket.
+            client = httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, headers=_CLIENT_HEADERS
+            )
+        self._client = client
+        self._closed = False
+
+    def derive(
+        self,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        max_retries: int | None = None,
+        retry: Retry | None = None,
+    ) -> HttpClient:
+        """A new instance on the same pool (which it does not own)."""
+        derived = HttpClient(
+            self._client,
+            timeout=timeout if timeout is not None else self.timeout,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            retry=retry if retry is not None else self.retry,
+        )
+        derived._owns_client = False
+        return derived
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether this instance, or the pool it uses, is closed."""
+        return self._closed or self._client.is_closed
+
+    async def aclose(self) -> None:
+        """Close; the pool too if this instance created it."""
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Auth | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request, retrying where safe; return the 2xx response or raise.
+
+        ``path`` names the request in logs and errors (it carries no query string).
+
+        Raises:
+            ApiError: a non-2xx answer (the subclass chosen by status).
+            ApiConnectionError, ApiTimeoutError: the transport failed.
+            SessionClosedError: the client is closed.
+        """
+        if self.is_closed:
+            raise SessionClosedError("the client is closed")
+        retry_any = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        content: bytes | None = None
+        if json_body is not None:
+            # Encoded once, outside the loop: a retry sends the very same bytes.
+            content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            base_headers = _JSON_HEADERS
+        elif form is not None:
+            content = urlencode(form).encode()
+            base_headers = _FORM_HEADERS
+        else:
+            base_headers = _ACCEPT_HEADERS
+        send_headers = dict(base_headers)
+        if headers:
+            send_headers.update(headers)
+
+        retries = 0
+        refreshed = False
+        while True:
+            sent_auth = ""
+            if auth is not None:
+                sent_auth = await auth.authorization()
+                send_headers["Authorization"] = sent_auth
+            request = self._client.build_request(
+                method,
+                url,
+                params=params,
+                content=content,
+                headers=send_headers,
+                timeout=self.timeout,
+            )
+            started = time.perf_counter()
+            try:
+                response = await self._client.send(request)
+            except httpx.TransportError as exc:
+                if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
+                    retries += 1
+                    await self._pause(method, path, type(exc).__name__, retries, None)
+                    continue
+                _log_failure(method, path, type(exc).__name__, started)
+                raise _transport_error(exc, method, path) from exc
+
+            status = response.status_code
+            if 200 <= status < 300:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d (%.1f ms, attempt %d)",
+                        method,
+                        redact(path),
+                        status,
+                        (time.perf_counter() - started) * 1000,
+                        retries + 1,
+                    )
+                return response
+            if status == 401 and auth is not None and not refreshed:
+                # One refresh and one retry: a second 401 means the credentials are bad. A
+                # 401 is answered before the request is processed, so a POST may go again.
+                refreshed = True
+                if await auth.refresh(sent_auth):
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "%s %s -> 401; retrying with a new token", method, redact(path)
+                        )
+                    continue
+            if (
+                status in _RETRY_STATUSES
+                and retries < self.max_retries
+                and (retry_any or status in _NOT_PROCESSED_STATUSES)
+            ):
+                retries += 1
+                after = parse_retry_after(response.headers.get("retry-after"))
+                await self._pause(method, path, str(status), retries, after)
+                continue
+            _log_failure(method, path, str(status), started)
+            raise error_from_response(response, method, path)
+
+    async def _pause(
+        self, method: str, path: str, reason: str, retry: int, retry_after: float | None
+    ) -> None:
+        delay = self.retry.delay(retry, retry_after)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %s; retry %d of %d in %.2f s",
+                method,
+                redact(path),
+                reason,
+                retry,
+                self.max_retries,
+                delay,
+            )
+        await self.retry.sleep(delay)
+
+
+def _log_failure(method: str, path: str, reason: str, started: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("%s %s -> %s (%.1f ms); giving up", method, redact(path), reason, elapsed)
+
+
+def _transport_error(exc: httpx.TransportError, method: str, path: str) -> ApiConnectionError:
+    kind = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
+    detail = str(exc) or "no detail"
+    return kind(redact(f"{method} {path}: {type(exc).__name__}: {detail}"))
+
+
+def _scrub(body: ErrorBody) -> ErrorBody:
+    """The error body with its free-text fields redacted (servers echo request data)."""
+    params = body.message_params
+    return attrs.evolve(
+        body,
+        message=redact(body.message) if body.message else body.message,
+        message_with_params=(
+            redact(body.message_with_params) if body.message_with_params else None
+        ),
+        message_params={k: redact(v) for k, v in params.items()} if params else params,
+        errors=[_scrub(e) for e in body.errors] if body.errors else body.errors,
+    )
+
+
+def error_from_response(response: httpx.Response, method: str, path: str) -> ApiError:
+    """Map a non-2xx response to the :class:`ApiError` subclass for its status.
+
+    A body that is not an ``ErrorBody`` (an HTML page from a proxy, an OAuth error) still
+    gives a clean error; the raw body text is never put in the message.
+    """
+    status = response.status_code
+    body: ErrorBody | None = None
+    code: str | None = None
+    message: str | None = None
+    data: Any = None
+    if response.content:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+    if isinstance(data, dict):
+        try:
+            body = _scrub(_convert.structure(data, ErrorBody))
+        except DecodeError:  # an object, but not an ErrorBody (fields of other types)
+            body = None
+        if body is not None:
+            code, message = body.code, body.message
+        # The OAuth token endpoint answers {"error": ..., "error_description": ...}.
+        if code is None and isinstance(data.get("error"), str):
+            code = data["error"]
+            description = data.get("error_description")
+            if isinstance(description, str) and message is None:
+                message = redact(description)
+    if not message:
+        message = f"HTTP {status} {response.reason_phrase}".rstrip()
+    fields: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "context_id": body.context_id if body is not None else None,
+        "request_id": response.headers.get("inin-correlation-id"),
+        "body": body,
+        "method": method,
+        "path": redact(path),
+    }
+    cls = error_for_status(status)
+    if issubclass(cls, RateLimitError):
+        return cls(
+            status, retry_after=parse_retry_after(response.headers.get("retry-after")), **fields
+        )
+    return cls(status, **fields)

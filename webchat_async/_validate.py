@@ -1,0 +1,125 @@
+"""Argument checks that run before a request is built.
+
+A bad argument is the caller's bug: it raises at once (``ValueError``, or ``TypeError`` for
+a value of the wrong type) with a message naming the parameter, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+__all__ = [
+    "MAX_MESSAGE_LENGTH",
+    "MAX_RESULTS_LIMIT",
+    "SORT_ORDERS",
+    "check_base_url",
+    "check_body",
+    "check_bool",
+    "check_int",
+    "check_timeout",
+    "segment",
+]
+
+T = TypeVar("T")
+
+# CreateWebChatMessageRequest.body: "message bodies are limited to 4,000 characters".
+MAX_MESSAGE_LENGTH = 4000
+# get_webchat_guest_conversation_messages: "maxResults ... up to a maximum of 100".
+MAX_RESULTS_LIMIT = 100
+SORT_ORDERS = frozenset({"ascending", "descending"})
+
+
+def segment(value: object, name: str) -> str:
+    """Check an id and percent-encode it as exactly one path segment.
+
+    ``quote(safe="")`` escapes ``/`` too, so ``"../x"`` or ``"a/b"`` stays inside its
+    segment instead of walking the path. ``"."`` and ``".."`` are refused: ``quote`` leaves
+    dots alone and URL normalization would resolve them as dot-segments.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    if value in (".", ".."):
+        raise ValueError(f"{name} must be an id, not {value!r}")
+    return quote(value, safe="")
+
+
+def check_int(value: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """An integer within ``[minimum, maximum]`` (``bool`` is refused: it is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """A real ``bool``: ``"false"`` would be truthy, so strings are refused."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def check_body(body: object, cls: type[T], name: str = "body") -> T:
+    """A request body must be the model the operation takes."""
+    if not isinstance(body, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, not {type(body).__name__}")
+    return body
+
+
+def check_timeout(timeout: httpx.Timeout | float | None, default: httpx.Timeout) -> httpx.Timeout:
+    """A timeout where every phase (connect, read, write, pool) is finite and positive.
+
+    A request that can hang forever would hang a chat session with it, so ``None``
+    (no limit) is refused for any phase.
+    """
+    if timeout is None:
+        return default
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
+        raise TypeError(f"timeout must be a float or httpx.Timeout, not {type(timeout).__name__}")
+    result = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(float(timeout))
+    for phase in ("connect", "read", "write", "pool"):
+        seconds: Any = getattr(result, phase)
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"timeout {phase} must be a finite number of seconds > 0")
+    return result
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, name: str, *, allow_insecure_http: bool) -> str:
+    """Validate a base URL and return it without a trailing slash.
+
+    ``http://`` sends tokens in clear text, so it is accepted only for loopback hosts
+    (127.0.0.0/8, ::1, localhost: the simulator) unless ``allow_insecure_http`` is true.
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"{name} must be a str, not {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an absolute http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{name} must not have a query or fragment")
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs and tracebacks; they are never needed here.
+        raise ValueError(f"{name} must not contain a user name or password")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"{name} uses http:// to a non-loopback host {parts.hostname!r}: tokens would "
+            "travel in clear text; use https:// or pass allow_insecure_http=True"
+        )
+    return url.strip().rstrip("/")
