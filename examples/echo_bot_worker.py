@@ -1,0 +1,86 @@
+"""A worker that drives many guest sessions at once, and shuts down cleanly.
+
+Each session sends a few lines and waits for an answer to each (a load test, or a bot
+relaying answers). Ctrl-C (or the deadline) cancels the workers; every session still
+leaves its conversation and closes its socket on the way out.
+
+    python examples/echo_bot_worker.py --sessions 20 --lines 3      # embedded simulator
+    python examples/echo_bot_worker.py --organization-id ORG --deployment-id DEP --region eu-west-1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import attrs
+from _target import Target, parser, target
+
+from webchat_async import GuestMemberInfo, GuestSession, MessageReceived, WebChatApi
+from webchat_async.models import BodyType
+
+
+@attrs.define
+class Tally:
+    sent: int = 0
+    answered: int = 0
+    failed: int = 0
+
+
+async def one_guest(api: WebChatApi, where: Target, n: int, lines: int, tally: Tally) -> None:
+    async with GuestSession.start(
+        organization_id=where.organization_id,
+        deployment_id=where.deployment_id,
+        member_info=GuestMemberInfo(display_name=f"Load guest {n}"),
+        api=api,  # one connection pool for every session of the worker
+    ) as session:
+        for i in range(lines):
+            text = f"guest {n} line {i}"
+            await session.send_message(text)
+            tally.sent += 1
+            await session.wait_for(
+                lambda e, text=text: (
+                    isinstance(e, MessageReceived)
+                    and e.message.body_type == BodyType.STANDARD
+                    and e.message.sender is not None
+                    and e.message.sender.id != session.member_id
+                    and text in (e.message.body or "")
+                ),
+                timeout=30,
+            )
+            tally.answered += 1
+
+
+async def main(argv: list[str] | None = None) -> Tally:
+    p = parser(__doc__ or "")
+    p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--lines", type=int, default=3)
+    p.add_argument("--deadline", type=float, default=60.0, help="seconds before cancelling")
+    args = p.parse_args(argv)
+    tally = Tally()
+    async with target(args) as where, WebChatApi(**where.where) as api:
+        tasks = [
+            asyncio.create_task(one_guest(api, where, n, args.lines, tally))
+            for n in range(args.sessions)
+        ]
+        try:
+            await asyncio.wait(tasks, timeout=args.deadline)
+        finally:
+            # Cancellation is the shutdown signal: each session's `async with` leaves the
+            # conversation and closes its stream while the task unwinds.
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        tally.failed = sum(
+            1
+            for r in results
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        )
+    print(f"sessions={args.sessions} sent={tally.sent}", end=" ")
+    print(f"answered={tally.answered} failed={tally.failed}")
+    return tally
+
+
+if __name__ == "__main__":
+    result = asyncio.run(main())
+    sys.exit(0 if result.failed == 0 and result.answered == result.sent else 1)
