@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 
 from ._console import Console
-from ._events import ConversationEnded, MediaRequestReceived
+from ._events import ConversationEnded, Event, MediaRequestReceived
 from ._transcript import Transcript
 from .session import GuestSession
 
-__all__ = ["run_chat"]
+__all__ = ["run_chat", "describe"]
 
 # Genesys shows a typing indicator for a few seconds; one POST per this interval while
 # keys are being pressed keeps it up without a request per keystroke.
@@ -70,9 +70,17 @@ async def _send_typing(session: GuestSession) -> None:
         pass
 
 
+async def describe(session: GuestSession, transcript: Transcript, event: Event) -> str | None:
+    """The transcript line for ``event``, listing the members first if a name is missing."""
+    if transcript.needs_names(event):
+        for member in await session.members():
+            transcript.remember(member)
+    return transcript.line(event)
+
+
 async def _print_events(session: GuestSession, term: Console, transcript: Transcript) -> None:
     async for event in session.events():
-        line = transcript.line(event)
+        line = await describe(session, transcript, event)
         if line is not None:
             term.show(line)
         if isinstance(event, MediaRequestReceived) and str(event.request.state) == "PENDING":

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from ._chat import describe
 from ._events import ConversationEnded, MediaRequestReceived, MessageReceived
 from ._transcript import Transcript
 from .models import BodyType, GuestMemberInfo, MediaRequestState, WebChatMessage
@@ -77,7 +78,7 @@ async def _scripted(
 ) -> None:
     lines = iter(GUEST_LINES)
     async for event in session.events():
-        line = transcript.line(event)
+        line = await describe(session, transcript, event)
         if line is not None:
             show(line)
         if isinstance(event, MessageReceived) and _from_agent(event.message, session):
@@ -87,7 +88,7 @@ async def _scripted(
                 continue
             nxt = next(lines, None)
             if nxt is None:
-                show(f"* {transcript.guest_name} leaves the chat")
+                show(transcript.note(f"* {transcript.guest_name} leaves the chat"))
                 await session.leave()
             else:
                 async with session.typing():
@@ -96,7 +97,11 @@ async def _scripted(
             request = event.request
             if request.state == MediaRequestState.PENDING and request.id is not None:
                 answered = await session.accept_media_request(request.id)
-                show(f"* {transcript.guest_name} accepted the request ({answered.state})")
+                show(
+                    transcript.note(
+                        f"* {transcript.guest_name} accepted the request ({answered.state})"
+                    )
+                )
                 nxt = next(lines, None)
                 if nxt is not None:
                     await session.send_message(nxt)

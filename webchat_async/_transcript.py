@@ -61,13 +61,31 @@ class Transcript:
             return f"{self.guest_name} (you)"
         return self._names.get(member_id, f"member {member_id[:8]}")
 
+    def needs_names(self, event: Event) -> bool:
+        """Whether ``event`` names a member this transcript cannot name yet.
+
+        After a reconnect or on the first attach, backfilled messages can arrive before
+        the member events that introduce their senders; the caller then lists the members
+        (``await session.members()``) and :meth:`remember` s them.
+        """
+        member_id: str | None = None
+        if isinstance(event, MessageReceived) and event.message.sender is not None:
+            member_id = event.message.sender.id
+        elif isinstance(event, (TypingStarted, MemberStateChanged)):
+            member_id = event.member_id
+        return member_id is not None and member_id != self.guest_id and member_id not in self._names
+
+    def note(self, text: str, now: datetime.datetime | None = None) -> str:
+        """A timestamped line for something that is not an event (``* Ann accepted``)."""
+        when = now or datetime.datetime.now(datetime.timezone.utc)
+        return f"[{when.astimezone().strftime('%H:%M:%S.%f')[:-3]}] {text}"
+
     def line(self, event: Event, now: datetime.datetime | None = None) -> str | None:
         """One line for ``event``, or ``None`` for events not worth showing."""
         text = self._text(event)
         if text is None:
             return None
-        when = _timestamp_of(event) or now or datetime.datetime.now(datetime.timezone.utc)
-        return f"[{when.astimezone().strftime('%H:%M:%S.%f')[:-3]}] {text}"
+        return self.note(text, _timestamp_of(event) or now)
 
     def _text(self, event: Event) -> str | None:
         if isinstance(event, MessageReceived):
@@ -87,8 +105,9 @@ class Transcript:
             if not self.show_typing or event.member_id == self.guest_id:
                 return None
             return f"  ... {self.who(event.member_id)} is typing"
-        if isinstance(event, MemberJoined):
+        if isinstance(event, MemberStateChanged) and event.member.display_name:
             self.remember(event.member)
+        if isinstance(event, MemberJoined):
             return f"* {self.who(event.member.id)} is connected"
         if isinstance(event, MemberLeft):
             return f"* {self.who(event.member_id)} disconnected"

@@ -309,7 +309,7 @@ def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
     table = [list(columns)] + [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in table]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in table]
     if not rows:
         lines.append("(none)")
     return "\n".join(lines)

@@ -26,9 +26,9 @@ async def test_piped_lines_are_read_in_order_then_end() -> None:
     try:
         async with Console(stdin=pipe.file, stdout=out) as console:
             assert not console.interactive
-            os.write(pipe.write_fd, "hello\nsecond li".encode())
+            os.write(pipe.write_fd, b"hello\nsecond li")
             assert await console.readline() == "hello"
-            os.write(pipe.write_fd, "ne\n".encode())
+            os.write(pipe.write_fd, b"ne\n")
             assert await console.readline() == "second line"
             os.close(pipe.write_fd)
             pipe.write_fd = os.open(os.devnull, os.O_RDONLY)  # so close() has something to close

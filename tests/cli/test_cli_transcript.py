@@ -27,7 +27,11 @@ T0 = datetime.datetime(2026, 1, 2, 12, 0, 1, 250000, tzinfo=datetime.timezone.ut
 def _msg(sender: str, body: str, body_type: BodyType = BodyType.STANDARD) -> MessageReceived:
     return MessageReceived(
         message=WebChatMessage(
-            id="m", sender=WebChatMemberInfo(id=sender), body=body, body_type=body_type, timestamp=T0
+            id="m",
+            sender=WebChatMemberInfo(id=sender),
+            body=body,
+            body_type=body_type,
+            timestamp=T0,
         )
     )
 

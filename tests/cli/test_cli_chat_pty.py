@@ -1,0 +1,102 @@
+"""``webchat-async chat`` driven as a person would: through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("aiohttp")
+pty = pytest.importorskip("pty")
+
+from webchat_async.simulator import Simulator  # noqa: E402
+
+TIMEOUT = 20.0
+
+
+class Terminal:
+    """The master side of a pty: what the program printed, awaited without sleeping."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.output = ""
+        self._changed = asyncio.Event()
+        asyncio.get_running_loop().add_reader(fd, self._read)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO once the child closed the terminal
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.fd)
+        self.output += data.decode("utf-8", "replace")
+        self._changed.set()
+
+    async def wait_for(self, text: str, start: int = 0) -> int:
+        async def until() -> int:
+            while (found := self.output.find(text, start)) < 0:
+                self._changed.clear()
+                await self._changed.wait()
+            return found
+
+        try:
+            return await asyncio.wait_for(until(), TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"{text!r} never appeared in:\n{self.output}") from None
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.fd)
+        os.close(self.fd)
+
+
+async def test_interactive_chat_in_a_terminal(simulator: Simulator) -> None:
+    master, slave = pty.openpty()
+    env = dict(os.environ, GENESYS_ORGANIZATION_ID=simulator.organization_id)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "chat",
+        "--base-url", simulator.base_url,
+        "--deployment-id", simulator.deployment_id,
+        "--name", "Bob",
+        stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    term = Terminal(master)
+    try:
+        await term.wait_for("How can I help you today?")
+        (cid,) = simulator.state.conversations
+
+        # Keys typed so far stay on the prompt line while a message comes in above it.
+        term.type("half a li")
+        await term.wait_for("Bob> half a li")
+        typed_at = len(term.output)
+        await simulator.agent_say(cid, "Are you still there?")
+        seen = await term.wait_for("Are you still there?", typed_at)
+        await term.wait_for("Bob> half a li", seen)
+        # Typing sent a typing indicator (throttled: one for these keystrokes).
+        guest = simulator.state.conversations[cid].guest_member_id
+        typing_path = f"/api/v2/webchat/guest/conversations/{cid}/members/{guest}/typing"
+        assert simulator.state.count_requests("POST", typing_path) == 1
+
+        term.type("ne\r")
+        await term.wait_for("You said: half a line")
+        messages = simulator.state.conversations[cid].messages
+        bodies = [m.body for m in messages if m.sender and m.sender.id == guest]
+        assert "half a line" in bodies
+
+        term.type("/leave\r")
+        code = await asyncio.wait_for(proc.wait(), TIMEOUT)
+        assert code == 0, await proc.stderr.read() if proc.stderr else b""
+        assert simulator.state.conversations[cid].ended
+        assert "eyJ" not in term.output  # the JWT never reaches the screen
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        term.close()

@@ -1,0 +1,144 @@
+"""The ``webchat-async`` command: demo transcript, admin commands, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from webchat_async._demo import GUEST_LINES, run_demo
+from webchat_async.cli import format_table, main
+
+pytest.importorskip("aiohttp")
+
+from webchat_async.simulator import Simulator
+
+
+async def test_demo_prints_a_whole_conversation_in_order() -> None:
+    out = io.StringIO()
+    assert await run_demo(fast=True, out=out) == 0
+    lines = out.getvalue().splitlines()
+    text = "\n".join(lines)
+    expected_in_order = [
+        "simulator listening on http://127.0.0.1:",
+        "Sam (agent) joined the chat",
+        "Sam (agent): Hello, I'm Sam. How can I help you today?",
+        f"Ann (you): {GUEST_LINES[0]}",
+        "Sam (agent) is typing",
+        "Sam (agent): Order 1042 shipped yesterday",
+        f"Ann (you): {GUEST_LINES[1]}",
+        "media request SCREENSHARE (PENDING)",
+        "Ann accepted the request (ACCEPTED)",
+        f"Ann (you): {GUEST_LINES[2]}",
+        "Sam (agent): You're welcome!",
+        "Ann leaves the chat",
+        "the chat has ended",
+        "demo finished",
+    ]
+    position = 0
+    for fragment in expected_in_order:
+        found = text.find(fragment, position)
+        assert found >= 0, f"{fragment!r} missing after position {position} in:\n{text}"
+        position = found
+    assert "member " not in text  # every member was named, none shown by id
+    assert "eyJ" not in text  # no JWT
+
+
+def test_demo_command_runs_as_the_readme_says() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "webchat_async", "demo", "--fast"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "the chat has ended" in done.stdout and "demo finished" in done.stdout
+
+
+async def _cli(*args: str) -> int:
+    # main() runs its own event loop, so it runs in a thread beside the simulator's.
+    return await asyncio.to_thread(main, list(args))
+
+
+@pytest.fixture
+def admin_env(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    monkeypatch.setenv("WEBCHAT_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("GENESYS_CLIENT_ID", simulator.client_id)
+    monkeypatch.setenv("GENESYS_CLIENT_SECRET", simulator.client_secret)
+    monkeypatch.delenv("GENESYS_REGION", raising=False)
+    return simulator
+
+
+async def test_deployments_crud_and_settings(
+    admin_env: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _cli("deployments", "create", "--name", "Support", "--json") == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["name"] == "Support" and created["id"] in admin_env.state.deployments
+
+    assert await _cli("deployments", "update", created["id"], "--description", "Tier 1") == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == [
+        "id",
+        "name",
+        "disabled",
+        "authenticationRequired",
+        "allowedDomains",
+    ]
+    assert admin_env.state.deployments[created["id"]].description == "Tier 1"
+    # PUT replaced the deployment from the current one: the name survived the update.
+    assert admin_env.state.deployments[created["id"]].name == "Support"
+
+    assert await _cli("deployments", "list", "--json") == 0
+    names = sorted(d["name"] for d in json.loads(capsys.readouterr().out))
+    assert names == ["Simulator default", "Support"]
+
+    assert await _cli("settings", "set", "--require-deployment", "true") == 0
+    capsys.readouterr()
+    assert await _cli("settings", "get", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"requireDeployment": True}
+
+    assert await _cli("deployments", "delete", created["id"]) == 0
+    assert created["id"] not in admin_env.state.deployments
+
+
+async def test_errors_are_one_line_without_secrets(
+    admin_env: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await _cli("deployments", "get", "no-such-deployment") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "404" in err and "not.found" in err and "contextId" in err
+
+    monkeypatch.setenv("GENESYS_CLIENT_SECRET", "wrong-secret-value")
+    assert await _cli("--verbose", "deployments", "list") == 1
+    captured = capsys.readouterr()
+    assert "401" in captured.err.splitlines()[-1]
+    assert "wrong-secret-value" not in captured.out + captured.err
+    assert admin_env.client_secret not in captured.out + captured.err
+
+
+def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GENESYS_ORGANIZATION_ID", raising=False)
+    monkeypatch.delenv("GENESYS_DEPLOYMENT_ID", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["chat", "--base-url", "http://127.0.0.1:9"])
+    assert exc.value.code == 2
+    monkeypatch.delenv("GENESYS_CLIENT_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["deployments", "list", "--client-id", "x"])
+    assert exc.value.code == 2
+
+
+def test_format_table() -> None:
+    rows = [{"id": "a", "flag": True, "list": ["x", "y"]}, {"id": "bb", "flag": None}]
+    assert format_table(rows, ["id", "flag", "list"]).splitlines() == [
+        "id  flag  list",
+        "a   yes   x,y",
+        "bb  -     -",
+    ]
+    assert format_table([], ["id"]).splitlines() == ["id", "(none)"]
