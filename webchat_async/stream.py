@@ -48,7 +48,7 @@ from ._events import (
     StreamReconnected,
     decode_frame,
 )
-from ._redact import redact
+from ._redact import RedactingFilter, redact
 from .errors import AuthenticationError, PermissionDeniedError, SessionClosedError, StreamError
 
 __all__ = ["Backoff", "EventStream", "HandshakeRefused"]
@@ -58,18 +58,10 @@ logger = logging.getLogger("webchat_async.stream")
 PING_FRAME = '{"message":"ping"}'
 
 
-class _RedactingFilter(logging.Filter):
-    """The websockets library logs the request line, which carries the JWT: mask it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
-        return True
-
-
-# The logger handed to websockets; its own filter masks every record before any handler.
+# The logger handed to websockets, which logs the request line (carrying the JWT); its own
+# filter masks every record before any handler sees it.
 _ws_logger = logging.getLogger("webchat_async.stream.websocket")
-_ws_logger.addFilter(_RedactingFilter())
+_ws_logger.addFilter(RedactingFilter())
 
 
 @attrs.frozen
