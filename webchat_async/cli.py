@@ -201,9 +201,9 @@ async def _run_chat(args: argparse.Namespace) -> int:
 
 
 async def _run_simulator(args: argparse.Namespace) -> int:
-    from .simulator._serve import serve
+    from .simulator._serve import serve_until_signalled
 
-    await serve(host=args.host, port=args.port)
+    await serve_until_signalled(args.host, args.port)
     return 0
 
 

@@ -142,3 +142,41 @@ def test_format_table() -> None:
         "bb  -     -",
     ]
     assert format_table([], ["id"]).splitlines() == ["id", "(none)"]
+
+
+async def test_simulator_command_serves_until_interrupted() -> None:
+    import signal
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "simulator", "--port", "0",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        first = await asyncio.wait_for(proc.stdout.readline(), 20)
+        base_url = first.decode().split()[-1]
+        assert base_url.startswith("http://127.0.0.1:")
+        lines = [(await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(4)]
+        assert [line.split(":")[0] for line in lines] == [
+            "organization id",
+            "deployment id",
+            "client id",
+            "client secret",
+        ]
+        # It really serves: the OAuth endpoint answers the printed credentials.
+        import httpx
+
+        client_id, secret = (line.split(":", 1)[1].strip() for line in lines[2:])
+        async with httpx.AsyncClient() as client:
+            token = await client.post(
+                f"{base_url}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client_id, secret),
+            )
+        assert token.status_code == 200 and token.json()["access_token"]
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from ._server import Simulator
 
-__all__ = ["run", "serve"]
+__all__ = ["run", "serve", "serve_until_signalled"]
 
 
 async def serve(
@@ -36,10 +36,11 @@ async def serve(
 def run(host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve a simulator on ``host:port`` until Ctrl+C (or SIGTERM)."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(host, port))
+        asyncio.run(serve_until_signalled(host, port))
 
 
-async def _main(host: str, port: int) -> None:
+async def serve_until_signalled(host: str = "127.0.0.1", port: int = 8080) -> None:
+    """:func:`serve` until SIGINT or SIGTERM, then stop cleanly (sockets closed 1001)."""
     import signal
 
     stop = asyncio.Event()
