@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -126,6 +127,7 @@ def _make_converter() -> cattrs.Converter:
         conv.register_structure_hook(enum_cls, _structure_enum)
         conv.register_unstructure_hook(enum_cls, _unstructure_enum)
     conv.register_structure_hook_factory(_is_list, lambda t: _list_structurer(conv, t))
+    conv.register_structure_hook_factory(_is_optional, lambda t: _optional_structurer(conv, t))
     # Factories, not eager registration: each class's function is generated on first use,
     # when the hooks of the classes it nests are all known.
     model_set = frozenset(models.MODELS)
@@ -175,6 +177,32 @@ def _list_structurer(conv: cattrs.Converter, t: Any) -> Any:
     return structure_list
 
 
+def _is_optional(t: Any) -> bool:
+    origin = typing.get_origin(t)
+    if origin is not typing.Union and origin is not types.UnionType:
+        return False
+    args = typing.get_args(t)
+    return len(args) == 2 and type(None) in args
+
+
+def _optional_structurer(conv: cattrs.Converter, t: Any) -> Any:
+    # cattrs's own Optional hook looks the inner type's hook up on every call, which was
+    # most of the cost of structuring a message (almost every model field is optional).
+    # Here it is looked up once, on first use (not now: a model may nest itself).
+    (inner_type,) = (a for a in typing.get_args(t) if a is not type(None))
+    inner: Any = None
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        nonlocal inner
+        if value is None:
+            return None
+        if inner is None:
+            inner = conv.get_structure_hook(inner_type)
+        return inner(value, inner_type)
+
+    return structure_optional
+
+
 def _unstructure_enum(value: models._OpenEnum) -> str:
     return str.__str__(value)
 
@@ -201,7 +229,7 @@ def loads(text: str | bytes, cls: type[T]) -> T:
     """Parse JSON text straight into a model."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's limit
         raise DecodeError(f"invalid JSON for {cls.__name__}: {exc.__class__.__name__}") from exc
     return structure(data, cls)
 

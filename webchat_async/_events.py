@@ -199,6 +199,9 @@ def decode_frame(text: str | bytes) -> Event | None:
         frame = json.loads(text)
     except ValueError:
         return _unknown(text, "invalid JSON")
+    except RecursionError:
+        # A few kilobytes of "[[[[..." nest deeper than the parser's recursion limit.
+        return _unknown(text, "JSON nested too deeply")
     if not isinstance(frame, dict):
         return _unknown(text, "not an object")
     try:

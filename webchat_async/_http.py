@@ -74,16 +74,20 @@ _FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-ww
 _ACCEPT_HEADERS = {"Accept": "application/json"}
 
 
-def _user_agent() -> str:
-    try:
-        from importlib.metadata import version
+def _client_headers() -> dict[str, str]:
+    """The headers of a client the SDK creates.
 
-        return f"webchat-async/{version('webchat-async')}"
-    except Exception:  # not installed (run from a source tree): no version to tell
-        return "webchat-async"
+    The version comes from the package, read when a client is made: asking
+    ``importlib.metadata`` at import time cost about 5 ms of every ``import webchat_async``
+    (benchmarks/import_time.py).
+    """
+    from . import __version__
 
+    return {"Accept": "application/json", "User-Agent": f"webchat-async/{__version__}"}
 
-_CLIENT_HEADERS = {"Accept": "application/json", "User-Agent": _user_agent()}
+#: The pool of a client the SDK creates: httpx's defaults, spelled out because the
+#: request gate of :class:`HttpClient` is sized on them.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class Auth(Protocol):
@@ -163,7 +167,7 @@ class HttpClient:
     closing one of them never closes the pool under the others.
     """
 
-    __slots__ = ("_client", "_closed", "_owns_client", "max_retries", "retry", "timeout")
+    __slots__ = ("_client", "_closed", "_gate", "_owns_client", "max_retries", "retry", "timeout")
 
     def __init__(
         self,
@@ -183,13 +187,24 @@ class HttpClient:
         self.max_retries = max_retries
         self.retry = retry if retry is not None else Retry()
         self._owns_client = client is None
+        self._gate: asyncio.Semaphore | None = None
         if client is None:
             # TLS verification stays on and redirects are not followed: a redirect is
             # never needed by this API, and following one could carry a token elsewhere.
             # Creating the client opens no socket.
             client = httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, headers=_CLIENT_HEADERS
+                timeout=self.timeout,
+                follow_redirects=False,
+                headers=_client_headers(),
+                limits=_LIMITS,
             )
+            # httpcore's pool matches every waiting request against every connection
+            # each time one frees up: with a thousand sessions on one client that is
+            # quadratic and takes most of the CPU (benchmarks/many_sessions.py). Requests
+            # beyond the pool's size wait here instead, in O(1); no more than
+            # max_connections run at once either way. (An injected client's limits are
+            # unknown here: it is not gated.)
+            self._gate = asyncio.Semaphore(_LIMITS.max_connections or 100)
         self._client = client
         self._closed = False
 
@@ -208,6 +223,7 @@ class HttpClient:
             retry=retry if retry is not None else self.retry,
         )
         derived._owns_client = False
+        derived._gate = self._gate
         return derived
 
     @property
@@ -277,7 +293,7 @@ class HttpClient:
             )
             started = time.perf_counter()
             try:
-                response = await self._client.send(request)
+                response = await self._send(request)
             except httpx.TransportError as exc:
                 if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
                     retries += 1
@@ -319,6 +335,25 @@ class HttpClient:
                 continue
             _log_failure(method, path, str(status), started)
             raise error_from_response(response, method, path)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        gate = self._gate
+        if gate is None:
+            return await self._client.send(request)
+        if gate.locked():
+            # The pool timeout still bounds the whole wait for a connection.
+            try:
+                await asyncio.wait_for(gate.acquire(), self.timeout.pool)
+            except asyncio.TimeoutError:
+                raise httpx.PoolTimeout(
+                    "timed out waiting for a connection", request=request
+                ) from None
+        else:
+            await gate.acquire()
+        try:
+            return await self._client.send(request)
+        finally:
+            gate.release()
 
     async def _pause(
         self, method: str, path: str, reason: str, retry: int, retry_after: float | None
@@ -377,7 +412,7 @@ def error_from_response(response: httpx.Response, method: str, path: str) -> Api
     if response.content:
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
             data = None
     if isinstance(data, dict):
         try:

@@ -194,7 +194,7 @@ def _parse_token(content: bytes) -> tuple[str, float | None]:
     # Messages name what is wrong, never a value: the body holds the token.
     try:
         data: Any = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
         raise DecodeError("the OAuth token response is not JSON") from None
     if not isinstance(data, dict):
         raise DecodeError("the OAuth token response is not a JSON object")

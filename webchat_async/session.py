@@ -184,7 +184,10 @@ class SavedSession:
     @classmethod
     def from_json(cls, text: str | bytes) -> SavedSession:
         """Read what :meth:`to_json` wrote; ``ValueError`` if it does not fit."""
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except RecursionError:  # nested past the parser's limit: not what to_json wrote
+            raise ValueError("a saved session is a JSON object") from None
         if not isinstance(data, dict):
             raise ValueError("a saved session is a JSON object")
         required = ("conversationId", "memberId", "jwt", "eventStreamUri", "baseUrl")

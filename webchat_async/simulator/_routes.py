@@ -217,6 +217,10 @@ class _App:
         try:
             fault = self.faults.take_rest_fault() if is_api else None
             if fault is not None and fault.delay > 0:
+                # A slow server has the request in hand: read the body first, so that a
+                # client that gives up meanwhile (a timeout) still has its request acted
+                # on, as with a real server, instead of failing on a closed body stream.
+                await request.read()
                 await asyncio.sleep(fault.delay)
             if fault is not None and fault.refuse_status is not None:
                 headers = {}
