@@ -17,6 +17,11 @@ of the two). So the consumer sees each message exactly once, in server order, ho
 often the socket drops. The window of remembered ids is bounded: it must only cover the
 overlap of one backfill with the frames buffered meanwhile, and the duplicates a server
 may send close together.
+
+The backfill does not start at the very last message delivered but at the oldest of the
+last :data:`REWIND` (:meth:`Sequencer.backfill_cursor`): if live frames ever came out of
+order (m7 before m6) and the socket dropped between them, a cursor at m7 would never bring
+m6 back; starting a few messages earlier does, and the overlap is dropped by id.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from collections.abc import Iterable, Iterator
 
 from .models import WebChatMessage
 
-__all__ = ["DedupeWindow", "Sequencer"]
+__all__ = ["DEFAULT_WINDOW", "REWIND", "DedupeWindow", "Sequencer"]
 
 #: Ids remembered by default: far more than the messages of one reconnect's overlap.
 DEFAULT_WINDOW = 1024
+
+#: How many delivered messages a backfill reaches back over (see the module docstring).
+REWIND = 16
 
 
 class DedupeWindow:
@@ -67,7 +75,7 @@ class DedupeWindow:
 
 
 class Sequencer:
-    """Decides which messages to deliver and remembers the last one delivered.
+    """Decides which messages to deliver and where the next backfill starts.
 
     Args:
         last_message_id: where a resumed session left off (``None`` for a new one: the
@@ -75,13 +83,16 @@ class Sequencer:
         window: how many message ids to remember for de-duplication.
     """
 
-    __slots__ = ("_window", "last_message_id")
+    __slots__ = ("_recent", "_window", "last_message_id")
 
     def __init__(self, last_message_id: str | None = None, window: int = DEFAULT_WINDOW) -> None:
         self._window = DedupeWindow(window)
+        # Rewinding further than the window remembers would deliver messages twice.
+        self._recent: deque[str] = deque(maxlen=min(REWIND, window))
         self.last_message_id = last_message_id
         if last_message_id is not None:
             self._window.add(last_message_id)
+            self._recent.append(last_message_id)
 
     def accept(self, message: WebChatMessage) -> bool:
         """Whether to deliver ``message`` (a live frame or a backfilled one); records it if so.
@@ -94,6 +105,7 @@ class Sequencer:
         if not self._window.add(message_id):
             return False
         self.last_message_id = message_id
+        self._recent.append(message_id)
         return True
 
     def backfill(self, messages: Iterable[WebChatMessage]) -> Iterator[WebChatMessage]:
@@ -101,6 +113,22 @@ class Sequencer:
         for message in messages:
             if self.accept(message):
                 yield message
+
+    def backfill_cursor(self) -> str | None:
+        """The id to read the messages endpoint ``after``: a few messages back, or ``None``
+        (from the start) before any message was delivered."""
+        return self._recent[0] if self._recent else None
+
+    def forget_cursor(self, message_id: str) -> None:
+        """Stop using ``message_id`` as a cursor (the service refused it as unknown).
+
+        A frame can carry an id the messages endpoint does not know; the next cursor is
+        then an older delivered id, or the conversation's start once none is left.
+        """
+        try:
+            self._recent.remove(message_id)
+        except ValueError:
+            pass
 
     def seen(self, message_id: str) -> bool:
         """Whether ``message_id`` was delivered recently (within the window)."""

@@ -717,19 +717,27 @@ class GuestSession:
             return 0
 
     async def _backfill(self) -> int:
-        """Deliver the messages stored after the last one delivered; return how many."""
+        """Deliver the messages stored after the last ones delivered; return how many."""
         count = 0
-        pages = self._api.iter_webchat_guest_conversation_messages(
-            self._conversation_id,
-            after=self._sequencer.last_message_id,
-            sort_order="ascending",
-        )
-        async with contextlib.aclosing(pages):  # type: ignore[type-var]
-            async for message in pages:
-                if self._sequencer.accept(message):
-                    count += 1
-                    await self._deliver(message)
-        return count
+        while True:
+            cursor = self._sequencer.backfill_cursor()
+            pages = self._api.iter_webchat_guest_conversation_messages(
+                self._conversation_id, after=cursor, sort_order="ascending"
+            )
+            try:
+                async with contextlib.aclosing(pages):  # type: ignore[type-var]
+                    async for message in pages:
+                        if self._sequencer.accept(message):
+                            count += 1
+                            await self._deliver(message)
+                return count
+            except BadRequestError as exc:
+                if cursor is None or exc.code == _ENDED_CODE:
+                    raise
+                # The service does not know this id (a frame carried a bogus one): reach
+                # back to an older cursor rather than end the session.
+                logger.warning("backfill cursor refused (%s); using an older one", exc.code)
+                self._sequencer.forget_cursor(cursor)
 
     async def _new_media_requests(self) -> None:
         try:

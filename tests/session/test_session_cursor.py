@@ -1,0 +1,91 @@
+"""Where a backfill starts: a few messages back, and never at an id the service refuses."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+from session_support import GREETING, collect_until, is_text, start, texts
+
+from webchat_async._ordering import REWIND, Sequencer
+from webchat_async.models import WebChatMessage
+from webchat_async.simulator import Simulator
+from webchat_async.simulator._stream import message_frame
+
+
+def _m(i: int) -> WebChatMessage:
+    return WebChatMessage(id=f"m{i}", body=str(i))
+
+
+def test_cursor_reaches_back_over_the_last_delivered_messages() -> None:
+    seq = Sequencer()
+    assert seq.backfill_cursor() is None  # nothing delivered: from the start
+    for i in range(1, 4):
+        assert seq.accept(_m(i))
+    assert seq.backfill_cursor() == "m1"
+    for i in range(4, 4 + REWIND):
+        seq.accept(_m(i))
+    assert seq.backfill_cursor() == f"m{4 + REWIND - REWIND}"
+    seq.forget_cursor("m4")
+    assert seq.backfill_cursor() == "m5"
+    assert seq.last_message_id == f"m{3 + REWIND}"
+
+
+def test_cursor_never_reaches_back_beyond_the_dedupe_window() -> None:
+    seq = Sequencer(window=2)
+    for i in range(1, 6):
+        seq.accept(_m(i))
+    # Only m4 and m5 are remembered, so the backfill must not start before m4.
+    assert seq.backfill_cursor() == "m4"
+    assert Sequencer("saved").backfill_cursor() == "saved"
+
+
+async def test_swapped_frames_then_a_drop_lose_nothing(simulator: Simulator) -> None:
+    async with start(simulator) as session:
+        cid = session.conversation_id
+        await collect_until(session, is_text(GREETING))
+        conversation = simulator.state.conversations[cid]
+        agent = conversation.agent_member_id
+        assert agent is not None
+        # The server stores m6 then m7 but the frames arrive swapped, and the socket drops
+        # after m7's frame, before m6's: m6 exists only in the messages endpoint, *before*
+        # the last message delivered.
+        conversation.add_message(agent, "m6")
+        m7 = conversation.add_message(agent, "m7")
+        assert await simulator.faults.send_raw(message_frame(cid, m7), cid) == 1
+        await collect_until(session, is_text("m7"))
+        simulator.faults.drop_sockets(cid)
+        await simulator.agent_say(cid, "m8")
+        events = await collect_until(session, is_text("m8"))
+    assert texts(events, agent) == ["m6", "m8"]
+
+
+async def test_a_bogus_message_id_does_not_end_the_session(simulator: Simulator) -> None:
+    async with start(simulator) as session:
+        cid = session.conversation_id
+        await collect_until(session, is_text(GREETING))
+        conversation = simulator.state.conversations[cid]
+        agent = conversation.agent_member_id
+        assert agent is not None
+        # A frame whose id the messages endpoint does not know becomes the newest
+        # delivered message; the next backfill must not get stuck on it.
+        bogus = attrs.evolve(conversation.add_message(agent, "real"), id="not-a-stored-id")
+        frame = json.loads(message_frame(cid, bogus))
+        frame["eventBody"]["body"] = "bogus"
+        for i in range(REWIND):  # push the good ids out of the cursor's reach
+            frame["eventBody"]["id"] = f"bogus-{i}"
+            assert await simulator.faults.send_raw(json.dumps(frame), cid) == 1
+        before = await collect_until(session, lambda e: _is_last(e, REWIND))
+        simulator.faults.drop_sockets(cid)
+        await simulator.agent_say(cid, "after the drop")
+        after = await collect_until(session, is_text("after the drop"))
+    assert texts(before, agent) == ["bogus"] * REWIND
+    # Every bogus cursor was refused in turn, then the backfill read from the start: the
+    # message never published arrives, and nothing delivered before comes again.
+    assert texts(after, agent) == ["real", "after the drop"]
+
+
+def _is_last(event: object, count: int) -> bool:
+    message = getattr(event, "message", None)
+    return message is not None and message.id == f"bogus-{count - 1}"
+
