@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from ._convert import converter, structure
-from ._redact import redact
+from ._redact import preview
 from .errors import DecodeError
 from .models import (
     MemberState,
@@ -165,7 +165,7 @@ class ConversationEnded(Event):
 class UnknownEvent(Event):
     """A frame this version does not understand (kept as text, at most 64 KiB of it)."""
 
-    raw: str = attrs.field(repr=lambda raw: repr(redact(raw[:200])))
+    raw: str = attrs.field(repr=lambda raw: repr(preview(raw, 200)))
     reason: str = "unknown"
 
 
@@ -285,5 +285,5 @@ def _media_request(body: dict[str, Any], text: str) -> Event:
 
 def _unknown(text: str, reason: str) -> UnknownEvent:
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("unknown stream frame (%s): %s", reason, redact(text[:500]))
+        logger.debug("unknown stream frame (%s): %s", reason, preview(text, 500))
     return UnknownEvent(text[:_RAW_LIMIT], reason)

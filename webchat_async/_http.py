@@ -85,6 +85,7 @@ def _client_headers() -> dict[str, str]:
 
     return {"Accept": "application/json", "User-Agent": f"webchat-async/{__version__}"}
 
+
 #: The pool of a client the SDK creates: httpx's defaults, spelled out because the
 #: request gate of :class:`HttpClient` is sized on them.
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["redact", "mask", "RedactingFilter"]
+__all__ = ["redact", "preview", "mask", "RedactingFilter"]
 
 MASK = "***"
 
@@ -35,6 +35,20 @@ def redact(text: str) -> str:
     text = _JWT_PATH.sub(r"\1" + MASK, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _QUERY.sub(r"\1" + MASK, text)
+
+
+# Longer than any JWT seen in practice, so a token that starts inside a preview is whole
+# in the text that is redacted.
+_PREVIEW_MARGIN = 8192
+
+
+def preview(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``, redacted *before* being cut.
+
+    Cutting first could split a JWT before its second dot, and the pattern would then
+    miss its header and claims.
+    """
+    return redact(text[: limit + _PREVIEW_MARGIN])[:limit]
 
 
 def mask(value: object) -> str:

@@ -43,3 +43,14 @@ def test_plain_text_is_unchanged() -> None:
 def test_mask() -> None:
     assert mask("secret") == "'***'"
     assert mask(None) == "None"
+
+
+def test_preview_redacts_before_cutting() -> None:
+    from webchat_async._redact import preview
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJndWVzdCJ9" * 20 + ".c2lnbmF0dXJl"
+    text = "x" * 190 + jwt
+    shown = preview(text, 200)
+    assert len(shown) <= 200
+    # Cutting first would leave "eyJhbGciOiJIUzI1NiJ9.eyJ..." (no second dot: no match).
+    assert "eyJ" not in shown and shown.endswith("***")
