@@ -18,6 +18,7 @@ __all__ = [
     "MAX_RESULTS_LIMIT",
     "SORT_ORDERS",
     "check_base_url",
+    "check_stream_uri",
     "check_body",
     "check_bool",
     "check_int",
@@ -123,3 +124,23 @@ def check_base_url(url: str, name: str, *, allow_insecure_http: bool) -> str:
             "travel in clear text; use https:// or pass allow_insecure_http=True"
         )
     return url.strip().rstrip("/")
+
+
+def check_stream_uri(uri: str, *, allow_insecure: bool) -> str:
+    """Validate an ``eventStreamUri`` (from the service or a saved session).
+
+    The same rule as :func:`check_base_url`: plain ``ws://`` only to loopback hosts unless
+    the user allowed insecure transport. The URI embeds the guest JWT, so messages name
+    the host at most, never the URI.
+    """
+    if not isinstance(uri, str):
+        raise TypeError(f"event_stream_uri must be a str, not {type(uri).__name__}")
+    parts = urlsplit(uri)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("the event stream URI must be an absolute ws:// or wss:// URL")
+    if parts.scheme == "ws" and not allow_insecure and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"the event stream URI uses ws:// to a non-loopback host {parts.hostname!r}: the "
+            "guest JWT would travel in clear text; pass an api with allow_insecure_http=True"
+        )
+    return uri

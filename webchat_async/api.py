@@ -121,7 +121,14 @@ class WebChatApi:
     Nothing is opened before the first request. Use ``async with`` or :meth:`aclose`.
     """
 
-    __slots__ = ("_admin_auth", "_base_url", "_guest_auth", "_http", "_login_url")
+    __slots__ = (
+        "_admin_auth",
+        "_allow_insecure_http",
+        "_base_url",
+        "_guest_auth",
+        "_http",
+        "_login_url",
+    )
 
     def __init__(
         self,
@@ -147,6 +154,7 @@ class WebChatApi:
         if login_url is not None:
             login_base = login_url
         self._base_url = api_base
+        self._allow_insecure_http = allow_insecure_http
         self._login_url = check_base_url(
             login_base, "login_url", allow_insecure_http=allow_insecure_http
         )
@@ -196,6 +204,7 @@ class WebChatApi:
         derived = object.__new__(WebChatApi)
         derived._base_url = self._base_url
         derived._login_url = self._login_url
+        derived._allow_insecure_http = self._allow_insecure_http
         derived._http = self._http.derive(timeout=timeout, max_retries=max_retries, retry=retry)
         if credentials is _UNSET and access_token is _UNSET:
             derived._admin_auth = self._admin_auth
@@ -215,6 +224,11 @@ class WebChatApi:
     def base_url(self) -> str:
         """The API base actually used, without a trailing slash."""
         return self._base_url
+
+    @property
+    def allow_insecure_http(self) -> bool:
+        """Whether plain ``http://`` / ``ws://`` to non-loopback hosts was allowed."""
+        return self._allow_insecure_http
 
     @property
     def login_url(self) -> str:

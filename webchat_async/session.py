@@ -74,6 +74,7 @@ from ._events import (
 )
 from ._ordering import DEFAULT_WINDOW, Sequencer
 from ._redact import mask
+from ._validate import check_stream_uri
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
@@ -287,7 +288,7 @@ class GuestSession:
         # still in the inbox are not skipped by a resume.
         self._delivered_id = last_message_id
         self._stream = EventStream(
-            event_stream_uri,
+            check_stream_uri(event_stream_uri, allow_insecure=api.allow_insecure_http),
             backoff=options.backoff,
             ping_interval=options.ping_interval,
             dead_peer_timeout=options.dead_peer_timeout,
@@ -411,18 +412,22 @@ class GuestSession:
             if base is None:
                 base = WebChatApi(base_url=saved.base_url)
                 owned.append(base)
-            guest = base.with_options(guest_token=saved.jwt)
-            owned.append(guest)
-            session = cls(
-                api=guest,
-                owned_apis=tuple(owned),
-                conversation_id=saved.conversation_id,
-                member_id=saved.member_id,
-                jwt=saved.jwt,
-                event_stream_uri=saved.event_stream_uri,
-                last_message_id=saved.last_message_id,
-                options=opts,
-            )
+            try:
+                guest = base.with_options(guest_token=saved.jwt)
+                owned.append(guest)
+                session = cls(
+                    api=guest,
+                    owned_apis=tuple(owned),
+                    conversation_id=saved.conversation_id,
+                    member_id=saved.member_id,
+                    jwt=saved.jwt,
+                    event_stream_uri=saved.event_stream_uri,
+                    last_message_id=saved.last_message_id,
+                    options=opts,
+                )
+            except BaseException:
+                await _close_all(owned)
+                raise
             await session._attach()
             return session
 

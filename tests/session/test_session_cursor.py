@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import attrs
+import pytest
 from session_support import GREETING, collect_until, is_text, start, texts
 
 from webchat_async._ordering import REWIND, Sequencer
@@ -89,3 +90,22 @@ def _is_last(event: object, count: int) -> bool:
     message = getattr(event, "message", None)
     return message is not None and message.id == f"bogus-{count - 1}"
 
+
+async def test_a_plain_ws_stream_uri_to_a_remote_host_is_refused(simulator: Simulator) -> None:
+    from webchat_async.api import WebChatApi
+    from webchat_async.session import GuestSession, SavedSession
+
+    saved = SavedSession(
+        conversation_id="c",
+        member_id="m",
+        jwt="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        event_stream_uri="ws://chat.example.com/chat/jwt/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        last_message_id=None,
+        base_url=simulator.base_url,
+    )
+    with pytest.raises(ValueError, match=r"non-loopback host 'chat\.example\.com'") as refused:
+        await GuestSession.resume(saved)
+    assert "eyJ" not in str(refused.value)
+    # Opting in on the API allows it (the connection then fails: nobody is there).
+    async with WebChatApi(base_url=simulator.base_url, allow_insecure_http=True) as api:
+        assert api.with_options(guest_token="t").allow_insecure_http
