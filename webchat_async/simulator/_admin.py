@@ -9,7 +9,9 @@ They let another process (the CLI demo, a test in another language) drive what
 * ``DELETE /__simulator__/faults``: clear every fault (204).
 * ``POST /__simulator__/heartbeats``: push a heartbeat now.
 * ``POST /__simulator__/conversations/{id}/agent`` ``{"action": "say", "text": "Hi"}``
-  (also ``typing``, ``request_media`` with ``types``, ``end``).
+  (also ``typing``, ``request_media`` with ``types``, ``end``, and ``say_many`` with
+  ``count``: the agent sends ``text`` that many times in a row, answering
+  ``{"count": n, "lastId": ...}`` once every frame is sent; the benchmarks use it).
 * ``GET /__simulator__/state``: ids and a summary of each conversation.
 
 **[choice]** No authentication: the simulator is a loopback test server.
@@ -117,6 +119,15 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
                 return web.json_response(
                     unstructure(await sim.agent_say(conversation_id, str(data.get("text", ""))))
                 )
+            if action == "say_many":
+                count = data.get("count")
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    return _error(400, "count must be an integer >= 1")
+                text = str(data.get("text", ""))
+                last = None
+                for _ in range(count):
+                    last = await sim.agent_say(conversation_id, text)
+                return web.json_response({"count": count, "lastId": last.id if last else None})
             if action == "typing":
                 return web.json_response(unstructure(await sim.agent_typing(conversation_id)))
             if action == "request_media":
@@ -128,7 +139,7 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
                 return web.Response(status=204)
         except RuntimeError as exc:
             return _error(409, str(exc))
-        return _error(400, "action must be say, typing, request_media or end")
+        return _error(400, "action must be say, say_many, typing, request_media or end")
 
     async def get_state(request: web.Request) -> web.Response:
         conversations = [

@@ -1,0 +1,110 @@
+"""``python -m benchmarks [--quick] [--only NAME ...] [--results DIR]``: run the suite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import (
+    _report,
+    conversion,
+    event_delivery,
+    import_time,
+    many_sessions,
+    rest_call,
+    rest_concurrent,
+)
+from ._harness import Result, SimulatorProcess, raise_open_files_limit
+
+__all__ = ["BENCHMARKS", "PRESETS", "main", "run_benchmark"]
+
+#: name -> (needs the simulator, is a coroutine function, the run function)
+BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
+    rest_call.NAME: (True, True, rest_call.run),
+    rest_concurrent.NAME: (True, True, rest_concurrent.run),
+    event_delivery.NAME: (True, True, event_delivery.run),
+    many_sessions.NAME: (True, False, many_sessions.run),
+    import_time.NAME: (False, False, import_time.run),
+    conversion.NAME: (False, False, conversion.run),
+}
+
+#: The counts of each benchmark: the full suite (a few minutes) and ``--quick``.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {
+        rest_call.NAME: {"runs": 9, "calls": 300, "warmup": 30},
+        rest_concurrent.NAME: {"runs": 9, "senders": 100, "per_sender": 10},
+        event_delivery.NAME: {"runs": 9, "messages": 5000},
+        many_sessions.NAME: {"counts": (100, 500, 1000), "runs": 3},
+        import_time.NAME: {"runs": 15},
+        conversion.NAME: {"runs": 9, "repeat": 200},
+    },
+    "quick": {
+        rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
+        rest_concurrent.NAME: {"runs": 5, "senders": 100, "per_sender": 4},
+        event_delivery.NAME: {"runs": 5, "messages": 1000},
+        many_sessions.NAME: {"counts": (100, 1000), "runs": 1},
+        import_time.NAME: {"runs": 7},
+        conversion.NAME: {"runs": 5, "repeat": 50},
+    },
+}
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_benchmark(name: str, params: dict[str, Any]) -> Result:
+    """Run one benchmark (with its own simulator process when it needs one)."""
+    needs_server, is_async, function = BENCHMARKS[name]
+    if not needs_server:
+        result: Result = function(**params)
+        return result
+    with SimulatorProcess() as sim:
+        if is_async:
+            result = asyncio.run(function(sim, **params))
+        else:
+            result = function(sim, **params)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite, print a summary, write the results; exit 1 if a goal is missed."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts (about a minute)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only these ({', '.join(BENCHMARKS)})",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    args = parser.parse_args(argv)
+    raise_open_files_limit()
+    preset = PRESETS["quick" if args.quick else "full"]
+    names = args.only or list(BENCHMARKS)
+    command = "python -m benchmarks" + (" --quick" if args.quick else "")
+    if args.only:
+        command += " --only " + " ".join(names)
+
+    started = time.perf_counter()
+    results = []
+    for name in names:
+        print(f"{name} ...", end=" ", flush=True)
+        result = run_benchmark(name, preset[name])
+        results.append(result)
+        print(f"{result.seconds:.1f} s", flush=True)
+        for check in result.checks:
+            verdict = "met" if check.met else "MISSED"
+            print(f"    {check.label}: {check.value:.3g} (limit {check.limit:g}) {verdict}")
+    seconds = time.perf_counter() - started
+    json_path, md_path = _report.write(results, args.results, command=command, seconds=seconds)
+    print(f"\n{len(results)} benchmarks in {seconds:.0f} s; wrote {json_path} and {md_path}")
+    return 0 if all(c.met for r in results for c in r.checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
