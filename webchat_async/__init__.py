@@ -19,6 +19,7 @@ the service lives in :mod:`webchat_async.simulator` (extra ``webchat-async[simul
 from __future__ import annotations
 
 from . import models
+from ._backoff import Backoff
 from ._events import (
     ConversationEnded,
     Event,
@@ -43,6 +44,7 @@ from .errors import (
     BadRequestError,
     ConflictError,
     DecodeError,
+    HandshakeRefused,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -54,7 +56,6 @@ from .errors import (
 from .models import GuestMemberInfo
 from .regions import REGIONS, Region, resolve_region
 from .session import GuestSession, SavedSession, SessionOptions
-from .stream import Backoff
 
 __version__ = "0.1.0"
 
@@ -93,6 +94,7 @@ __all__ = [
     "ApiTimeoutError",
     "DecodeError",
     "StreamError",
+    "HandshakeRefused",
     "SessionClosedError",
     # models and regions
     "models",

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from ._convert import converter, structure
+from ._convert import parse_datetime, structure
 from ._redact import preview
 from .errors import DecodeError
 from .models import (
@@ -266,7 +266,7 @@ def _member_change(body: dict[str, Any], text: str) -> Event:
     conversation = body.get("conversation")
     conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
     raw_time = body.get("timestamp")
-    timestamp = None if raw_time is None else converter.structure(raw_time, datetime.datetime)
+    timestamp = None if raw_time is None else parse_datetime(raw_time)
     return MemberStateChanged(
         member.id,
         member.state,

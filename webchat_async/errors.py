@@ -34,6 +34,7 @@ __all__ = [
     "ApiTimeoutError",
     "DecodeError",
     "StreamError",
+    "HandshakeRefused",
     "SessionClosedError",
     "error_for_status",
 ]
@@ -146,6 +147,18 @@ class DecodeError(WebChatError, ValueError):
 
 class StreamError(WebChatError):
     """The event stream failed for good (reconnect gave up, or the handshake was refused)."""
+
+
+class HandshakeRefused(StreamError):
+    """The handshake was refused with a final 4xx status other than 401/403.
+
+    The service answers 400 (``chat.error.conversation.state``) once the conversation has
+    ended for the guest, and 404 for one it does not know.
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"event stream handshake refused with HTTP {status}")
+        self.status = status
 
 
 class SessionClosedError(WebChatError):

@@ -55,10 +55,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._backoff import Backoff
 from ._events import (
     ConversationEnded,
     Event,
@@ -80,6 +81,7 @@ from .errors import (
     ApiConnectionError,
     ApiError,
     BadRequestError,
+    HandshakeRefused,
     SessionClosedError,
     WebChatError,
 )
@@ -96,7 +98,9 @@ from .models import (
     WebChatMessage,
     WebChatRoutingTarget,
 )
-from .stream import Backoff, EventStream, HandshakeRefused
+
+if TYPE_CHECKING:
+    from .stream import EventStream
 
 __all__ = [
     "ConversationEnded",
@@ -287,7 +291,11 @@ class GuestSession:
         # The last message handed to the consumer: what save() records, so that events
         # still in the inbox are not skipped by a resume.
         self._delivered_id = last_message_id
-        self._stream = EventStream(
+        # Imported here, on the first session: the websocket layer (and websockets) costs
+        # about 12 ms, which an admin-only or REST-only program should not pay at import.
+        from .stream import EventStream
+
+        self._stream: EventStream = EventStream(
             check_stream_uri(event_stream_uri, allow_insecure=api.allow_insecure_http),
             backoff=options.backoff,
             ping_interval=options.ping_interval,

@@ -31,15 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-import attrs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
+from ._backoff import Backoff
 from ._events import (
     MAX_FRAME_SIZE,
     Event,
@@ -49,9 +48,15 @@ from ._events import (
     decode_frame,
 )
 from ._redact import RedactingFilter, redact
-from .errors import AuthenticationError, PermissionDeniedError, SessionClosedError, StreamError
+from .errors import (
+    AuthenticationError,
+    HandshakeRefused,
+    PermissionDeniedError,
+    SessionClosedError,
+    StreamError,
+)
 
-__all__ = ["Backoff", "EventStream", "HandshakeRefused"]
+__all__ = ["EventStream"]
 
 logger = logging.getLogger("webchat_async.stream")
 
@@ -62,47 +67,6 @@ PING_FRAME = '{"message":"ping"}'
 # filter masks every record before any handler sees it.
 _ws_logger = logging.getLogger("webchat_async.stream.websocket")
 _ws_logger.addFilter(RedactingFilter())
-
-
-@attrs.frozen
-class Backoff:
-    """Delays between reconnection attempts: exponential, capped, with jitter.
-
-    The first attempt after a drop is immediate (most drops are a load balancer rotating
-    sockets); attempt ``n >= 2`` waits ``min(maximum, initial * factor ** (n - 2))``, of
-    which the fraction ``jitter`` is randomised so that many clients dropped together do
-    not come back together. ``Backoff.none()`` never waits (tests).
-    """
-
-    initial: float = 0.5
-    maximum: float = 15.0
-    factor: float = 2.0
-    jitter: float = 0.5
-    random: Callable[[], float] = attrs.field(default=random.random, repr=False, eq=False)
-
-    @classmethod
-    def none(cls) -> Backoff:
-        """A schedule with zero delays."""
-        return cls(initial=0.0, maximum=0.0, jitter=0.0)
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before connection attempt ``attempt`` (1-based)."""
-        if attempt <= 1 or self.maximum <= 0:
-            return 0.0
-        base = min(self.maximum, self.initial * self.factor ** (attempt - 2))
-        return base * (1.0 - self.jitter) + base * self.jitter * self.random()
-
-
-class HandshakeRefused(StreamError):
-    """The handshake was refused with a final 4xx status other than 401/403.
-
-    The service answers 400 (``chat.error.conversation.state``) once the conversation has
-    ended for the guest, and 404 for one it does not know.
-    """
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"event stream handshake refused with HTTP {status}")
-        self.status = status
 
 
 class _Dropped(Exception):

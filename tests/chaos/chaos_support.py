@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from webchat_async import Backoff
 from webchat_async._events import (
     Event,
     MemberJoined,
@@ -22,7 +23,6 @@ from webchat_async.models import BodyType, GuestMemberInfo, MemberRole, WebChatM
 from webchat_async.session import GuestSession, _Starter
 from webchat_async.simulator import Simulator
 from webchat_async.simulator._faults import RestFault
-from webchat_async.stream import Backoff
 
 
 def read_scale() -> int:

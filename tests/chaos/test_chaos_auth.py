@@ -12,6 +12,7 @@ import asyncio
 import pytest
 from chaos_support import HandshakeTap, Tracker, figures, start
 
+from webchat_async import Backoff
 from webchat_async._events import StreamDisconnected, StreamReconnected
 from webchat_async.api import WebChatApi
 from webchat_async.auth import ClientCredentials
@@ -19,7 +20,6 @@ from webchat_async.errors import AuthenticationError
 from webchat_async.models import CreateWebChatMessageRequest
 from webchat_async.session import GuestSession, SavedSession
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.stream import Backoff
 
 
 class WallClock:

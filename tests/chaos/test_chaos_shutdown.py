@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from chaos_support import GREETING, TIMEOUT, HandshakeTap, RestTap, Tracker, figures, start
 
+from webchat_async import Backoff
 from webchat_async._events import Event, MemberJoined, MessageReceived
 from webchat_async.api import WebChatApi
 from webchat_async.models import MemberRole
 from webchat_async.session import GuestSession
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.stream import Backoff
 
 #: How long the simulator holds a request that the test cancels meanwhile.
 HOLD = 0.3

@@ -27,6 +27,7 @@ import respx
 from aiohttp import web
 from chaos_support import figures, start
 
+from webchat_async import Backoff
 from webchat_async.api import WebChatApi
 from webchat_async.auth import ClientCredentials
 from webchat_async.errors import (
@@ -44,7 +45,7 @@ from webchat_async.models import (
 )
 from webchat_async.session import GuestSession, SavedSession
 from webchat_async.simulator import Simulator
-from webchat_async.stream import Backoff, EventStream
+from webchat_async.stream import EventStream
 
 BAD_IDS = [
     "../x",

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from webchat_async import Backoff
 from webchat_async._events import Event, MessageReceived
 from webchat_async.models import BodyType, GuestMemberInfo
 from webchat_async.session import GuestSession, _Starter
 from webchat_async.simulator import Simulator
-from webchat_async.stream import Backoff
 
 E = TypeVar("E", bound=Event)
 

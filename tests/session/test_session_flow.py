@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from session_support import GREETING, collect_until, is_text, of_type, start, texts
 
+from webchat_async import Backoff
 from webchat_async._events import (
     ConversationEnded,
     MediaRequestReceived,
@@ -29,7 +30,6 @@ from webchat_async.models import (
 )
 from webchat_async.session import GuestSession, SavedSession
 from webchat_async.simulator import Simulator
-from webchat_async.stream import Backoff
 
 
 async def test_start_attaches_then_routing_starts_and_the_greeting_arrives(

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from session_support import GREETING, collect_until, is_text, of_type, start, texts
 
+from webchat_async import Backoff
 from webchat_async._events import (
     ConversationEnded,
     Event,
@@ -18,7 +19,6 @@ from webchat_async.errors import AuthenticationError, StreamError
 from webchat_async.models import BodyType
 from webchat_async.session import GuestSession, SavedSession
 from webchat_async.simulator import Simulator
-from webchat_async.stream import Backoff
 
 
 async def greeted(sim: Simulator, session: GuestSession) -> list[Event]:

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from webchat_async import Backoff
 from webchat_async._events import (
     MessageReceived,
     StreamDisconnected,
@@ -25,7 +26,7 @@ from webchat_async.errors import (
     SessionClosedError,
     StreamError,
 )
-from webchat_async.stream import PING_FRAME, Backoff, EventStream
+from webchat_async.stream import PING_FRAME, EventStream
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJndWVzdCJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 HEARTBEAT = json.dumps(
