@@ -1,0 +1,84 @@
+"""The public surface, pinned: a name added or removed here is a deliberate API change."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+import webchat_async
+from webchat_async import models
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "models.json"
+
+EXPORTS = {
+    # clients
+    "GuestSession", "SavedSession", "SessionOptions", "WebChatApi", "ClientCredentials",
+    "Retry", "Backoff",
+    # events
+    "Event", "MessageReceived", "TypingStarted", "MemberStateChanged", "MemberJoined",
+    "MemberLeft", "MediaRequestReceived", "StreamDisconnected", "StreamReconnected",
+    "ConversationEnded", "UnknownEvent",
+    # errors
+    "WebChatError", "ApiError", "BadRequestError", "AuthenticationError",
+    "PermissionDeniedError", "NotFoundError", "ConflictError", "RateLimitError",
+    "ServerError", "ApiConnectionError", "ApiTimeoutError", "DecodeError", "StreamError",
+    "HandshakeRefused", "SessionClosedError",
+    # models and regions
+    "models", "GuestMemberInfo", "Region", "REGIONS", "resolve_region", "__version__",
+}  # fmt: skip
+
+OPERATIONS = {
+    "delete_webchat_deployment", "delete_webchat_guest_conversation_member",
+    "delete_webchat_settings", "get_webchat_deployment", "get_webchat_deployments",
+    "get_webchat_guest_conversation_mediarequest",
+    "get_webchat_guest_conversation_mediarequests", "get_webchat_guest_conversation_member",
+    "get_webchat_guest_conversation_members", "get_webchat_guest_conversation_message",
+    "get_webchat_guest_conversation_messages", "get_webchat_settings",
+    "patch_webchat_guest_conversation_mediarequest", "post_webchat_deployments",
+    "post_webchat_guest_conversation_member_messages",
+    "post_webchat_guest_conversation_member_typing", "post_webchat_guest_conversations",
+    "put_webchat_deployment", "put_webchat_settings",
+}  # fmt: skip
+
+
+def test_exports_are_pinned_and_resolve() -> None:
+    assert set(webchat_async.__all__) == EXPORTS
+    assert len(webchat_async.__all__) == len(EXPORTS)  # no name listed twice
+    for name in webchat_async.__all__:
+        assert getattr(webchat_async, name) is not None
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in webchat_async.__all__:
+        obj = getattr(webchat_async, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
+            assert inspect.getdoc(obj), f"{name} has no docstring"
+    for name in models.__all__:
+        assert inspect.getdoc(getattr(models, name)), f"models.{name} has no docstring"
+
+
+def test_every_model_of_the_spec_exists_with_its_fields() -> None:
+    if not SPEC.exists():  # the spec sits beside the repository (../shared/spec)
+        pytest.skip("shared/spec/models.json is not beside this checkout")
+    spec = json.loads(SPEC.read_text())["models"]
+    for name, fields in spec.items():
+        cls = getattr(models, name)
+        attrs_names = {a.name for a in cls.__attrs_attrs__}
+        wire = {
+            "".join(p.title() if i else p for i, p in enumerate(a.split("_"))) for a in attrs_names
+        }
+        assert set(fields) == wire, name
+
+
+def test_all_19_operations_are_async_methods_with_the_seed_names() -> None:
+    api = webchat_async.WebChatApi
+    public = {n for n, f in vars(api).items() if inspect.iscoroutinefunction(f)}
+    assert OPERATIONS <= public
+    assert len(OPERATIONS) == 19
+    signature = inspect.signature(api.get_webchat_guest_conversation_messages)
+    assert list(signature.parameters)[1:] == [
+        "conversation_id", "after", "before", "sort_order", "max_results"
+    ]  # fmt: skip
