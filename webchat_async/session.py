@@ -18,7 +18,7 @@ How it works
 ------------
 :meth:`GuestSession.start` creates the conversation and attaches the websocket at once (the
 service routes the chat only after that), then starts the session's one background task,
-the *reader*. The reader reads the stream, completes events that need a REST call (the
+the *reader* (:class:`webchat_async._feed.Feed`). The reader reads the stream, completes events that need a REST call (the
 member behind a member change, the media request behind a ``media-request`` message) and
 puts them in a bounded inbox that :meth:`GuestSession.events` drains.
 
@@ -51,15 +51,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from ._backoff import Backoff
 from ._events import (
     ConversationEnded,
     Event,
@@ -73,15 +69,15 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from ._ordering import DEFAULT_WINDOW, Sequencer
-from ._redact import mask
+from ._feed import Feed
+from ._options import SessionOptions, merge_options
+from ._ordering import Sequencer
+from ._saved import SavedSession
 from ._validate import check_stream_uri
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
     ApiError,
-    BadRequestError,
-    HandshakeRefused,
     SessionClosedError,
     WebChatError,
 )
@@ -92,7 +88,6 @@ from .models import (
     GuestMemberInfo,
     JourneyContext,
     MediaRequestState,
-    MemberState,
     WebChatGuestMediaRequest,
     WebChatMemberInfo,
     WebChatMessage,
@@ -120,103 +115,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("webchat_async.session")
-
-# PROTOCOL 5: calls on a conversation that has ended for the guest answer 400 with this code.
-_ENDED_CODE = "chat.error.conversation.state"
-
-
-@attrs.frozen(kw_only=True)
-class SessionOptions:
-    """Tuning of a session; every keyword of :meth:`GuestSession.start` of the same name.
-
-    Attributes:
-        backoff: the reconnection schedule (``Backoff.none()`` in tests).
-        ping_interval: seconds of stream silence before the client pings.
-        dead_peer_timeout: seconds after a ping without a frame before the socket is dead.
-        max_reconnect_window: seconds without a socket before giving up (the service
-            removes a guest detached for about two minutes).
-        open_timeout: seconds allowed for one websocket handshake.
-        queue_size: events buffered for the consumer before the reader waits.
-        dedupe_window: message ids remembered for de-duplication.
-        typing_interval: seconds between typing indicators inside :meth:`GuestSession.typing`.
-        leave_on_exit: whether closing the session leaves the conversation.
-        proxy: the websocket proxy setting (``True``: from the environment, ``None``: none).
-    """
-
-    backoff: Backoff = attrs.field(factory=Backoff)
-    ping_interval: float = 20.0
-    dead_peer_timeout: float = 10.0
-    max_reconnect_window: float = 120.0
-    open_timeout: float = 10.0
-    queue_size: int = 256
-    dedupe_window: int = DEFAULT_WINDOW
-    typing_interval: float = 4.0
-    leave_on_exit: bool = True
-    proxy: str | Literal[True] | None = True
-
-
-@attrs.frozen(kw_only=True)
-class SavedSession:
-    """What :meth:`GuestSession.resume` needs to reattach elsewhere (another task, process).
-
-    ``jwt`` and ``event_stream_uri`` are secrets: they are masked in the ``repr``, but
-    :meth:`to_json` writes them in clear (store the text as you would a password).
-    ``last_message_id`` is the last message the consumer received; the resumed session
-    yields every message after it.
-    """
-
-    conversation_id: str
-    member_id: str
-    jwt: str = attrs.field(repr=mask)
-    event_stream_uri: str = attrs.field(repr=mask)
-    last_message_id: str | None = None
-    base_url: str
-
-    def to_json(self) -> str:
-        """The saved session as a JSON object (contains the secrets)."""
-        return json.dumps(
-            {
-                "conversationId": self.conversation_id,
-                "memberId": self.member_id,
-                "jwt": self.jwt,
-                "eventStreamUri": self.event_stream_uri,
-                "lastMessageId": self.last_message_id,
-                "baseUrl": self.base_url,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> SavedSession:
-        """Read what :meth:`to_json` wrote; ``ValueError`` if it does not fit."""
-        try:
-            data = json.loads(text)
-        except RecursionError:  # nested past the parser's limit: not what to_json wrote
-            raise ValueError("a saved session is a JSON object") from None
-        if not isinstance(data, dict):
-            raise ValueError("a saved session is a JSON object")
-        required = ("conversationId", "memberId", "jwt", "eventStreamUri", "baseUrl")
-        for key in required:
-            if not isinstance(data.get(key), str) or not data[key]:
-                raise ValueError(f"a saved session needs a non-empty string {key!r}")
-        last = data.get("lastMessageId")
-        if last is not None and not isinstance(last, str):
-            raise ValueError("lastMessageId must be a string or null")
-        return cls(
-            conversation_id=data["conversationId"],
-            member_id=data["memberId"],
-            jwt=data["jwt"],
-            event_stream_uri=data["eventStreamUri"],
-            last_message_id=last,
-            base_url=data["baseUrl"],
-        )
-
-
-class _End:
-    """Wakes consumers when the reader has finished."""
-
-
-_END: Any = _End()
 
 
 class _EventIterator:
@@ -287,7 +185,6 @@ class GuestSession:
         self._event_stream_uri = event_stream_uri
         self._options = options
         self._leave_on_exit = options.leave_on_exit
-        self._sequencer = Sequencer(last_message_id, options.dedupe_window)
         # The last message handed to the consumer: what save() records, so that events
         # still in the inbox are not skipped by a resume.
         self._delivered_id = last_message_id
@@ -304,15 +201,15 @@ class GuestSession:
             open_timeout=options.open_timeout,
             proxy=options.proxy,
         )
-        self._inbox: asyncio.Queue[Any] = asyncio.Queue(options.queue_size)
-        self._media_seen: set[str] = set()
-        # Members as last fetched, for when a fetch fails (one entry per member).
-        self._members: dict[str, WebChatMemberInfo] = {}
+        self._feed = Feed(
+            api,
+            self._stream,
+            Sequencer(last_message_id, options.dedupe_window),
+            conversation_id=conversation_id,
+            member_id=member_id,
+            queue_size=options.queue_size,
+        )
         self._reader: asyncio.Task[None] | None = None
-        self._finished = False
-        self._failure: BaseException | None = None
-        self._failure_seen = False
-        self._ended = False
         self._left = False
         self._closed = False
 
@@ -355,7 +252,7 @@ class GuestSession:
         :class:`~webchat_async.errors.PermissionDeniedError` if the stream refuses the
         handshake; :class:`~webchat_async.errors.StreamError` if it cannot be attached.
         """
-        opts = _options(options, tuning)
+        opts = merge_options(options, tuning)
         request = CreateWebChatConversationRequest(
             organization_id=organization_id,
             deployment_id=deployment_id,
@@ -412,7 +309,7 @@ class GuestSession:
         the saving session's consumer had not received), then live events. Reattach within
         about two minutes of the last socket closing, or the service removes the guest.
         """
-        opts = _options(options, tuning)
+        opts = merge_options(options, tuning)
 
         async def open_() -> GuestSession:
             owned: list[WebChatApi] = []
@@ -450,7 +347,7 @@ class GuestSession:
             self._closed = True
             raise
         self._reader = asyncio.get_running_loop().create_task(
-            self._read(), name=f"webchat-session-{self._conversation_id[:8]}"
+            self._feed.run(), name=f"webchat-session-{self._conversation_id[:8]}"
         )
 
     # -- identity ------------------------------------------------------------------------
@@ -473,10 +370,10 @@ class GuestSession:
     @property
     def ended(self) -> bool:
         """Whether the conversation has ended for the guest."""
-        return self._ended
+        return self._feed.ended
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "ended" if self._ended else "open"
+        state = "closed" if self._closed else "ended" if self._feed.ended else "open"
         return (
             f"<GuestSession conversation_id={self._conversation_id!r} "
             f"member_id={self._member_id!r} {state} stream={self._stream!r}>"
@@ -641,161 +538,10 @@ class GuestSession:
         return await asyncio.wait_for(first(), timeout)
 
     async def _next_event(self) -> Event:
-        inbox = self._inbox
-        while True:
-            if inbox.empty():
-                if self._finished:
-                    self._raise_end()
-                item = await inbox.get()
-            else:
-                item = inbox.get_nowait()
-            if item is _END:
-                # Leave it for any other consumer waiting now.
-                inbox.put_nowait(_END)
-                self._raise_end()
-            if type(item) is MessageReceived and item.message.id:
-                self._delivered_id = item.message.id
-            return item  # type: ignore[no-any-return]
-
-    def _raise_end(self) -> None:
-        if self._failure is not None:
-            self._failure_seen = True
-            raise self._failure
-        raise StopAsyncIteration
-
-    # -- the reader task ------------------------------------------------------------------
-
-    async def _emit(self, event: Event) -> None:
-        inbox = self._inbox
-        if inbox.full():
-            await inbox.put(event)  # backpressure: the socket is not read meanwhile
-        else:
-            inbox.put_nowait(event)
-
-    async def _read(self) -> None:
-        try:
-            await self._backfill_or_end()
-            while not self._ended:
-                try:
-                    event = await self._stream.receive()
-                except HandshakeRefused as exc:
-                    if exc.status != 400:
-                        raise
-                    # 400 chat.error.conversation.state: it ended while we were away.
-                    await self._end("the conversation ended while the stream was detached")
-                    break
-                await self._dispatch(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.info("session %s: event stream failed: %r", self._conversation_id, exc)
-            self._failure = exc
-        self._finished = True
-        # Wake waiting consumers. If the inbox is full nobody waits; they see _finished
-        # once they have drained it.
-        if not self._inbox.full():
-            self._inbox.put_nowait(_END)
-
-    async def _dispatch(self, event: Event) -> None:
-        if isinstance(event, MessageReceived):
-            if self._sequencer.accept(event.message):
-                await self._deliver(event.message, event)
-        elif isinstance(event, StreamReconnected):
-            recovered = await self._backfill_or_end()
-            if not self._ended:
-                await self._emit(StreamReconnected(recovered, event.attempts, event.downtime))
-        elif isinstance(event, MemberStateChanged):
-            await self._member_change(event)
-        elif isinstance(event, MediaRequestReceived):
-            request_id = event.request.id
-            if request_id and request_id not in self._media_seen:
-                self._media_seen.add(request_id)
-                await self._emit(event)
-        else:
-            await self._emit(event)
-
-    async def _deliver(self, message: WebChatMessage, event: Event | None = None) -> None:
-        await self._emit(event if event is not None else MessageReceived(message))
-        if message.body_type == BodyType.MEDIA_REQUEST:
-            await self._new_media_requests()
-
-    async def _backfill_or_end(self) -> int:
-        try:
-            return await self._backfill()
-        except BadRequestError as exc:
-            if exc.code != _ENDED_CODE:
-                raise
-            # The guest left (or was removed) before the backfill ran.
-            await self._end("the conversation has ended")
-            return 0
-
-    async def _backfill(self) -> int:
-        """Deliver the messages stored after the last ones delivered; return how many."""
-        count = 0
-        while True:
-            cursor = self._sequencer.backfill_cursor()
-            pages = self._api.iter_webchat_guest_conversation_messages(
-                self._conversation_id, after=cursor, sort_order="ascending"
-            )
-            try:
-                async with contextlib.aclosing(pages):  # type: ignore[type-var]
-                    async for message in pages:
-                        if self._sequencer.accept(message):
-                            count += 1
-                            await self._deliver(message)
-                return count
-            except BadRequestError as exc:
-                if cursor is None or exc.code == _ENDED_CODE:
-                    raise
-                # The service does not know this id (a frame carried a bogus one): reach
-                # back to an older cursor rather than end the session.
-                logger.warning("backfill cursor refused (%s); using an older one", exc.code)
-                self._sequencer.forget_cursor(cursor)
-
-    async def _new_media_requests(self) -> None:
-        try:
-            requests = await self._api.get_webchat_guest_conversation_mediarequests(
-                self._conversation_id
-            )
-        except (ApiError, ApiConnectionError) as exc:
-            logger.warning("could not read the media requests: %r", exc)
-            return
-        for request in requests.entities or ():
-            if (
-                request.id
-                and request.state == MediaRequestState.PENDING
-                and request.id not in self._media_seen
-            ):
-                self._media_seen.add(request.id)
-                await self._emit(MediaRequestReceived(request))
-
-    async def _member_change(self, event: MemberStateChanged) -> None:
-        if event.member_id == self._member_id and event.state == MemberState.DISCONNECTED:
-            await self._end("the guest is disconnected")
-            return
-        member = self._members.get(event.member_id, event.member)
-        try:
-            member = await self._api.get_webchat_guest_conversation_member(
-                self._conversation_id, event.member_id
-            )
-        except (ApiError, ApiConnectionError) as exc:
-            # Typically the chat has just ended (400): the member as last known will do.
-            logger.debug("could not fetch member %s: %r", event.member_id, exc)
-        # The frame's state is the news; the fetched member may lag behind it.
-        member = attrs.evolve(member, state=event.state or member.state)
-        self._members[event.member_id] = member
-        kind: type[MemberStateChanged] = MemberStateChanged
-        if event.state == MemberState.CONNECTED:
-            kind = MemberJoined
-        elif event.state == MemberState.DISCONNECTED:
-            kind = MemberLeft
-        await self._emit(
-            kind(event.member_id, event.state, member, event.conversation_id, event.timestamp)
-        )
-
-    async def _end(self, reason: str) -> None:
-        self._ended = True
-        await self._emit(ConversationEnded(reason))
+        event = await self._feed.next_event()
+        if type(event) is MessageReceived and event.message.id:
+            self._delivered_id = event.message.id
+        return event
 
     # -- closing -------------------------------------------------------------------------
 
@@ -811,7 +557,7 @@ class GuestSession:
         if leave is None:
             leave = self._leave_on_exit
         try:
-            if leave and not self._ended and not self._left:
+            if leave and not self._feed.ended and not self._left:
                 await self.leave()
         finally:
             self._closed = True
@@ -824,13 +570,9 @@ class GuestSession:
                 await self._stream.aclose()
             finally:
                 await _close_all(self._owned_apis)
-                # Wake consumers blocked on an empty inbox.
-                self._finished = True
-                if not self._inbox.full():
-                    self._inbox.put_nowait(_END)
-        if self._failure is not None and not self._failure_seen:
-            self._failure_seen = True
-            raise self._failure
+                unseen = self._feed.close()
+        if unseen is not None:
+            raise unseen
 
     async def __aenter__(self) -> GuestSession:
         return self
@@ -849,12 +591,6 @@ class GuestSession:
             await self.aclose()
         except Exception as close_error:
             logger.warning("error while closing the session: %r", close_error)
-
-
-def _options(options: SessionOptions | None, tuning: dict[str, Any]) -> SessionOptions:
-    if options is None:
-        return SessionOptions(**tuning)
-    return attrs.evolve(options, **tuning) if tuning else options
 
 
 async def _close_all(apis: tuple[WebChatApi, ...] | list[WebChatApi]) -> None:
