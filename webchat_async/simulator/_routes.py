@@ -8,8 +8,6 @@ which also stamps ``inin-correlation-id``, applies REST faults and logs each req
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hmac
 import json
 import math
@@ -21,14 +19,11 @@ from urllib.parse import urlencode
 import attrs
 from aiohttp import WSMsgType, web
 
-from .._convert import structure, unstructure
-from ..errors import DecodeError
+from .._convert import unstructure
 from ..models import (
     BodyType,
     CreateWebChatConversationRequest,
     CreateWebChatMessageRequest,
-    Detail,
-    ErrorBody,
     MediaRequestState,
     MemberState,
     WebChatDeployment,
@@ -45,6 +40,18 @@ from ._faults import FaultControls
 from ._state import API, ConversationState, RequestRecord, SimulatorState
 from ._stream import PONG, Socket
 from ._tokens import TokenIssuer
+from ._wire import (
+    Failure,
+    basic_auth,
+    bearer,
+    bool_query,
+    form_str,
+    int_query,
+    invalid,
+    json_response,
+    read_body,
+    state_error,
+)
 
 __all__ = ["Failure", "build_app"]
 
@@ -58,141 +65,6 @@ _GUEST_BODY_TYPES = frozenset({BodyType.STANDARD, BodyType.NOTICE})
 _ANSWERS = frozenset(
     {MediaRequestState.ACCEPTED, MediaRequestState.DECLINED, MediaRequestState.ERRORED}
 )
-_DEFAULT_MESSAGES = {
-    400: "The request could not be understood by the server due to malformed syntax.",
-    401: "No authentication bearer token specified in authorization header.",
-    403: "You are not authorized to perform the requested action.",
-    404: "The requested resource was not found.",
-    405: "The requested method is not allowed on this resource.",
-    409: "The request conflicts with the current state of the resource.",
-    429: "Rate limit exceeded the maximum.",
-    500: "The server encountered an unexpected condition.",
-    502: "The server received an invalid response from an upstream server.",
-    503: "Service Unavailable - The server is currently unavailable (because it is "
-    "overloaded or down for maintenance).",
-    504: "The request timed out.",
-}
-_CODES = {
-    400: "bad.request",
-    401: "bad.credentials",
-    403: "not.authorized",
-    404: "not.found",
-    405: "method.not.allowed",
-    409: "conflict",
-    413: "request.entity.too.large",
-    429: "too.many.requests",
-    500: "internal.server.error",
-    502: "bad.gateway",
-    503: "service.unavailable",
-    504: "gateway.timeout",
-}
-
-
-class Failure(Exception):
-    """An error answer: status, ``ErrorBody.code`` and (for validation) the field at fault."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None = None,
-        message: str | None = None,
-        *,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code or _CODES.get(status, "error")
-        self.message = message or _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
-        self.field = field
-        self.headers = headers or {}
-        super().__init__(f"{status} {self.code}")
-
-    def response(self, context_id: str) -> web.Response:
-        details = None
-        if self.field is not None:
-            details = [Detail(error_code=self.code, field_name=self.field)]
-        body = ErrorBody(
-            status=self.status,
-            code=self.code,
-            message=self.message,
-            message_with_params=self.message,
-            message_params={},
-            context_id=context_id,
-            details=details or [],
-            errors=[],
-        )
-        return _json(unstructure(body), status=self.status, headers=self.headers)
-
-
-def _invalid(field: str, message: str) -> Failure:
-    return Failure(400, "invalid.value", message, field=field)
-
-
-def _state_error() -> Failure:
-    return Failure(
-        400,
-        "chat.error.conversation.state",
-        "The conversation is not in a state that allows this operation.",
-    )
-
-
-def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    # Genesys accepts the scheme in any case ("bearer" too).
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-async def _body(request: web.Request, cls: type[T], *, required: bool = True) -> T | None:
-    """Decode the JSON body into ``cls``; a missing (or ``null``) body is 400 if required."""
-    text = await request.text()
-    if not text.strip():
-        data = None
-    else:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise Failure(400, "bad.request", "The request body is not valid JSON.") from None
-    if data is None:
-        if required:
-            raise _invalid("body", "A request body is required.")
-        return None
-    try:
-        return structure(data, cls)
-    except DecodeError:
-        raise _invalid("body", f"The request body is not a valid {cls.__name__}.") from None
-
-
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int | None) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _invalid(name, f"{name} must be an integer.") from None
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise _invalid(name, f"{name} must be {bound}.")
-    return value
-
-
-def _bool_query(request: web.Request, name: str) -> bool:
-    raw = request.query.get(name, "false").lower()
-    if raw not in ("true", "false"):
-        raise _invalid(name, f"{name} must be true or false.")
-    return raw == "true"
 
 
 @attrs.define
@@ -245,13 +117,13 @@ class _App:
     # -- credentials -----------------------------------------------------------------------
 
     def _oauth(self, request: web.Request) -> None:
-        token = _bearer(request)
+        token = bearer(request)
         if token is None or not self.tokens.verify_access(token):
             raise Failure(401, "bad.credentials", "Invalid or expired access token.")
 
     def _guest(self, request: web.Request) -> ConversationState:
         """The conversation of the path, if the guest JWT may use it and it is live."""
-        token = _bearer(request)
+        token = bearer(request)
         claims = self.tokens.verify_guest(token) if token is not None else None
         if claims is None:
             raise Failure(401, "bad.credentials", "Invalid or expired guest token.")
@@ -264,7 +136,7 @@ class _App:
         if conversation is not own:
             raise Failure(403, "not.authorized", "The token is not valid for this conversation.")
         if conversation.ended:
-            raise _state_error()
+            raise state_error()
         return conversation
 
     def _member(self, conversation: ConversationState, member_id: str) -> WebChatMemberInfo:
@@ -282,10 +154,10 @@ class _App:
     async def oauth_token(self, request: web.Request) -> web.Response:
         """``POST /oauth/token``: client-credentials grant with HTTP Basic auth."""
         form = await request.post()
-        client_id, client_secret = _basic(request)
+        client_id, client_secret = basic_auth(request)
         if client_id is None:
-            client_id = _form_str(form.get("client_id"))
-            client_secret = _form_str(form.get("client_secret"))
+            client_id = form_str(form.get("client_id"))
+            client_secret = form_str(form.get("client_secret"))
         if not (
             client_id is not None
             and client_secret is not None
@@ -293,11 +165,15 @@ class _App:
             and hmac.compare_digest(client_secret, self.client_secret)
         ):
             # OAuth errors use RFC 6749's shape, as the Genesys login service does.
-            return _json({"error": "invalid_client", "description": "client not found"}, status=401)
+            return json_response(
+                {"error": "invalid_client", "description": "client not found"}, status=401
+            )
         if form.get("grant_type") != "client_credentials":
-            return _json({"error": "unsupported_grant_type"}, status=400)
+            return json_response({"error": "unsupported_grant_type"}, status=400)
         token, ttl = self.tokens.issue_access()
-        return _json({"access_token": token, "token_type": "bearer", "expires_in": int(ttl)})
+        return json_response(
+            {"access_token": token, "token_type": "bearer", "expires_in": int(ttl)}
+        )
 
     # -- deployments and settings (OAuth) --------------------------------------------------
 
@@ -313,28 +189,28 @@ class _App:
         listing = WebChatDeploymentEntityListing(
             total=len(entities), entities=entities, self_uri=f"{API}/deployments"
         )
-        return _json(unstructure(listing))
+        return json_response(unstructure(listing))
 
     async def post_deployments(self, request: web.Request) -> web.Response:
         self._oauth(request)
-        deployment = await _body(request, WebChatDeployment)
+        deployment = await read_body(request, WebChatDeployment)
         assert deployment is not None
         if not deployment.name:
-            raise _invalid("name", "A deployment needs a name.")
-        return _json(unstructure(self.state.add_deployment(deployment)))
+            raise invalid("name", "A deployment needs a name.")
+        return json_response(unstructure(self.state.add_deployment(deployment)))
 
     async def get_deployment(self, request: web.Request) -> web.Response:
         self._oauth(request)
-        return _json(unstructure(self.state.deployments[self._deployment(request)]))
+        return json_response(unstructure(self.state.deployments[self._deployment(request)]))
 
     async def put_deployment(self, request: web.Request) -> web.Response:
         self._oauth(request)
         deployment_id = self._deployment(request)
-        deployment = await _body(request, WebChatDeployment)
+        deployment = await read_body(request, WebChatDeployment)
         assert deployment is not None
         if not deployment.name:
-            raise _invalid("name", "A deployment needs a name.")
-        return _json(unstructure(self.state.replace_deployment(deployment_id, deployment)))
+            raise invalid("name", "A deployment needs a name.")
+        return json_response(unstructure(self.state.replace_deployment(deployment_id, deployment)))
 
     async def delete_deployment(self, request: web.Request) -> web.Response:
         self._oauth(request)
@@ -343,14 +219,14 @@ class _App:
 
     async def get_settings(self, request: web.Request) -> web.Response:
         self._oauth(request)
-        return _json(unstructure(self.state.settings))
+        return json_response(unstructure(self.state.settings))
 
     async def put_settings(self, request: web.Request) -> web.Response:
         self._oauth(request)
-        settings = await _body(request, WebChatSettings)
+        settings = await read_body(request, WebChatSettings)
         assert settings is not None
         self.state.settings = settings
-        return _json(unstructure(settings))
+        return json_response(unstructure(settings))
 
     async def delete_settings(self, request: web.Request) -> web.Response:
         self._oauth(request)
@@ -361,19 +237,19 @@ class _App:
     # -- guest conversations ---------------------------------------------------------------
 
     async def post_conversation(self, request: web.Request) -> web.Response:
-        create = await _body(request, CreateWebChatConversationRequest)
+        create = await read_body(request, CreateWebChatConversationRequest)
         assert create is not None
         if not create.organization_id:
-            raise _invalid("organizationId", "organizationId is required.")
+            raise invalid("organizationId", "organizationId is required.")
         if create.organization_id != self.state.organization_id:
-            raise _invalid("organizationId", "Unknown organizationId.")
+            raise invalid("organizationId", "Unknown organizationId.")
         deployment_id = create.deployment_id
         if deployment_id:
             deployment = self.state.deployments.get(deployment_id)
             if deployment is None or deployment.disabled:
-                raise _invalid("deploymentId", "Unknown or disabled deploymentId.")
+                raise invalid("deploymentId", "Unknown or disabled deploymentId.")
         elif self.state.settings.require_deployment:
-            raise _invalid("deploymentId", "A deploymentId is required.")
+            raise invalid("deploymentId", "A deploymentId is required.")
         info = create.member_info
         guest = WebChatMemberInfo(
             display_name=info.display_name if info else None,
@@ -388,7 +264,7 @@ class _App:
         conversation = self.state.new_conversation(deployment_id=deployment_id, guest=guest)
         jwt = self.tokens.issue_guest(conversation.id, conversation.guest_member_id)
         # Like the service, the stream URI embeds the JWT: it is a secret.
-        return _json(
+        return json_response(
             {
                 "id": conversation.id,
                 "jwt": jwt,
@@ -399,9 +275,9 @@ class _App:
 
     async def get_members(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
-        page_size = _int_query(request, "pageSize", 25, 1, 100)
-        page_number = _int_query(request, "pageNumber", 1, 1, None)
-        exclude = _bool_query(request, "excludeDisconnectedMembers")
+        page_size = int_query(request, "pageSize", 25, 1, 100)
+        page_number = int_query(request, "pageNumber", 1, 1, None)
+        exclude = bool_query(request, "excludeDisconnectedMembers")
         members = [
             m
             for m in conversation.members.values()
@@ -430,11 +306,13 @@ class _App:
             next_uri=uri(page_number + 1) if page_number < page_count else None,
             previous_uri=uri(page_number - 1) if page_number > 1 else None,
         )
-        return _json(unstructure(page))
+        return json_response(unstructure(page))
 
     async def get_member(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
-        return _json(unstructure(self._member(conversation, request.match_info["memberId"])))
+        return json_response(
+            unstructure(self._member(conversation, request.match_info["memberId"]))
+        )
 
     async def delete_member(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
@@ -445,21 +323,21 @@ class _App:
     async def post_message(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
         self._own_member(request, conversation)
-        create = await _body(request, CreateWebChatMessageRequest)
+        create = await read_body(request, CreateWebChatMessageRequest)
         assert create is not None
         if create.body is None:
-            raise _invalid("body", "body is required.")
+            raise invalid("body", "body is required.")
         if len(create.body) > _MAX_BODY:
-            raise _invalid("body", f"body must be at most {_MAX_BODY} characters.")
+            raise invalid("body", f"body must be at most {_MAX_BODY} characters.")
         body_type = create.body_type or BodyType.STANDARD
         if body_type not in _GUEST_BODY_TYPES:
-            raise _invalid("bodyType", "A guest may send standard or notice messages only.")
+            raise invalid("bodyType", "A guest may send standard or notice messages only.")
         if not conversation.attached:
             # PROTOCOL 5: sends before the stream is attached. [choice] Once attached, a
             # send during a reconnect is accepted (the socket is only briefly away).
-            raise _state_error()
+            raise state_error()
         message = await self.chats.guest_message(conversation, create.body, body_type)
-        return _json(unstructure(message))
+        return json_response(unstructure(message))
 
     async def post_typing(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
@@ -467,20 +345,20 @@ class _App:
         # The body is ignored: the official SDK sends `null`, others send nothing.
         await request.read()
         if not conversation.attached:
-            raise _state_error()
-        return _json(unstructure(await self.chats.guest_typing(conversation)))
+            raise state_error()
+        return json_response(unstructure(await self.chats.guest_typing(conversation)))
 
     async def get_messages(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
-        max_results = _int_query(request, "maxResults", 100, 1, 100)
+        max_results = int_query(request, "maxResults", 100, 1, 100)
         order = request.query.get("sortOrder", "ascending").lower()
         if order not in ("ascending", "descending"):
-            raise _invalid("sortOrder", "sortOrder must be ascending or descending.")
+            raise invalid("sortOrder", "sortOrder must be ascending or descending.")
         after = request.query.get("after") or None
         before = request.query.get("before") or None
         for name, cursor in (("after", after), ("before", before)):
             if cursor is not None and conversation.position(cursor) is None:
-                raise _invalid(name, f"{name} names no message of this conversation.")
+                raise invalid(name, f"{name} names no message of this conversation.")
         descending = order == "descending"
         page = conversation.page_messages(
             after=after, before=before, descending=descending, max_results=max_results
@@ -510,14 +388,14 @@ class _App:
             previous_page=previous,
             self_uri=str(request.rel_url),
         )
-        return _json(unstructure(listing))
+        return json_response(unstructure(listing))
 
     async def get_message(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
         message = conversation.message(request.match_info["messageId"])
         if message is None:
             raise Failure(404, "not.found", "The message was not found.")
-        return _json(unstructure(message))
+        return json_response(unstructure(message))
 
     def _media_request(
         self, request: web.Request, conversation: ConversationState
@@ -532,25 +410,25 @@ class _App:
         listing = WebChatGuestMediaRequestEntityList(
             entities=list(conversation.media_requests.values())
         )
-        return _json(unstructure(listing))
+        return json_response(unstructure(listing))
 
     async def get_media_request(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
-        return _json(unstructure(self._media_request(request, conversation)))
+        return json_response(unstructure(self._media_request(request, conversation)))
 
     async def patch_media_request(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
         media = self._media_request(request, conversation)
-        update = await _body(request, WebChatGuestMediaRequest)
+        update = await read_body(request, WebChatGuestMediaRequest)
         assert update is not None
         if update.state not in _ANSWERS:
-            raise _invalid("state", "state must be ACCEPTED, DECLINED or ERRORED.")
+            raise invalid("state", "state must be ACCEPTED, DECLINED or ERRORED.")
         if media.state != MediaRequestState.PENDING:
             raise Failure(409, "conflict", "The media request has already been answered.")
         assert media.id is not None
         updated = attrs.evolve(media, state=update.state)
         conversation.media_requests[media.id] = updated
-        return _json(unstructure(updated))
+        return json_response(unstructure(updated))
 
     # -- the event stream ------------------------------------------------------------------
 
@@ -567,7 +445,7 @@ class _App:
                 context_id
             )
         if conversation.ended:
-            return _state_error().response(context_id)
+            return state_error().response(context_id)
         # No compression: zlib contexts per socket would dominate memory at 1,000 chats.
         ws = web.WebSocketResponse(autoping=False, compress=False)
         ws.headers["inin-correlation-id"] = context_id
@@ -600,23 +478,6 @@ def _is_ping(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(data, dict) and data.get("message") == "ping"
-
-
-def _form_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _basic(request: web.Request) -> tuple[str | None, str | None]:
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None, None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None, None
-    client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep else (None, None)
 
 
 def build_app(
