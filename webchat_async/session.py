@@ -18,9 +18,10 @@ How it works
 ------------
 :meth:`GuestSession.start` creates the conversation and attaches the websocket at once (the
 service routes the chat only after that), then starts the session's one background task,
-the *reader* (:class:`webchat_async._feed.Feed`). The reader reads the stream, completes events that need a REST call (the
-member behind a member change, the media request behind a ``media-request`` message) and
-puts them in a bounded inbox that :meth:`GuestSession.events` drains.
+the *reader* (:class:`webchat_async._feed.Feed`). The reader reads the stream, completes
+events that need a REST call (the member behind a member change, the media request behind
+a ``media-request`` message) and puts them in a bounded inbox that
+:meth:`GuestSession.events` drains.
 
 * **Exactly once, in order.** After the first attach, every reattach and a resume, the
   reader pages the messages endpoint ``after`` the last message id it delivered before it
