@@ -34,7 +34,15 @@ __all__ = ["Chats"]
 class _Runtime:
     """Asyncio-side companions of one conversation (kept out of the pure state)."""
 
-    __slots__ = ("ended", "grace", "pending", "routed", "socket_waiters", "task")
+    __slots__ = (
+        "attach_waiters",
+        "ended",
+        "grace",
+        "pending",
+        "routed",
+        "socket_waiters",
+        "task",
+    )
 
     def __init__(self) -> None:
         self.routed = asyncio.Event()
@@ -44,6 +52,18 @@ class _Runtime:
         self.grace: asyncio.TimerHandle | None = None
         #: ``(count, future)``: resolved when the conversation has ``count`` sockets.
         self.socket_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: ``(count, future)``: resolved once ``count`` sockets have ever been accepted.
+        self.attach_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def attached(self, total: int) -> None:
+        keep = []
+        for wanted, future in self.attach_waiters:
+            if total >= wanted:
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                keep.append((wanted, future))
+        self.attach_waiters = keep
 
     def sockets_changed(self, count: int) -> None:
         if not self.socket_waiters:
@@ -140,8 +160,10 @@ class Chats:
     def attach(self, conversation: ConversationState, socket: Socket) -> None:
         """A socket was accepted: count it; the first one ever starts routing."""
         conversation.socket_count = self.hub.attach(socket)
+        conversation.attachments += 1
         runtime = self.runtime(conversation.id)
         runtime.sockets_changed(conversation.socket_count)
+        runtime.attached(conversation.attachments)
         if runtime.grace is not None:
             runtime.grace.cancel()
             runtime.grace = None
@@ -312,6 +334,17 @@ class Chats:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.runtime(conversation_id).socket_waiters.append((count, future))
+        await future
+
+    async def wait_attachments(self, conversation_id: str, count: int) -> None:
+        """Return once ``count`` sockets have ever been accepted for the conversation."""
+        conversation = self.state.conversations.get(conversation_id)
+        if conversation is None:
+            raise KeyError(f"no conversation {conversation_id}")
+        if conversation.attachments >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.runtime(conversation_id).attach_waiters.append((count, future))
         await future
 
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:

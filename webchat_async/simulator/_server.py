@@ -241,6 +241,13 @@ class Simulator:
         client closed its socket, or reconnected)."""
         await asyncio.wait_for(self._chats.wait_sockets(conversation_id, count), timeout)
 
+    async def wait_attachments(
+        self, conversation_id: str, count: int, timeout: float | None = 5
+    ) -> None:
+        """Return once ``count`` sockets have ever been accepted for the conversation (the
+        first attach counts 1; each reattach one more)."""
+        await asyncio.wait_for(self._chats.wait_attachments(conversation_id, count), timeout)
+
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
         """Send ``text`` as the agent."""
         return await self._chats.agent_say(conversation_id, text)

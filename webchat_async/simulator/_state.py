@@ -90,6 +90,8 @@ class ConversationState:
     attached: bool = False
     #: Sockets attached right now.
     socket_count: int = 0
+    #: Sockets ever accepted (the first attach and every reattach).
+    attachments: int = 0
     #: ``expire_guest_tokens`` was applied: the guest JWT no longer works.
     token_revoked: bool = False
     _index: dict[str, int] = attrs.field(factory=dict, repr=False)
