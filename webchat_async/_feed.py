@@ -4,9 +4,22 @@
 background task (:meth:`Feed.run`). It reads the event stream, backfills through the
 messages endpoint after every attach (see :mod:`webchat_async._ordering`), completes the
 events that need a REST call (the member behind a member change, the media request behind
-a ``media-request`` message) and puts them in a bounded inbox that :meth:`Feed.next_event`
-drains. When the inbox is full the reader waits, which stops it reading the socket:
-backpressure, never loss.
+a ``media-request`` message) and puts them in an inbox that :meth:`Feed.next_event`
+drains.
+
+The socket is read all the time, whatever the consumer does: a reader that stopped while
+the consumer was away would stop answering keepalives, and the service removes a guest
+whose socket stays dead for about two minutes. So the inbox is bounded another way. When
+it holds ``queue_size`` events:
+
+* a message frame is not queued; it opens a *gap*, and every later message frame is
+  skipped too until the gap is closed, so order holds. When the consumer has drained half
+  the inbox, the reader pages the messages endpoint after the last message delivered and
+  delivers what was skipped, in server order. Nothing is lost: the service keeps every
+  message while the conversation lives.
+* a typing indicator or an unknown frame is dropped (they are momentary);
+* member changes, media requests, stream events and the end are always queued (few, and
+  each one matters).
 """
 
 from __future__ import annotations
@@ -14,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._backoff import Backoff
 from ._events import (
     ConversationEnded,
     Event,
@@ -27,10 +42,20 @@ from ._events import (
     MemberStateChanged,
     MessageReceived,
     StreamReconnected,
+    TypingStarted,
+    UnknownEvent,
 )
 from ._ordering import Sequencer
 from .api import WebChatApi
-from .errors import ApiConnectionError, ApiError, BadRequestError, HandshakeRefused
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    BadRequestError,
+    HandshakeRefused,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
 from .models import BodyType, MediaRequestState, MemberState, WebChatMemberInfo, WebChatMessage
 
 if TYPE_CHECKING:
@@ -43,6 +68,10 @@ logger = logging.getLogger("webchat_async.session")
 #: PROTOCOL 5: calls on a conversation that has ended for the guest answer 400 with this code.
 ENDED_CODE = "chat.error.conversation.state"
 
+# A backfill that fails this way is worth another try: the service is busy or unreachable,
+# not refusing.
+_TRANSIENT = (ApiConnectionError, RateLimitError, ServerError)
+
 
 class _End:
     """Wakes consumers when the reader has finished."""
@@ -53,6 +82,12 @@ _END: Any = _End()
 
 class Feed:
     """Reads one conversation's stream into a bounded inbox of typed events.
+
+    Args:
+        backoff, sleep: the schedule between attempts of a backfill that failed
+            transiently (the stream's reconnection schedule).
+        retry_window: seconds a backfill may keep failing before the session stops with
+            :class:`~webchat_async.errors.StreamError` (the service's reconnect window).
 
     Attributes:
         ended: the conversation has ended for the guest (:class:`ConversationEnded` queued).
@@ -69,13 +104,28 @@ class Feed:
         conversation_id: str,
         member_id: str,
         queue_size: int,
+        backoff: Backoff,
+        retry_window: float,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
         self._api = api
         self._stream = stream
         self._sequencer = sequencer
         self._conversation_id = conversation_id
         self._member_id = member_id
-        self._inbox: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self._capacity = queue_size
+        self._backoff = backoff
+        self._retry_window = retry_window
+        self._sleep = sleep
+        # Unbounded as a container; the bound is enforced by _put (see the module docstring).
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._gap = False
+        self._recovered = 0  # messages delivered by the current backfill
+        # While a gap is open: a pending receive, and the future that says there is room.
+        self._receiving: asyncio.Task[Event] | None = None
+        self._room: asyncio.Future[None] | None = None
         self._media_seen: set[str] = set()
         # Members as last fetched, for when a fetch fails (one entry per member).
         self._members: dict[str, WebChatMemberInfo] = {}
@@ -103,6 +153,9 @@ class Feed:
                 # Leave it for any other consumer waiting now.
                 inbox.put_nowait(_END)
                 self._raise_end()
+            room = self._room
+            if room is not None and not room.done() and inbox.qsize() <= self._capacity // 2:
+                room.set_result(None)
             return item  # type: ignore[no-any-return]
 
     def _raise_end(self) -> None:
@@ -115,9 +168,7 @@ class Feed:
         """Mark the feed finished (the reader was stopped), wake consumers, and return the
         reader's failure if no consumer has received it yet."""
         self.finished = True
-        # Wake consumers blocked on an empty inbox.
-        if not self._inbox.full():
-            self._inbox.put_nowait(_END)
+        self._inbox.put_nowait(_END)  # wakes consumers blocked on an empty inbox
         if self.failure is not None and not self._failure_seen:
             self._failure_seen = True
             return self.failure
@@ -125,73 +176,128 @@ class Feed:
 
     # -- the reader task -----------------------------------------------------------------
 
-    async def _emit(self, event: Event) -> None:
-        inbox = self._inbox
-        if inbox.full():
-            await inbox.put(event)  # backpressure: the socket is not read meanwhile
-        else:
-            inbox.put_nowait(event)
+    def _full(self) -> bool:
+        return self._inbox.qsize() >= self._capacity
+
+    def _put(self, event: Event) -> None:
+        # Only what may be dropped or recovered is held to the bound (module docstring).
+        if isinstance(event, (TypingStarted, UnknownEvent)) and self._full():
+            logger.debug("inbox full: dropped a %s", type(event).__name__)
+            return
+        self._inbox.put_nowait(event)
 
     async def run(self) -> None:
+        """Read until the conversation ends, the stream fails for good, or cancellation."""
         try:
             await self._backfill_or_end()
             while not self.ended:
+                if self._gap and not self._full():
+                    await self._backfill_or_end()
+                    continue
                 try:
-                    event = await self._stream.receive()
+                    event = await self._receive()
                 except HandshakeRefused as exc:
                     if exc.status != 400:
                         raise
                     # 400 chat.error.conversation.state: it ended while we were away.
-                    await self._end("the conversation ended while the stream was detached")
+                    self._end("the conversation ended while the stream was detached")
                     break
-                await self._dispatch(event)
+                if event is not None:
+                    await self._dispatch(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.info("session %s: event stream failed: %r", self._conversation_id, exc)
             self.failure = exc
+        finally:
+            receiving, self._receiving = self._receiving, None
+            if receiving is not None:
+                receiving.cancel()
+                await asyncio.wait({receiving})
+                if not receiving.cancelled():
+                    receiving.exception()  # retrieved: the reader is ending anyway
         self.finished = True
-        # Wake waiting consumers. If the inbox is full nobody waits; they see _finished
-        # once they have drained it.
-        if not self._inbox.full():
-            self._inbox.put_nowait(_END)
+        self._inbox.put_nowait(_END)  # wake waiting consumers
+
+    async def _receive(self) -> Event | None:
+        """The next stream event, or ``None`` when the consumer made room to fill a gap."""
+        if not self._gap and self._receiving is None:
+            return await self._stream.receive()
+        # The receive goes on in a task of its own, kept across calls: a receive is never
+        # cancelled halfway (it may be reconnecting).
+        if self._receiving is None:
+            self._receiving = asyncio.ensure_future(self._stream.receive())
+        if self._gap:
+            self._room = room = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait({self._receiving, room}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._room = None
+                room.cancel()
+            if not self._receiving.done():
+                return None
+        receiving, self._receiving = self._receiving, None
+        return await receiving
 
     async def _dispatch(self, event: Event) -> None:
         if isinstance(event, MessageReceived):
-            if self._sequencer.accept(event.message):
+            if self._gap or self._full():
+                # Left for the backfill that closes the gap (not marked seen: it will be
+                # delivered then).
+                self._gap = True
+            elif self._sequencer.accept(event.message):
                 await self._deliver(event.message, event)
         elif isinstance(event, StreamReconnected):
             recovered = await self._backfill_or_end()
             if not self.ended:
-                await self._emit(StreamReconnected(recovered, event.attempts, event.downtime))
+                self._put(StreamReconnected(recovered, event.attempts, event.downtime))
         elif isinstance(event, MemberStateChanged):
             await self._member_change(event)
         elif isinstance(event, MediaRequestReceived):
             request_id = event.request.id
             if request_id and request_id not in self._media_seen:
                 self._media_seen.add(request_id)
-                await self._emit(event)
+                self._put(event)
         else:
-            await self._emit(event)
+            self._put(event)
 
     async def _deliver(self, message: WebChatMessage, event: Event | None = None) -> None:
-        await self._emit(event if event is not None else MessageReceived(message))
+        self._put(event if event is not None else MessageReceived(message))
         if message.body_type == BodyType.MEDIA_REQUEST:
             await self._new_media_requests()
 
     async def _backfill_or_end(self) -> int:
-        try:
-            return await self._backfill()
-        except BadRequestError as exc:
-            if exc.code != ENDED_CODE:
-                raise
-            # The guest left (or was removed) before the backfill ran.
-            await self._end("the conversation has ended")
-            return 0
+        """Backfill, retrying transient failures for up to ``retry_window`` seconds."""
+        loop = asyncio.get_running_loop()
+        self._recovered = 0
+        failures = 0
+        first_failure = 0.0
+        while True:
+            try:
+                await self._backfill()
+                return self._recovered
+            except BadRequestError as exc:
+                if exc.code != ENDED_CODE:
+                    raise
+                # The guest left (or was removed) before the backfill ran.
+                self._end("the conversation has ended")
+                return self._recovered
+            except _TRANSIENT as exc:
+                now = loop.time()
+                if failures == 0:
+                    first_failure = now
+                if now - first_failure >= self._retry_window:
+                    raise StreamError(
+                        f"could not read the missed messages for {self._retry_window:g} s"
+                    ) from exc
+                failures += 1
+                logger.warning("backfill failed (%r); retrying", exc)
+                # Attempt 1 of the schedule is immediate; a failed backfill waits from 2 on.
+                await self._sleep(self._backoff.delay(failures + 1))
 
-    async def _backfill(self) -> int:
-        """Deliver the messages stored after the last ones delivered; return how many."""
-        count = 0
+    async def _backfill(self) -> None:
+        """Deliver the messages stored after the last ones delivered (counted in
+        ``_recovered``); stops early, leaving the gap open, when the inbox fills up."""
         while True:
             cursor = self._sequencer.backfill_cursor()
             pages = self._api.iter_webchat_guest_conversation_messages(
@@ -200,16 +306,20 @@ class Feed:
             try:
                 async with contextlib.aclosing(pages):  # type: ignore[type-var]
                     async for message in pages:
+                        if self._full():
+                            self._gap = True
+                            return
                         if self._sequencer.accept(message):
-                            count += 1
+                            self._recovered += 1
                             await self._deliver(message)
-                return count
+                self._gap = False
+                return
             except BadRequestError as exc:
                 if cursor is None or exc.code == ENDED_CODE:
                     raise
-                # The service does not know this id (a frame carried a bogus one): reach
-                # back to an older cursor rather than end the session.
-                logger.warning("backfill cursor refused (%s); using an older one", exc.code)
+                # The service does not know this id (a frame carried a bogus one): try the
+                # next cursor (see Sequencer.forget_cursor).
+                logger.warning("backfill cursor refused (%s); trying another", exc.code)
                 self._sequencer.forget_cursor(cursor)
 
     async def _new_media_requests(self) -> None:
@@ -227,11 +337,11 @@ class Feed:
                 and request.id not in self._media_seen
             ):
                 self._media_seen.add(request.id)
-                await self._emit(MediaRequestReceived(request))
+                self._put(MediaRequestReceived(request))
 
     async def _member_change(self, event: MemberStateChanged) -> None:
         if event.member_id == self._member_id and event.state == MemberState.DISCONNECTED:
-            await self._end("the guest is disconnected")
+            self._end("the guest is disconnected")
             return
         member = self._members.get(event.member_id, event.member)
         try:
@@ -249,10 +359,10 @@ class Feed:
             kind = MemberJoined
         elif event.state == MemberState.DISCONNECTED:
             kind = MemberLeft
-        await self._emit(
+        self._put(
             kind(event.member_id, event.state, member, event.conversation_id, event.timestamp)
         )
 
-    async def _end(self, reason: str) -> None:
+    def _end(self, reason: str) -> None:
         self.ended = True
-        await self._emit(ConversationEnded(reason))
+        self._put(ConversationEnded(reason))

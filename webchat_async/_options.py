@@ -23,7 +23,8 @@ class SessionOptions:
         max_reconnect_window: seconds without a socket before giving up (the service
             removes a guest detached for about two minutes).
         open_timeout: seconds allowed for one websocket handshake.
-        queue_size: events buffered for the consumer before the reader waits.
+        queue_size: events held for the consumer; past it, messages are fetched later
+            from the messages endpoint instead of queued (nothing is lost).
         dedupe_window: message ids remembered for de-duplication.
         typing_interval: seconds between typing indicators inside :meth:`GuestSession.typing`.
         leave_on_exit: whether closing the session leaves the conversation.

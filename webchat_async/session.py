@@ -31,10 +31,12 @@ a ``media-request`` message) and puts them in a bounded inbox that
   :class:`StreamReconnected` with their count.
 * **The guest's own messages** come back as :class:`MessageReceived` too (the service
   echoes them); compare ``message.sender.id`` with :attr:`GuestSession.member_id`.
-* **Backpressure, never loss.** When the inbox is full (``queue_size`` events) the reader
-  waits, which stops it reading the socket; the websocket library then stops reading the
-  network. A consumer that stays away long enough for the socket to time out only causes
-  a reconnect and a backfill. Nothing is ever dropped.
+* **Bounded, never loss, never stalled.** The reader keeps reading the socket whatever the
+  consumer does, so keepalives are answered and a drop is repaired at once. When the inbox
+  holds ``queue_size`` events, message frames are left to the messages endpoint and
+  delivered, in order, once the consumer has drained half of it; typing indicators are
+  dropped then; member, media and stream events are always queued (see
+  :mod:`webchat_async._feed`). No message is ever dropped.
 * **Cancellation is safe.** Cancelling a consumer's ``async for`` takes no event out of the
   inbox; the next ``events()`` continues where the last one stopped.
 * **Structured lifetime.** The reader ends with the session (:meth:`GuestSession.aclose`,
@@ -209,6 +211,8 @@ class GuestSession:
             conversation_id=conversation_id,
             member_id=member_id,
             queue_size=options.queue_size,
+            backoff=options.backoff,
+            retry_window=options.max_reconnect_window,
         )
         self._reader: asyncio.Task[None] | None = None
         self._left = False
