@@ -72,7 +72,7 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from ._feed import Feed
+from ._feed import ENDED_CODE, Feed
 from ._options import SessionOptions, merge_options
 from ._ordering import Sequencer
 from ._saved import SavedSession
@@ -81,6 +81,8 @@ from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
     ApiError,
+    BadRequestError,
+    NotFoundError,
     SessionClosedError,
     WebChatError,
 )
@@ -506,14 +508,21 @@ class GuestSession:
         """Leave the conversation (the guest's member is removed); idempotent.
 
         The stream then announces the guest's ``DISCONNECTED``: the iterator yields
-        :class:`ConversationEnded` and stops.
+        :class:`ConversationEnded` and stops. A conversation that has already ended (the
+        agent ended it, or an earlier attempt went through) counts as left.
         """
         self._check_open()
         if self._left:
             return
-        await self._api.delete_webchat_guest_conversation_member(
-            self._conversation_id, self._member_id
-        )
+        try:
+            await self._api.delete_webchat_guest_conversation_member(
+                self._conversation_id, self._member_id
+            )
+        except BadRequestError as exc:
+            if exc.code != ENDED_CODE:
+                raise
+        except NotFoundError:
+            pass  # the member is gone already
         self._left = True
 
     # -- events --------------------------------------------------------------------------

@@ -63,3 +63,19 @@ async def test_a_backfill_failing_past_the_window_stops_with_stream_error(
                 async for _ in session.events():
                     pass
                 simulator.faults.clear()
+
+
+async def test_leaving_a_chat_the_agent_just_ended_is_not_an_error(simulator: Simulator) -> None:
+    refused = 0
+    for _ in range(5):
+        async with start(simulator) as session:
+            await collect_until(session, is_text(GREETING))
+            # The block ends before the reader has seen the guest's DISCONNECTED, so
+            # __aexit__ still leaves: the service answers "already ended", which is fine.
+            await simulator.agent_end(session.conversation_id)
+        conversation = simulator.state.conversations[session.conversation_id]
+        member = f"/api/v2/webchat/guest/conversations/{conversation.id}/members/"
+        refused += simulator.state.count_requests(
+            "DELETE", member + conversation.guest_member_id, 400
+        )
+    assert refused >= 1  # the race this test is about did happen
