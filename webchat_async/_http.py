@@ -5,12 +5,15 @@ Every request of the SDK (API calls and the OAuth token request) goes through
 
 When a retry is safe
 --------------------
-A retry must never double an effect (two chat messages, two deployments). So:
+A retry must never double an effect (two chat messages, two deployments), nor turn a
+request that worked into an error. So:
 
-* ``GET``, ``PUT``, ``DELETE`` and ``PATCH`` are retried on 429, 502, 503, 504 and on any
-  transport error: they read or *set* state, and setting the same state twice is the same
-  as once (the only ``PATCH`` here sets a media request's state).
-* ``POST`` is retried only when the request certainly did not take effect:
+* ``GET`` and ``PUT`` are retried on 429, 502, 503, 504 and on any transport error: they
+  read, or replace a whole resource, and a second time answers as the first did.
+* ``POST``, ``DELETE`` and ``PATCH`` are retried only when the request certainly did not
+  take effect. A second ``POST`` would double a message; a second ``DELETE`` answers 404
+  (or 400 for a guest who has left) and a second ``PATCH`` of a media request 409, so a
+  retry after a success that was not seen would report a failure:
 
   - 429: the rate limiter rejects a request before it is processed;
   - 503: the service's "not processed, try again" answer;
@@ -18,7 +21,7 @@ A retry must never double an effect (two chat messages, two deployments). So:
     so not a byte of the request was sent.
 
   502, 504, read/write timeouts and a connection dropped mid-request are ambiguous (the
-  service may have acted before the failure), so a ``POST`` raises at once there.
+  service may have acted before the failure), so these methods raise at once there.
 
 A caller that knows better passes ``idempotent=`` (the OAuth token request does: minting a
 second token has no effect worth avoiding).
@@ -61,7 +64,8 @@ logger = logging.getLogger("webchat_async.http")
 #: Finite by default: a request that hangs forever would hang the chat session with it.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=10.0)
 
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+# Methods whose repetition answers as the first attempt did (see the module docstring).
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT"})
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Answers that say the request was not processed: safe to retry whatever the method.
 _NOT_PROCESSED_STATUSES = frozenset({429, 503})

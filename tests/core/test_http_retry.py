@@ -158,15 +158,28 @@ async def test_get_is_retried(first: Any) -> None:
     assert len(sleeps.delays) == 1
 
 
-@pytest.mark.parametrize(
+async def test_put_is_retried_on_502_504_and_read_errors() -> None:
+    side_effect = [
+        httpx.Response(502),
+        httpx.Response(504),
+        httpx.ReadTimeout("slow"),
+        httpx.Response(200, json=DEPLOYMENT),
+    ]
+    route, sleeps, outcome = await run(
+        "/api/v2/webchat/deployments/dep-1",
+        "PUT",
+        lambda api: api.put_webchat_deployment("dep-1", models.WebChatDeployment(name="x")),
+        side_effect,
+        access_token=ACCESS_TOKEN,
+    )
+    assert not isinstance(outcome, Exception), outcome
+    assert route.call_count == 4
+    assert len(sleeps.delays) == 3
+
+
+DELETE_AND_PATCH = pytest.mark.parametrize(
     ("method", "path", "call", "reply"),
     [
-        (
-            "PUT",
-            "/api/v2/webchat/deployments/dep-1",
-            lambda api: api.put_webchat_deployment("dep-1", models.WebChatDeployment(name="x")),
-            httpx.Response(200, json=DEPLOYMENT),
-        ),
         (
             "DELETE",
             "/api/v2/webchat/settings",
@@ -182,16 +195,52 @@ async def test_get_is_retried(first: Any) -> None:
             httpx.Response(200, json=MEDIA_REQUEST),
         ),
     ],
-    ids=["PUT", "DELETE", "PATCH"],
+    ids=["DELETE", "PATCH"],
 )
-async def test_state_setting_methods_are_retried_on_502_504_and_read_errors(
-    method: str, path: str, call: Callable[[WebChatApi], Awaitable[Any]], reply: httpx.Response
+
+
+@DELETE_AND_PATCH
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(502), httpx.Response(504), httpx.ReadTimeout("slow")],
+    ids=["502", "504", "ReadTimeout"],
+)
+async def test_delete_and_patch_are_not_retried_when_they_may_have_taken_effect(
+    method: str,
+    path: str,
+    call: Callable[[WebChatApi], Awaitable[Any]],
+    reply: httpx.Response,
+    failure: Any,
 ) -> None:
-    side_effect = [httpx.Response(502), httpx.Response(504), httpx.ReadTimeout("slow"), reply]
-    route, sleeps, outcome = await run(path, method, call, side_effect, access_token=ACCESS_TOKEN)
+    # A second DELETE answers 404 and a second PATCH of a media request 409: retrying a
+    # success nobody saw would report a failure.
+    route, sleeps, outcome = await run(
+        path, method, call, [failure, reply], access_token=ACCESS_TOKEN
+    )
+    assert isinstance(outcome, Exception)
+    assert route.call_count == 1
+    assert sleeps.delays == []
+
+
+@DELETE_AND_PATCH
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(429), httpx.Response(503), httpx.ConnectError("refused")],
+    ids=["429", "503", "ConnectError"],
+)
+async def test_delete_and_patch_are_retried_when_nothing_happened(
+    method: str,
+    path: str,
+    call: Callable[[WebChatApi], Awaitable[Any]],
+    reply: httpx.Response,
+    failure: Any,
+) -> None:
+    route, sleeps, outcome = await run(
+        path, method, call, [failure, reply], access_token=ACCESS_TOKEN
+    )
     assert not isinstance(outcome, Exception), outcome
-    assert route.call_count == 4
-    assert len(sleeps.delays) == 3
+    assert route.call_count == 2
+    assert len(sleeps.delays) == 1
 
 
 # -- limits and schedule ---------------------------------------------------------------------
