@@ -224,10 +224,13 @@ class HttpClient:
         """A new instance on the same pool (which it does not own)."""
         derived = HttpClient(
             self._client,
-            timeout=timeout if timeout is not None else self.timeout,
+            timeout=timeout,
             max_retries=self.max_retries if max_retries is None else max_retries,
             retry=retry if retry is not None else self.retry,
         )
+        if timeout is None:
+            # Inherited as it is: it was checked (or is the injected client's own choice).
+            derived.timeout = self.timeout
         derived._owns_client = False
         derived._gate = self._gate
         return derived

@@ -123,7 +123,9 @@ class Sequencer:
         """Stop using ``message_id`` as a cursor (the service refused it as unknown).
 
         A frame can carry an id the messages endpoint does not know; the next cursor is
-        then an older delivered id, or the conversation's start once none is left.
+        then the next delivered id of the last :data:`REWIND`, and once none is left the
+        conversation's start (the de-duplication window then keeps the messages it
+        remembers from coming twice).
         """
         try:
             self._recent.remove(message_id)

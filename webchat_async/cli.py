@@ -64,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
+    except (ValueError, TypeError) as exc:
+        # The SDK refuses bad arguments (an unknown region, http:// to a remote host)
+        # with a message that says what was wrong: that line is the whole answer.
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
 
 
 def _verbose_logging() -> None:

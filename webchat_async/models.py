@@ -87,7 +87,7 @@ class _OpenEnum(str, enum.Enum):
     @property
     def is_known(self) -> bool:
         """Whether this value is one this version of the SDK knows."""
-        return self._name_ in type(self).__members__
+        return self._value_ in type(self)._value2member_map_
 
     def __str__(self) -> str:
         return str(self.value)

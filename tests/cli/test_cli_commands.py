@@ -180,3 +180,17 @@ async def test_simulator_command_serves_until_interrupted() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_a_bad_argument_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GENESYS_CLIENT_ID", "id")
+    monkeypatch.setenv("GENESYS_CLIENT_SECRET", "secret-value")
+    monkeypatch.delenv("WEBCHAT_BASE_URL", raising=False)
+    assert main(["deployments", "list", "--region", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown region 'nowhere'") and len(err.splitlines()) == 1
+    assert main(["deployments", "list", "--base-url", "http://example.com"]) == 2
+    err = capsys.readouterr().err
+    assert "http://" in err and "Traceback" not in err and "secret-value" not in err

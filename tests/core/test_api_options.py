@@ -96,3 +96,16 @@ async def test_injected_client_keeps_its_own_timeout() -> None:
                 route = router.get(MESSAGE_PATH).respond(200, json=MESSAGE)
                 await api.get_webchat_guest_conversation_message("c-1", "msg-1")
     assert route.calls.last.request.extensions["timeout"] == httpx.Timeout(7.0).as_dict()
+
+
+async def test_with_options_keeps_an_injected_clients_unbounded_timeout() -> None:
+    import httpx
+
+    from webchat_async import WebChatApi
+
+    async with httpx.AsyncClient(timeout=None) as client:
+        api = WebChatApi(base_url="http://127.0.0.1:9", http_client=client)
+        guest = api.with_options(guest_token="eyJ.e30.sig")
+        assert guest._http.timeout == client.timeout
+        timed = api.with_options(timeout=2.0)
+        assert timed._http.timeout.read == 2.0

@@ -160,3 +160,11 @@ def test_secret_fields_are_masked_in_repr() -> None:
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def test_is_known_looks_at_values_not_member_names() -> None:
+    from webchat_async.models import BodyType
+
+    assert BodyType("standard").is_known
+    upper = BodyType("STANDARD")  # the member's *name*, not a value the service sends
+    assert not upper.is_known and upper != BodyType.STANDARD

@@ -133,6 +133,7 @@ async def test_oauth_token_endpoint(simulator: Simulator, http: httpx.AsyncClien
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(simulator.client_id, "no")
     )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert wrong.json()["error_description"]  # RFC 6749 section 5.2
     grant = await http.post(
         "/oauth/token",
         data={"grant_type": "password"},

@@ -166,7 +166,7 @@ class _App:
         ):
             # OAuth errors use RFC 6749's shape, as the Genesys login service does.
             return json_response(
-                {"error": "invalid_client", "description": "client not found"}, status=401
+                {"error": "invalid_client", "error_description": "client not found"}, status=401
             )
         if form.get("grant_type") != "client_credentials":
             return json_response({"error": "unsupported_grant_type"}, status=400)
