@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._aio import cancel_and_wait
 from ._backoff import Backoff
 from ._events import (
     ConversationEnded,
@@ -212,10 +213,7 @@ class Feed:
         finally:
             receiving, self._receiving = self._receiving, None
             if receiving is not None:
-                receiving.cancel()
-                await asyncio.wait({receiving})
-                if not receiving.cancelled():
-                    receiving.exception()  # retrieved: the reader is ending anyway
+                await cancel_and_wait(receiving)
         self.finished = True
         self._inbox.put_nowait(_END)  # wake waiting consumers
 

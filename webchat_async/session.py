@@ -59,6 +59,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._aio import cancel_and_wait
 from ._events import (
     ConversationEnded,
     Event,
@@ -441,9 +442,7 @@ class GuestSession:
         try:
             yield
         finally:
-            repeater.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await repeater
+            await cancel_and_wait(repeater)
 
     async def _repeat_typing(self, every: float) -> None:
         while True:
@@ -578,9 +577,7 @@ class GuestSession:
             reader, self._reader = self._reader, None
             try:
                 if reader is not None:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
+                    await cancel_and_wait(reader)
                 await self._stream.aclose()
             finally:
                 await _close_all(self._owned_apis)

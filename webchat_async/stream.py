@@ -29,7 +29,6 @@ The URI embeds the guest JWT: it is never logged, shown in a repr or put in an e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +37,7 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
+from ._aio import cancel_and_wait
 from ._backoff import Backoff
 from ._events import (
     MAX_FRAME_SIZE,
@@ -268,9 +268,7 @@ class EventStream:
             self._watchdog = None
         task, self._ping_task = self._ping_task, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _detach(self, ws: ClientConnection) -> None:
         self._ws = None
