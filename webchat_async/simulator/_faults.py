@@ -90,7 +90,23 @@ class FaultControls:
         self.heartbeats_stopped = False
 
     def __repr__(self) -> str:
-        return "<FaultControls>"
+        return f"<FaultControls pending={self.pending()!r}>"
+
+    def pending(self) -> dict[str, int | None]:
+        """The REST and handshake faults still armed: how many requests each will still
+        hit (``None``: every request, or a fraction of them, until :meth:`clear`)."""
+        armed = {
+            "rate_limit": self._rate_limit,
+            "server_errors": self._server_errors,
+            "fail_after_processing": self._fail_after,
+            "delay": self._delay,
+        }
+        out: dict[str, int | None] = {
+            name: fault.n for name, fault in armed.items() if fault is not None and not fault.spent
+        }
+        if self._refuse_handshakes:
+            out["refuse_handshakes"] = self._refuse_handshakes
+        return out
 
     def seed(self, value: int) -> None:
         """Re-seed the RNG behind ``fraction`` faults (deterministic runs)."""
