@@ -9,9 +9,10 @@ must; the SDK additionally validates the arguments, maps errors and builds a typ
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from webchat_async.api import WebChatApi
 from webchat_async.models import CreateWebChatMessageRequest
@@ -20,7 +21,10 @@ from . import _raw
 from ._harness import Check, Figure, Result, SimulatorProcess, Stats, alternate_async
 from ._server import QUIET
 
-__all__ = ["GOAL", "NAME", "TITLE", "measure", "run"]
+__all__ = ["GOAL", "NAME", "TITLE", "Send", "measure", "run", "senders"]
+
+#: One send to the simulator, through the SDK or bare httpx.
+Send = Callable[[], Awaitable[None]]
 
 NAME = "rest_call"
 TITLE = "REST call cost (sequential send-message)"
@@ -35,23 +39,7 @@ async def run(
 ) -> Result:
     """Measure ``runs`` pairs of ``calls`` sequential sends each."""
     started = time.perf_counter()
-    async with _raw.http_client() as setup:
-        conversation = await _raw.create_conversation(setup, sim)
-    url = _raw.message_url(sim, conversation)
-    request = CreateWebChatMessageRequest(body=_TEXT)
-
-    async with (
-        WebChatApi(base_url=sim.base_url, guest_token=conversation.jwt) as api,
-        _raw.http_client() as client,
-    ):
-
-        async def sdk_once() -> None:
-            await api.post_webchat_guest_conversation_member_messages(
-                conversation.id, conversation.member_id, request
-            )
-
-        async def raw_once() -> None:
-            await _raw.post_message(client, url, conversation.jwt, _TEXT)
+    async with senders(sim, _TEXT) as (sdk_once, raw_once):
 
         async def sdk() -> tuple[float, float]:
             return await measure(sdk_once, calls)
@@ -86,6 +74,31 @@ async def run(
         checks=[Check.at_most("REST call cost, SDK / httpx", ratio.median, GOAL, "x")],
         seconds=time.perf_counter() - started,
     )
+
+
+@contextlib.asynccontextmanager
+async def senders(sim: SimulatorProcess, text: str) -> AsyncIterator[tuple[Send, Send]]:
+    """``(sdk_once, raw_once)``: one send of ``text`` through ``WebChatApi``, and the very
+    same request (URL, headers, JSON bytes) through a bare ``httpx`` client, to one
+    conversation, each on a pool of its own that lives as long as the context."""
+    async with _raw.http_client() as setup:
+        conversation = await _raw.create_conversation(setup, sim)
+    url = _raw.message_url(sim, conversation)
+    request = CreateWebChatMessageRequest(body=text)
+    async with (
+        WebChatApi(base_url=sim.base_url, guest_token=conversation.jwt) as api,
+        _raw.http_client() as client,
+    ):
+
+        async def sdk_once() -> None:
+            await api.post_webchat_guest_conversation_member_messages(
+                conversation.id, conversation.member_id, request
+            )
+
+        async def raw_once() -> None:
+            await _raw.post_message(client, url, conversation.jwt, text)
+
+        yield sdk_once, raw_once
 
 
 async def measure(call: Callable[[], Awaitable[None]], count: int) -> tuple[float, float]:

@@ -12,10 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from webchat_async.api import WebChatApi
-from webchat_async.models import CreateWebChatMessageRequest
-
-from . import _raw
+from . import rest_call
 from ._harness import Check, Figure, Result, SimulatorProcess, Stats, alternate_async
 from ._server import QUIET
 
@@ -34,23 +31,7 @@ async def run(
 ) -> Result:
     """Measure ``runs`` pairs of batches of ``senders * per_sender`` sends."""
     started = time.perf_counter()
-    async with _raw.http_client() as setup:
-        conversation = await _raw.create_conversation(setup, sim)
-    url = _raw.message_url(sim, conversation)
-    request = CreateWebChatMessageRequest(body=_TEXT)
-
-    async with (
-        WebChatApi(base_url=sim.base_url, guest_token=conversation.jwt) as api,
-        _raw.http_client() as client,
-    ):
-
-        async def sdk_once() -> None:
-            await api.post_webchat_guest_conversation_member_messages(
-                conversation.id, conversation.member_id, request
-            )
-
-        async def raw_once() -> None:
-            await _raw.post_message(client, url, conversation.jwt, _TEXT)
+    async with rest_call.senders(sim, _TEXT) as (sdk_once, raw_once):
 
         async def sdk() -> tuple[float, float]:
             return await _batch(sdk_once, senders, per_sender)
