@@ -12,14 +12,23 @@ the consumer was away would stop answering keepalives, and the service removes a
 whose socket stays dead for about two minutes. So the inbox is bounded another way. When
 it holds ``queue_size`` events:
 
-* a message frame is not queued; it opens a *gap*, and every later message frame is
-  skipped too until the gap is closed, so order holds. When the consumer has drained half
-  the inbox, the reader pages the messages endpoint after the last message delivered and
-  delivers what was skipped, in server order. Nothing is lost: the service keeps every
-  message while the conversation lives.
-* a typing indicator or an unknown frame is dropped (they are momentary);
-* member changes, media requests, stream events and the end are always queued (few, and
-  each one matters).
+* a message frame is not queued; it opens a *gap*. While the gap is open, message frames
+  and member, media and stream events are *held* aside in arrival order (messages up to
+  ``hold_limit``; past it they are left to the messages endpoint alone). When the consumer
+  has drained half the inbox, the reader pages the messages endpoint after the last
+  message delivered and delivers them in server order, releasing each held event at its
+  place among them; when it has caught up, the gap closes.
+* if the conversation ends while a gap is open (the endpoint then refuses), everything held
+  is released, and the frames still on their way are read and delivered live, before
+  :class:`ConversationEnded`: the held frames are the messages.
+* member and stream events keep their place among the messages that arrived live; a
+  message that never arrived live (missed while detached, recovered from the endpoint) may
+  land before or after a stream event held near it.
+* typing indicators and unknown frames are dropped while the inbox is full or a gap is
+  open (they are momentary).
+
+So messages are never lost while the conversation lives, nor at its end unless more than
+``hold_limit`` of them arrived while the consumer was behind (a warning says how many).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -69,6 +78,11 @@ logger = logging.getLogger("webchat_async.session")
 #: PROTOCOL 5: calls on a conversation that has ended for the guest answer 400 with this code.
 ENDED_CODE = "chat.error.conversation.state"
 
+# After the messages endpoint has said the conversation ended, the frames already on their
+# way (the last messages, the guest's DISCONNECTED) are read for this long at most
+# **[choice: the service closes the socket right after; this bounds a server that does not]**.
+_CLOSING_GRACE = 5.0
+
 # A backfill that fails this way is worth another try: the service is busy or unreachable,
 # not refusing.
 _TRANSIENT = (ApiConnectionError, RateLimitError, ServerError)
@@ -85,10 +99,11 @@ class Feed:
     """Reads one conversation's stream into a bounded inbox of typed events.
 
     Args:
-        backoff, sleep: the schedule between attempts of a backfill that failed
-            transiently (the stream's reconnection schedule).
+        backoff: the schedule between attempts of a backfill that failed transiently (the
+            stream's reconnection schedule).
         retry_window: seconds a backfill may keep failing before the session stops with
             :class:`~webchat_async.errors.StreamError` (the service's reconnect window).
+        hold_limit: message frames held aside while a gap is open (module docstring).
 
     Attributes:
         ended: the conversation has ended for the guest (:class:`ConversationEnded` queued).
@@ -107,7 +122,7 @@ class Feed:
         queue_size: int,
         backoff: Backoff,
         retry_window: float,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        hold_limit: int = 1024,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -119,10 +134,20 @@ class Feed:
         self._capacity = queue_size
         self._backoff = backoff
         self._retry_window = retry_window
-        self._sleep = sleep
         # Unbounded as a container; the bound is enforced by _put (see the module docstring).
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._gap = False
+        # While a gap is open: the events that arrived, in order (module docstring).
+        self._held: deque[Event] = deque()
+        self._held_ids: set[str] = set()
+        self._hold_limit = hold_limit
+        self._unheld = 0  # message frames not held (past the limit): endpoint only
+        # Set once the endpoint has refused an ended conversation: read until then, live.
+        self._closing_by: float | None = None
+        # A backfill that failed transiently: when to try again, and since when it fails.
+        self._retry_at: float | None = None
+        self._failing_since: float | None = None
+        self._failures = 0
         self._recovered = 0  # messages delivered by the current backfill
         # While a gap is open: a pending receive, and the future that says there is room.
         self._receiving: asyncio.Task[Event] | None = None
@@ -181,27 +206,68 @@ class Feed:
         return self._inbox.qsize() >= self._capacity
 
     def _put(self, event: Event) -> None:
-        # Only what may be dropped or recovered is held to the bound (module docstring).
-        if isinstance(event, (TypingStarted, UnknownEvent)) and self._full():
-            logger.debug("inbox full: dropped a %s", type(event).__name__)
+        """Queue an event that is not a message frame (those go through _dispatch)."""
+        if isinstance(event, (TypingStarted, UnknownEvent)):
+            if self._gap or self._full():
+                logger.debug("consumer behind: dropped a %s", type(event).__name__)
+                return
+        elif self._gap and not isinstance(event, MessageReceived):
+            self._held.append(event)  # released at its place among the messages
             return
         self._inbox.put_nowait(event)
+
+    def _hold(self, event: MessageReceived) -> None:
+        message_id = event.message.id
+        if message_id and message_id in self._held_ids:
+            return  # a duplicate frame
+        if message_id and len(self._held_ids) < self._hold_limit:
+            self._held.append(event)
+            self._held_ids.add(message_id)
+        else:
+            self._unheld += 1
+
+    async def _release(self, until: str | None = None) -> None:
+        """Release held events in order: all of them, or those before the held copy of
+        message ``until`` (which is dropped: the caller delivers that message itself)."""
+        if until is not None and until not in self._held_ids:
+            return
+        held = self._held
+        while held:
+            event = held.popleft()
+            if isinstance(event, MessageReceived):
+                self._held_ids.discard(event.message.id or "")
+                if until is not None and event.message.id == until:
+                    return
+                if self._sequencer.accept(event.message):
+                    await self._deliver(event.message, event)
+            else:
+                self._inbox.put_nowait(event)
 
     async def run(self) -> None:
         """Read until the conversation ends, the stream fails for good, or cancellation."""
         try:
             await self._backfill_or_end()
+            loop = asyncio.get_running_loop()
             while not self.ended:
-                if self._gap and not self._full():
+                # A failed backfill is retried once _receive's timer has cleared _retry_at:
+                # so the socket is read between attempts, even with a zero delay.
+                if self._gap and not self._full() and self._retry_at is None:
                     await self._backfill_or_end()
                     continue
                 try:
-                    event = await self._receive()
+                    if self._closing_by is None:
+                        event = await self._receive()
+                    else:
+                        remaining = self._closing_by - loop.time()
+                        event = await asyncio.wait_for(self._receive(), max(remaining, 0.0))
+                except asyncio.TimeoutError:
+                    await self._end("the conversation has ended")
+                    break
                 except HandshakeRefused as exc:
                     if exc.status != 400:
                         raise
                     # 400 chat.error.conversation.state: it ended while we were away.
-                    self._end("the conversation ended while the stream was detached")
+                    await self._end("the conversation ended while the stream was detached")
                     break
                 if event is not None:
                     await self._dispatch(event)
@@ -218,7 +284,8 @@ class Feed:
         self._inbox.put_nowait(_END)  # wake waiting consumers
 
     async def _receive(self) -> Event | None:
-        """The next stream event, or ``None`` when the consumer made room to fill a gap."""
+        """The next stream event, or ``None`` when the gap can be worked on: the consumer
+        made room, or a failed backfill is due for another try."""
         if not self._gap and self._receiving is None:
             return await self._stream.receive()
         # The receive goes on in a task of its own, kept across calls: a receive is never
@@ -226,23 +293,34 @@ class Feed:
         if self._receiving is None:
             self._receiving = asyncio.ensure_future(self._stream.receive())
         if self._gap:
-            self._room = room = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._room = room = loop.create_future()
+            timer = None
+            if self._retry_at is not None:
+                timer = loop.call_at(self._retry_at, self._retry_due, room)
             try:
                 await asyncio.wait({self._receiving, room}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self._room = None
                 room.cancel()
+                if timer is not None:
+                    timer.cancel()
             if not self._receiving.done():
                 return None
         receiving, self._receiving = self._receiving, None
         return await receiving
 
+    def _retry_due(self, room: asyncio.Future[None]) -> None:
+        self._retry_at = None
+        if not room.done():
+            room.set_result(None)
+
     async def _dispatch(self, event: Event) -> None:
         if isinstance(event, MessageReceived):
-            if self._gap or self._full():
-                # Left for the backfill that closes the gap (not marked seen: it will be
-                # delivered then).
+            if self._closing_by is None and (self._gap or self._full()):
+                # Not marked seen: the backfill that closes the gap delivers it, in order.
                 self._gap = True
+                self._hold(event)
             elif self._sequencer.accept(event.message):
                 await self._deliver(event.message, event)
         elif isinstance(event, StreamReconnected):
@@ -265,33 +343,43 @@ class Feed:
             await self._new_media_requests()
 
     async def _backfill_or_end(self) -> int:
-        """Backfill, retrying transient failures for up to ``retry_window`` seconds."""
+        """One backfill; return how many messages it delivered.
+
+        A transient failure (connection, 429, 5xx) leaves the gap open with a retry time on
+        the stream's backoff schedule: the loop goes on reading the socket (holding what
+        arrives) and tries again when due, for up to ``retry_window`` seconds, after which
+        the session stops with :class:`~webchat_async.errors.StreamError`.
+        """
         loop = asyncio.get_running_loop()
         self._recovered = 0
-        failures = 0
-        first_failure = 0.0
-        while True:
-            try:
-                await self._backfill()
-                return self._recovered
-            except BadRequestError as exc:
-                if exc.code != ENDED_CODE:
-                    raise
-                # The guest left (or was removed) before the backfill ran.
-                self._end("the conversation has ended")
-                return self._recovered
-            except _TRANSIENT as exc:
-                now = loop.time()
-                if failures == 0:
-                    first_failure = now
-                if now - first_failure >= self._retry_window:
-                    raise StreamError(
-                        f"could not read the missed messages for {self._retry_window:g} s"
-                    ) from exc
-                failures += 1
-                logger.warning("backfill failed (%r); retrying", exc)
-                # Attempt 1 of the schedule is immediate; a failed backfill waits from 2 on.
-                await self._sleep(self._backoff.delay(failures + 1))
+        try:
+            await self._backfill()
+        except BadRequestError as exc:
+            if exc.code != ENDED_CODE:
+                raise
+            # The conversation has ended: no backfill will work again. Release what is
+            # held, then read what is still on its way, live (_CLOSING_GRACE).
+            self._gap = False
+            await self._release()
+            if self._closing_by is None:
+                self._closing_by = loop.time() + _CLOSING_GRACE
+        except _TRANSIENT as exc:
+            now = loop.time()
+            if self._failing_since is None:
+                self._failing_since = now
+            if now - self._failing_since >= self._retry_window:
+                raise StreamError(
+                    f"could not read the missed messages for {self._retry_window:g} s"
+                ) from exc
+            self._failures += 1
+            # Attempt 1 of the schedule is immediate; a failed backfill waits from 2 on.
+            self._retry_at = now + self._backoff.delay(self._failures + 1)
+            self._gap = True
+            logger.warning("backfill failed (%r); retrying", exc)
+        else:
+            self._retry_at = self._failing_since = None
+            self._failures = 0
+        return self._recovered
 
     async def _backfill(self) -> None:
         """Deliver the messages stored after the last ones delivered (counted in
@@ -307,10 +395,14 @@ class Feed:
                         if self._full():
                             self._gap = True
                             return
+                        if message.id:
+                            await self._release(until=message.id)
                         if self._sequencer.accept(message):
                             self._recovered += 1
                             await self._deliver(message)
+                # Caught up: what is still held arrived after the last stored message.
                 self._gap = False
+                await self._release()
                 return
             except BadRequestError as exc:
                 if cursor is None or exc.code == ENDED_CODE:
@@ -335,11 +427,13 @@ class Feed:
                 and request.id not in self._media_seen
             ):
                 self._media_seen.add(request.id)
-                self._put(MediaRequestReceived(request))
+                # Right after the message that announced it (never held: that message is
+                # being delivered now).
+                self._inbox.put_nowait(MediaRequestReceived(request))
 
     async def _member_change(self, event: MemberStateChanged) -> None:
         if event.member_id == self._member_id and event.state == MemberState.DISCONNECTED:
-            self._end("the guest is disconnected")
+            await self._end("the guest is disconnected")
             return
         member = self._members.get(event.member_id, event.member)
         try:
@@ -361,6 +455,15 @@ class Feed:
             kind(event.member_id, event.state, member, event.conversation_id, event.timestamp)
         )
 
-    def _end(self, reason: str) -> None:
+    async def _end(self, reason: str) -> None:
+        # The messages endpoint refuses an ended conversation: what is held is all there is.
+        self._gap = False
+        await self._release()
+        if self._unheld:
+            logger.warning(
+                "session %s ended while %d messages were past the hold limit; they are lost",
+                self._conversation_id,
+                self._unheld,
+            )
         self.ended = True
-        self._put(ConversationEnded(reason))
+        self._inbox.put_nowait(ConversationEnded(reason))

@@ -216,6 +216,7 @@ class GuestSession:
             queue_size=options.queue_size,
             backoff=options.backoff,
             retry_window=options.max_reconnect_window,
+            hold_limit=options.dedupe_window,
         )
         self._reader: asyncio.Task[None] | None = None
         self._left = False

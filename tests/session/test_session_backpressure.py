@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from session_support import GREETING, collect_until, is_text, start, texts
 
-from webchat_async import MemberJoined, Retry, StreamError, StreamReconnected, WebChatApi
+from webchat_async import (
+    ConversationEnded,
+    MemberJoined,
+    MessageReceived,
+    Retry,
+    StreamDisconnected,
+    StreamError,
+    StreamReconnected,
+    WebChatApi,
+)
 from webchat_async.simulator import Simulator
 
 QUEUE = 4
@@ -79,3 +88,78 @@ async def test_leaving_a_chat_the_agent_just_ended_is_not_an_error(simulator: Si
             "DELETE", member + conversation.guest_member_id, 400
         )
     assert refused >= 1  # the race this test is about did happen
+
+
+async def test_messages_held_in_a_gap_survive_the_end_of_the_chat(simulator: Simulator) -> None:
+    async with start(simulator, queue_size=QUEUE) as session:
+        cid = session.conversation_id
+        await collect_until(session, lambda e: isinstance(e, MemberJoined))
+        agent = simulator.state.conversations[cid].agent_member_id
+        for i in range(10):
+            await simulator.agent_say(cid, f"m{i}")
+        await simulator.agent_say(cid, "goodbye")
+        # The agent ends the chat while the consumer is behind: the messages endpoint
+        # refuses from now on, so the frames held aside are the only copy.
+        await simulator.agent_end(cid)
+        await simulator.wait_ended(cid)
+        events = await collect_until(session, lambda e: isinstance(e, ConversationEnded))
+    assert texts(events, agent) == [f"m{i}" for i in range(10)] + ["goodbye"]
+    kinds = [type(e).__name__ for e in events]
+    # The agent's departure comes after everything it said.
+    assert kinds.index("MemberLeft") > max(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, MessageReceived) and e.message.body == "goodbye"
+    )
+
+
+async def test_events_held_in_a_gap_keep_their_place_among_messages(
+    simulator: Simulator,
+) -> None:
+    async with start(simulator, queue_size=QUEUE) as session:
+        cid = session.conversation_id
+        await collect_until(session, lambda e: isinstance(e, MemberJoined))
+        agent = simulator.state.conversations[cid].agent_member_id
+        for i in range(6):
+            await simulator.agent_say(cid, f"before{i}")
+        simulator.faults.drop_sockets(cid)
+        await simulator.wait_attachments(cid, 2)
+        for i in range(4):
+            await simulator.agent_say(cid, f"after{i}")
+        events = await collect_until(session, is_text("after3"))
+    kinds = [type(e) for e in events]
+    # Both stream events come through, in order, and before the messages sent only after
+    # the reattach; messages missed while detached may land on either side of them.
+    assert kinds.count(StreamDisconnected) == kinds.count(StreamReconnected) == 1
+    disconnected = kinds.index(StreamDisconnected)
+    assert disconnected < kinds.index(StreamReconnected)
+    assert all(
+        disconnected > i
+        for i, e in enumerate(events)
+        if isinstance(e, MessageReceived) and e.message.body in {"before0", "before1"}
+    )
+    assert texts(events, agent) == [f"before{i}" for i in range(6)] + [
+        f"after{i}" for i in range(4)
+    ]
+
+
+async def test_the_socket_is_reattached_while_a_backfill_keeps_failing(
+    simulator: Simulator,
+) -> None:
+    api = WebChatApi(base_url=simulator.base_url, retry=Retry(backoff_factor=0, jitter=0))
+    async with api, start(simulator, api=api, queue_size=QUEUE) as session:
+        cid = session.conversation_id
+        await collect_until(session, lambda e: isinstance(e, MemberJoined))
+        agent = simulator.state.conversations[cid].agent_member_id
+        for i in range(10):
+            await simulator.agent_say(cid, f"m{i}")
+        simulator.faults.server_errors(status=503)  # every REST call fails from now on
+        simulator.faults.drop_sockets(cid)
+        # Draining makes room: the gap backfill starts and keeps failing; meanwhile the
+        # stream must still be reattached.
+        first = await collect_until(session, is_text("m1"))
+        await simulator.wait_attachments(cid, 2)
+        simulator.faults.clear()
+        await simulator.agent_say(cid, "back")
+        rest = await collect_until(session, is_text("back"))
+    assert texts(first + rest, agent) == [f"m{i}" for i in range(10)] + ["back"]
