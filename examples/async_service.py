@@ -49,7 +49,7 @@ async def ask(request: web.Request) -> web.Response:
             sent = await session.send_message(text)
             answer = await asyncio.wait_for(_answer_to(session, sent.id), timeout=30)
             return web.json_response({"conversationId": session.conversation_id, "answer": answer})
-    except (WebChatError, TimeoutError) as exc:
+    except (WebChatError, asyncio.TimeoutError) as exc:  # asyncio.TimeoutError: Python 3.10
         # The SDK's errors carry no secret, so they are safe to pass on.
         return web.json_response({"error": str(exc) or type(exc).__name__}, status=502)
 

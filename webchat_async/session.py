@@ -539,7 +539,8 @@ class GuestSession:
     ) -> Event:
         """Consume events until one matches ``predicate``, and return it.
 
-        The events before it are consumed too. Raises :class:`TimeoutError` after
+        The events before it are consumed too. Raises :class:`asyncio.TimeoutError` (the
+        builtin :class:`TimeoutError` from Python 3.11 on) after
         ``timeout`` seconds, and :class:`SessionClosedError` if the events end first.
         """
 

@@ -45,7 +45,7 @@ class Terminal:
 
         try:
             return await asyncio.wait_for(until(), TIMEOUT)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from 3.11
             raise AssertionError(f"{text!r} never appeared in:\n{self.output}") from None
 
     def type(self, keys: str) -> None:

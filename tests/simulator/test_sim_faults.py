@@ -228,7 +228,7 @@ async def test_heartbeat_loop_and_stop_resume() -> None:
             sim.faults.stop_heartbeats()
             marker = await sim.agent_say(guest.id, "marker")
             await stream.until(lambda f: f.get("eventBody", {}).get("id") == marker.id)
-            with pytest.raises(TimeoutError):
+            with pytest.raises(asyncio.TimeoutError):
                 await stream.until(lambda f: f.get("topicName") == "channel.metadata", SILENCE)
             sim.faults.resume_heartbeats()
             await stream.until(lambda f: f.get("topicName") == "channel.metadata")
@@ -246,9 +246,9 @@ async def test_hung_sockets_go_silent(simulator: Simulator, http: httpx.AsyncCli
     assert kind(await alive.next()) is None
     await hung.ws.send(json.dumps({"message": "ping"}))
     waiter = await hung.ws.ping()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(waiter, SILENCE)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):
         await hung.next(SILENCE)
     assert simulator.state.conversations[guest.id].socket_count == 2
     await alive.close()
