@@ -37,8 +37,10 @@ __all__ = [
     "dumps",
     "format_datetime",
     "get_converter",
+    "JSONTooDeep",
     "loads",
     "parse_datetime",
+    "parse_json",
     "structure",
     "unstructure",
 ]
@@ -252,11 +254,28 @@ def unstructure(obj: Any) -> Any:
     return (_converter or get_converter()).unstructure(obj)
 
 
+class JSONTooDeep(ValueError):
+    """JSON nested deeper than the parser's recursion limit."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Decode JSON from the wire; ``ValueError`` for anything that is not JSON.
+
+    ``json.loads`` raises ``RecursionError`` for a few kilobytes of ``[[[[...``, which is
+    not a ``ValueError``: here it is one (:class:`JSONTooDeep`), so that every caller's
+    ``except ValueError`` covers it.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise JSONTooDeep("JSON nested too deeply") from None
+
+
 def loads(text: str | bytes, cls: type[T]) -> T:
     """Parse JSON text straight into a model."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's limit
+        data = parse_json(text)
+    except ValueError as exc:
         raise DecodeError(f"invalid JSON for {cls.__name__}: {exc.__class__.__name__}") from exc
     return structure(data, cls)
 

@@ -21,13 +21,12 @@ Events are small frozen attrs classes; use them with ``match``::
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 from typing import Any
 
 import attrs
 
-from ._convert import parse_datetime, structure
+from ._convert import JSONTooDeep, parse_datetime, parse_json, structure
 from ._redact import preview
 from .errors import DecodeError
 from .models import (
@@ -196,12 +195,11 @@ def decode_frame(text: str | bytes) -> Event | None:
     if len(text) > MAX_FRAME_SIZE:
         return _unknown(text, "frame too large")
     try:
-        frame = json.loads(text)
+        frame = parse_json(text)
+    except JSONTooDeep as exc:
+        return _unknown(text, str(exc))
     except ValueError:
         return _unknown(text, "invalid JSON")
-    except RecursionError:
-        # A few kilobytes of "[[[[..." nest deeper than the parser's recursion limit.
-        return _unknown(text, "JSON nested too deeply")
     if not isinstance(frame, dict):
         return _unknown(text, "not an object")
     try:

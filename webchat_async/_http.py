@@ -420,8 +420,8 @@ def error_from_response(response: httpx.Response, method: str, path: str) -> Api
     data: Any = None
     if response.content:
         try:
-            data = json.loads(response.content)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
+            data = _convert.parse_json(response.content)
+        except ValueError:
             data = None
     if isinstance(data, dict):
         try:

@@ -6,6 +6,7 @@ import json
 
 import attrs
 
+from ._convert import parse_json
 from ._redact import mask
 
 __all__ = ["SavedSession"]
@@ -46,8 +47,8 @@ class SavedSession:
     def from_json(cls, text: str | bytes) -> SavedSession:
         """Read what :meth:`to_json` wrote; ``ValueError`` if it does not fit."""
         try:
-            data = json.loads(text)
-        except RecursionError:  # nested past the parser's limit: not what to_json wrote
+            data = parse_json(text)
+        except ValueError:
             raise ValueError("a saved session is a JSON object") from None
         if not isinstance(data, dict):
             raise ValueError("a saved session is a JSON object")

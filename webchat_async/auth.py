@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._convert import parse_json
 from ._redact import mask
 from .errors import DecodeError
 
@@ -193,8 +193,8 @@ class ClientCredentialsAuth:
 def _parse_token(content: bytes) -> tuple[str, float | None]:
     # Messages name what is wrong, never a value: the body holds the token.
     try:
-        data: Any = json.loads(content)
-    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
+        data: Any = parse_json(content)
+    except ValueError:
         raise DecodeError("the OAuth token response is not JSON") from None
     if not isinstance(data, dict):
         raise DecodeError("the OAuth token response is not a JSON object")

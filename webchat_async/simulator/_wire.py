@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .._convert import structure, unstructure
+from .._convert import parse_json, structure, unstructure
 from ..errors import DecodeError
 from ..models import Detail, ErrorBody
 
@@ -137,8 +137,8 @@ async def read_body(request: web.Request, cls: type[T], *, required: bool = True
         data = None
     else:
         try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
+            data = parse_json(text)
+        except ValueError:
             raise Failure(400, "bad.request", "The request body is not valid JSON.") from None
     if data is None:
         if required:
