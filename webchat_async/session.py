@@ -77,7 +77,6 @@ from ._feed import ENDED_CODE, Feed
 from ._options import SessionOptions, merge_options
 from ._ordering import Sequencer
 from ._saved import SavedSession
-from ._validate import check_stream_uri
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
@@ -199,13 +198,14 @@ class GuestSession:
         from .stream import EventStream
 
         self._stream: EventStream = EventStream(
-            check_stream_uri(event_stream_uri, allow_insecure=api.allow_insecure_http),
+            event_stream_uri,
             backoff=options.backoff,
             ping_interval=options.ping_interval,
             dead_peer_timeout=options.dead_peer_timeout,
             max_reconnect_window=options.max_reconnect_window,
             open_timeout=options.open_timeout,
             proxy=options.proxy,
+            allow_insecure=api.allow_insecure_http,
         )
         self._feed = Feed(
             api,

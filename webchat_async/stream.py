@@ -48,6 +48,7 @@ from ._events import (
     decode_frame,
 )
 from ._redact import RedactingFilter, redact
+from ._validate import check_stream_uri
 from .errors import (
     AuthenticationError,
     HandshakeRefused,
@@ -98,6 +99,8 @@ class EventStream:
             socket (backpressure).
         proxy: passed to :func:`websockets.asyncio.client.connect` (``True``: from the
             environment; ``None``: none).
+        allow_insecure: accept plain ``ws://`` to a host other than loopback (the guest
+            JWT in the URI would travel in clear text).
         clock: a monotonic clock (injectable for tests).
         sleep: the coroutine used to wait between attempts (injectable for tests).
     """
@@ -114,12 +117,11 @@ class EventStream:
         close_timeout: float = 2.0,
         max_queue: int = 16,
         proxy: str | Literal[True] | None = True,
+        allow_insecure: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        if not uri.startswith(("ws://", "wss://")):
-            raise ValueError("eventStreamUri must be a ws:// or wss:// URI")
-        self._uri = uri
+        self._uri = check_stream_uri(uri, allow_insecure=allow_insecure)
         self._backoff = backoff if backoff is not None else Backoff()
         self._ping_interval = ping_interval
         self._dead_peer_timeout = dead_peer_timeout
@@ -233,8 +235,8 @@ class EventStream:
             return
         now = self._loop.time()
         if not self._reading:
-            # The owner is busy (a full inbox, a backfill): frames wait unread, so silence
-            # says nothing about the peer. Judge again later.
+            # The owner is busy (a backfill, a slow REST call for a member): frames wait
+            # unread, so silence says nothing about the peer. Judge again later.
             self._last_frame = now
             self._pinged_at = None
             self._watchdog = self._loop.call_at(now + self._ping_interval, self._check_alive, ws)
