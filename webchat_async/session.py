@@ -283,23 +283,19 @@ class GuestSession:
                     raise WebChatError("the create-conversation response lacks id/jwt/URI")
                 if created.member is None or not created.member.id:
                     raise WebChatError("the create-conversation response lacks the member id")
-                guest = shared.with_options(guest_token=created.jwt)
-                owned.append(guest)
-                session = cls(
-                    api=guest,
-                    owned_apis=tuple(owned),
-                    conversation_id=created.id,
-                    member_id=created.member.id,
-                    jwt=created.jwt,
-                    event_stream_uri=created.event_stream_uri,
-                    last_message_id=None,
-                    options=opts,
-                )
             except BaseException:
                 await _close_all(owned)
                 raise
-            await session._attach()
-            return session
+            # A new conversation is a saved one with nothing delivered yet.
+            saved = SavedSession(
+                conversation_id=created.id,
+                member_id=created.member.id,
+                jwt=created.jwt,
+                event_stream_uri=created.event_stream_uri,
+                last_message_id=None,
+                base_url=shared.base_url,
+            )
+            return await cls._open(saved, shared, owned, opts)
 
         return _Starter(open_)
 
@@ -326,26 +322,38 @@ class GuestSession:
             if base is None:
                 base = WebChatApi(base_url=saved.base_url)
                 owned.append(base)
-            try:
-                guest = base.with_options(guest_token=saved.jwt)
-                owned.append(guest)
-                session = cls(
-                    api=guest,
-                    owned_apis=tuple(owned),
-                    conversation_id=saved.conversation_id,
-                    member_id=saved.member_id,
-                    jwt=saved.jwt,
-                    event_stream_uri=saved.event_stream_uri,
-                    last_message_id=saved.last_message_id,
-                    options=opts,
-                )
-            except BaseException:
-                await _close_all(owned)
-                raise
-            await session._attach()
-            return session
+            return await cls._open(saved, base, owned, opts)
 
         return _Starter(open_)
+
+    @classmethod
+    async def _open(
+        cls,
+        saved: SavedSession,
+        base: WebChatApi,
+        owned: list[WebChatApi],
+        options: SessionOptions,
+    ) -> GuestSession:
+        """Derive the guest client from ``base``, build the session and attach its stream;
+        on failure, close the clients in ``owned`` (those the caller created)."""
+        try:
+            guest = base.with_options(guest_token=saved.jwt)
+            owned.append(guest)
+            session = cls(
+                api=guest,
+                owned_apis=tuple(owned),
+                conversation_id=saved.conversation_id,
+                member_id=saved.member_id,
+                jwt=saved.jwt,
+                event_stream_uri=saved.event_stream_uri,
+                last_message_id=saved.last_message_id,
+                options=options,
+            )
+        except BaseException:
+            await _close_all(owned)
+            raise
+        await session._attach()
+        return session
 
     async def _attach(self) -> None:
         try:
