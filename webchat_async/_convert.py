@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "camel",
+    "dump_json",
     "dumps",
     "format_datetime",
     "get_converter",
@@ -280,9 +281,14 @@ def loads(text: str | bytes, cls: type[T]) -> T:
     return structure(data, cls)
 
 
+def dump_json(data: Any) -> str:
+    """JSON as it goes on the wire: compact, non-ASCII text kept as it is."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(obj: Any) -> str:
     """Serialize a model to compact JSON."""
-    return json.dumps(unstructure(obj), separators=(",", ":"), ensure_ascii=False)
+    return dump_json(unstructure(obj))
 
 
 def _describe(exc: BaseException) -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import logging
 import math
 import random
@@ -274,7 +273,7 @@ class HttpClient:
         content: bytes | None = None
         if json_body is not None:
             # Encoded once, outside the loop: a retry sends the very same bytes.
-            content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            content = _convert.dump_json(json_body).encode()
             base_headers = _JSON_HEADERS
         elif form is not None:
             content = urlencode(form).encode()

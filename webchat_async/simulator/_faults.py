@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import attrs
 
+from .._convert import dump_json
 from ._state import SimulatorState
-from ._stream import Hub, Socket, _dumps
+from ._stream import Hub, Socket
 
 __all__ = ["FaultControls", "RestFault"]
 
@@ -161,7 +162,7 @@ class FaultControls:
 
     async def send_unknown_topic(self, conversation_id: str | None = None) -> int:
         """Push a well-formed event on a topic no client knows."""
-        frame = _dumps(
+        frame = dump_json(
             {
                 "topicName": "v2.simulator.unknown.topic",
                 "version": "2",
@@ -175,7 +176,7 @@ class FaultControls:
         """Push a valid JSON frame of (at least) ``size_bytes`` bytes."""
 
         def frame_of(padding: int) -> str:
-            return _dumps(
+            return dump_json(
                 {"topicName": "channel.metadata", "eventBody": {"message": "x" * padding}}
             )
 

@@ -6,14 +6,13 @@ conversation. Heartbeats come from one shared loop in the server, never one task
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-from .._convert import format_datetime
+from .._convert import dump_json, format_datetime
 from ..models import MemberState, WebChatMessage
 
 __all__ = [
@@ -27,23 +26,21 @@ __all__ = [
 ]
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
 # channel.metadata frames carry no "metadata" key at all (PROTOCOL 5).
-HEARTBEAT = _dumps(
+HEARTBEAT = dump_json(
     {
         "topicName": "channel.metadata",
         "version": "2",
         "eventBody": {"message": "WebSocket Heartbeat"},
     }
 )
-PONG = _dumps({"topicName": "channel.metadata", "version": "2", "eventBody": {"message": "pong"}})
+PONG = dump_json(
+    {"topicName": "channel.metadata", "version": "2", "eventBody": {"message": "pong"}}
+)
 
 
 def _event(topic: str, body: dict[str, Any], kind: str) -> str:
-    return _dumps(
+    return dump_json(
         {
             "topicName": topic,
             "version": "2",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .._convert import parse_json, structure, unstructure
+from .._convert import dump_json, parse_json, structure, unstructure
 from ..errors import DecodeError
 from ..models import Detail, ErrorBody
 
@@ -114,7 +113,7 @@ def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(
-        text=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        text=dump_json(data),
         status=status,
         content_type="application/json",
         headers=headers,
