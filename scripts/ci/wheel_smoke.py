@@ -1,0 +1,84 @@
+"""Smoke test of the installed wheel (run by ``.ci/run`` in a fresh venv, outside the source tree).
+
+    python wheel_smoke.py --source REPO
+
+Checks that ``webchat_async`` is imported from the venv (not from REPO), that every public
+name and every module imports (a module left out of the wheel, or importing one that was,
+fails here), that ``py.typed`` and the console script's entry point are installed, and runs
+the README's simulator example against the installed package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.metadata
+import pkgutil
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def check(condition: object, message: str) -> None:
+    if not condition:
+        raise SystemExit(f"wheel smoke: {message}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--source", type=Path, required=True, help="the repository checkout")
+    source = parser.parse_args().source.resolve()
+
+    import webchat_async
+
+    package_dir = Path(webchat_async.__file__).resolve().parent
+    check(
+        source not in package_dir.parents,
+        f"webchat_async was imported from the source tree ({package_dir})",
+    )
+    check(
+        Path(sys.prefix).resolve() in package_dir.parents,
+        f"webchat_async is not installed in this venv ({package_dir}, prefix {sys.prefix})",
+    )
+    check((package_dir / "py.typed").is_file(), "py.typed is not installed")
+
+    for name in webchat_async.__all__:
+        check(hasattr(webchat_async, name), f"webchat_async.{name} is in __all__ but missing")
+    modules = [webchat_async.__name__]
+    for info in pkgutil.walk_packages(webchat_async.__path__, "webchat_async."):
+        modules.append(info.name)
+    for module in modules:
+        if module.endswith(".__main__"):  # runs the CLI when imported
+            continue
+        importlib.import_module(module)
+    check("webchat_async.simulator" in modules, "webchat_async.simulator is not installed")
+
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="webchat-async")
+    check(callable(script.load()), "the webchat-async entry point does not load")
+    version = importlib.metadata.version("webchat-async")
+
+    # The README's test-kit example, run as a user would after `pip install`.
+    readme = (source / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    snippets = [b for b in blocks if "from webchat_async.simulator import" in b]
+    check(snippets, "README.md has no simulator example")
+    for snippet in snippets:
+        namespace: dict[str, Any] = {}
+        exec(compile(snippet, "README.md", "exec"), namespace)
+        tests = [f for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+        check(tests, "the README's simulator example defines no test_ function")
+        for test in tests:
+            asyncio.run(test())
+
+    print(
+        f"wheel smoke: webchat-async {version} on Python {sys.version.split()[0]}:"
+        f" {len(webchat_async.__all__)} public names, {len(modules)} modules,"
+        f" README simulator example passed ({package_dir})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
