@@ -79,6 +79,7 @@ from ._feed import ENDED_CODE, Feed
 from ._options import UNSET, SessionOptions, Unset, merge_options
 from ._ordering import Sequencer
 from ._saved import SavedSession
+from ._validate import check_message_text
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
@@ -474,11 +475,30 @@ class GuestSession:
         if self._closed:
             raise SessionClosedError("the session is closed")
 
+    def _check_active(self, action: str) -> None:
+        """Refuse a call that acts in the conversation once the guest is out of it.
+
+        The service would answer 400 ``chat.error.conversation.state`` (PROTOCOL 5); the
+        session already knows, so it says so without a request. Reads (``members``,
+        ``history``, ``media_requests``) are still sent: whether the service answers them
+        after the end is not documented (docs/protocol.md, "After the end").
+        """
+        self._check_open()
+        if self._left:
+            raise SessionClosedError(f"cannot {action}: the guest has left the conversation")
+        if self._feed.ended:
+            raise SessionClosedError(f"cannot {action}: the conversation has ended")
+
     async def send_message(
         self, text: str, *, body_type: BodyType | str | None = None
     ) -> WebChatMessage:
-        """Send a message (1 to 4,000 characters); it also comes back as an event."""
-        self._check_open()
+        """Send a message (1 to 4,000 characters); it also comes back as an event.
+
+        Raises :class:`SessionClosedError` without a request once the guest has left or the
+        conversation has ended, and ``ValueError`` for an empty or too long ``text``.
+        """
+        self._check_active("send a message")
+        check_message_text(text, "text")
         body = CreateWebChatMessageRequest(
             body=text, body_type=BodyType(body_type) if body_type is not None else None
         )
@@ -487,8 +507,8 @@ class GuestSession:
         )
 
     async def send_typing(self) -> None:
-        """Send one typing indicator."""
-        self._check_open()
+        """Send one typing indicator (:class:`SessionClosedError` once the chat is over)."""
+        self._check_active("send a typing indicator")
         await self._api.post_webchat_guest_conversation_member_typing(
             self._conversation_id, self._member_id
         )
@@ -563,7 +583,7 @@ class GuestSession:
     async def _answer_media(
         self, media_request_id: str, state: MediaRequestState
     ) -> WebChatGuestMediaRequest:
-        self._check_open()
+        self._check_active("answer a media request")
         return await self._api.patch_webchat_guest_conversation_mediarequest(
             self._conversation_id, media_request_id, WebChatGuestMediaRequest(state=state)
         )
