@@ -268,12 +268,12 @@ class GuestSession:
             routing_target, member_auth_token, journey_context: passed to the service.
             api: a shared :class:`~webchat_async.api.WebChatApi`; the session uses it and
                 a guest client derived from it, and closes neither.
-            options: a :class:`SessionOptions`.
-            backoff, ping_interval, dead_peer_timeout, max_reconnect_window, open_timeout,
-                queue_size, dedupe_window, typing_interval, leave_on_exit, proxy: the
-                :class:`SessionOptions` field of the same name, applied over ``options``
-                (``backoff=Backoff.none()``, ``queue_size=1000``, ...); left out (``None``),
-                the value comes from ``options`` or the default.
+            options: a :class:`SessionOptions`. The keywords after it (``backoff``,
+                ``ping_interval``, ``dead_peer_timeout``, ``max_reconnect_window``,
+                ``open_timeout``, ``queue_size``, ``dedupe_window``, ``typing_interval``,
+                ``leave_on_exit``, ``proxy``) are its fields of the same name, applied over
+                it (``backoff=Backoff.none()``, ``queue_size=1000``, ...); left out
+                (``None``), a value comes from ``options`` or the default.
 
         Raises (when awaited): the API errors of the create call;
         :class:`~webchat_async.errors.AuthenticationError` /
