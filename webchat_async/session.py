@@ -596,7 +596,8 @@ class GuestSession:
         agent ended it, or an earlier attempt went through) counts as left.
         """
         self._check_open()
-        if self._left:
+        if self._left or self._feed.ended:
+            self._left = True  # the guest is out already: nothing to ask the service
             return
         try:
             await self._api.delete_webchat_guest_conversation_member(

@@ -53,6 +53,21 @@ async def test_after_the_agent_ended_calls_raise_without_a_request(
         assert guest_requests(simulator, session.conversation_id) == before
 
 
+async def test_leave_after_the_end_sends_nothing(simulator: Simulator) -> None:
+    async with start(simulator) as session:
+        await simulator.wait_routed(session.conversation_id)
+        await simulator.agent_end(session.conversation_id)
+        await session.wait_for(ConversationEnded, timeout=10)
+        path = (
+            f"/api/v2/webchat/guest/conversations/{session.conversation_id}"
+            f"/members/{session.member_id}"
+        )
+        await session.leave()
+        assert simulator.state.count_requests("DELETE", path) == 0
+        with pytest.raises(SessionClosedError, match="has left"):
+            await session.send_message("hello?")
+
+
 async def test_typing_block_refuses_after_leave(simulator: Simulator) -> None:
     async with start(simulator) as session:
         await session.leave()
