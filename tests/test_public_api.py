@@ -18,7 +18,7 @@ EXPORTS = {
     "GuestSession", "SavedSession", "SessionOptions", "WebChatApi", "ClientCredentials",
     "Retry", "Backoff",
     # events
-    "Event", "MessageReceived", "TypingStarted", "MemberStateChanged", "MemberJoined",
+    "Event", "AnyEvent", "MessageReceived", "TypingStarted", "MemberStateChanged", "MemberJoined",
     "MemberLeft", "MediaRequestReceived", "StreamDisconnected", "StreamReconnected",
     "ConversationEnded", "UnknownEvent",
     # errors

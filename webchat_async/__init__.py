@@ -21,6 +21,7 @@ from __future__ import annotations
 from . import models
 from ._backoff import Backoff
 from ._events import (
+    AnyEvent,
     ConversationEnded,
     Event,
     MediaRequestReceived,
@@ -70,6 +71,7 @@ __all__ = [
     "Backoff",
     # events
     "Event",
+    "AnyEvent",
     "MessageReceived",
     "TypingStarted",
     "MemberStateChanged",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -285,3 +285,21 @@ def _unknown(text: str, reason: str) -> UnknownEvent:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("unknown stream frame (%s): %s", reason, preview(text, 500))
     return UnknownEvent(text[:_RAW_LIMIT], reason)
+
+
+#: Every event a session yields, as a closed union: ``match`` on it and end with
+#: ``case _: assert_never(event)`` to have mypy check that every kind is handled.
+#: (:class:`MemberJoined` and :class:`MemberLeft` are :class:`MemberStateChanged` too, so a
+#: ``case MemberStateChanged()`` covers all three.)
+AnyEvent: TypeAlias = (
+    MessageReceived
+    | TypingStarted
+    | MemberJoined
+    | MemberLeft
+    | MemberStateChanged
+    | MediaRequestReceived
+    | StreamDisconnected
+    | StreamReconnected
+    | ConversationEnded
+    | UnknownEvent
+)

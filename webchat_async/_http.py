@@ -308,7 +308,7 @@ class HttpClient:
                     await self._pause(method, path, type(exc).__name__, retries, None)
                     continue
                 _log_failure(method, path, type(exc).__name__, started)
-                raise _transport_error(exc, method, path) from exc
+                raise _transport_error(exc, method, path, request.url, self.timeout) from exc
 
             status = response.status_code
             if 200 <= status < 300:
@@ -386,10 +386,75 @@ def _log_failure(method: str, path: str, reason: str, started: float) -> None:
         logger.debug("%s %s -> %s (%.1f ms); giving up", method, redact(path), reason, elapsed)
 
 
-def _transport_error(exc: httpx.TransportError, method: str, path: str) -> ApiConnectionError:
-    kind = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
-    detail = str(exc) or "no detail"
-    return kind(redact(f"{method} {path}: {type(exc).__name__}: {detail}"))
+# What each httpx timeout means to a person, and which phase of httpx.Timeout it is.
+_TIMEOUT_PHASES: dict[type[httpx.TimeoutException], tuple[str, str]] = {
+    httpx.ConnectTimeout: ("connect", "no connection to {where}"),
+    httpx.ReadTimeout: ("read", "no response from {where}"),
+    httpx.WriteTimeout: ("write", "could not send the request to {where}"),
+    httpx.PoolTimeout: ("pool", "no free connection to {where} (too many requests at once)"),
+}
+
+
+def transport_error_text(
+    method: str,
+    path: str,
+    *,
+    host: str,
+    port: int,
+    failure: str,
+    detail: str = "",
+    timeout_phase: str | None = None,
+    timeout: float | None = None,
+) -> str:
+    """The text of a transport error: the request, where it went, and what to look at.
+
+    ``failure`` is a sentence fragment with ``{where}`` for ``host:port``; a timeout names
+    its phase and its value, so the reader knows which setting to change. ``path`` carries
+    no query string, and the result is redacted, so no secret reaches the text.
+    """
+    where = f"{host}:{port}"
+    text = f"{method} {path}: {failure.format(where=where)}"
+    if timeout_phase is not None:
+        within = "" if timeout is None else f" within {timeout:g} s"
+        text += f"{within} ({timeout_phase} timeout)"
+    if detail:
+        text += f" ({detail})"
+    return redact(text)
+
+
+def _transport_error(
+    exc: httpx.TransportError, method: str, path: str, url: httpx.URL, timeout: httpx.Timeout
+) -> ApiConnectionError:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.host
+    for kind, (phase, failure) in _TIMEOUT_PHASES.items():
+        if isinstance(exc, kind):
+            return ApiTimeoutError(
+                transport_error_text(
+                    method,
+                    path,
+                    host=host,
+                    port=port,
+                    failure=failure,
+                    timeout_phase=phase,
+                    timeout=getattr(timeout, phase),
+                )
+            )
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):  # a timeout kind httpx may add later
+        return ApiTimeoutError(
+            transport_error_text(
+                method, path, host=host, port=port, failure="timed out at {where}", detail=detail
+            )
+        )
+    failure = (
+        "cannot connect to {where}"
+        if isinstance(exc, httpx.ConnectError)
+        else "request to {where} failed"
+    )
+    return ApiConnectionError(
+        transport_error_text(method, path, host=host, port=port, failure=failure, detail=detail)
+    )
 
 
 def _scrub(body: ErrorBody) -> ErrorBody:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import enum
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 import attrs
 
 from ._backoff import Backoff
 from ._ordering import DEFAULT_WINDOW
 
-__all__ = ["SessionOptions", "merge_options"]
+__all__ = ["UNSET", "SessionOptions", "Unset", "merge_options"]
 
 
 @attrs.frozen(kw_only=True)
@@ -43,8 +45,27 @@ class SessionOptions:
     proxy: str | Literal[True] | None = True
 
 
-def merge_options(options: SessionOptions | None, tuning: dict[str, Any]) -> SessionOptions:
-    """``options`` with the keywords given to ``start`` / ``resume`` applied on top."""
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: a keyword that was not given (``None`` is a value of
+    ``proxy``, so it cannot mean "not given" there)."""
+
+    UNSET = "UNSET"
+
+
+#: A ``start`` / ``resume`` keyword left out: the value comes from ``options`` (or its default).
+UNSET: Final = Unset.UNSET
+
+
+def merge_options(options: SessionOptions | None, given: Mapping[str, object]) -> SessionOptions:
+    """``options`` with the keywords given to ``start`` / ``resume`` applied on top.
+
+    A keyword is "not given" when it is ``None`` (``UNSET`` for ``proxy``).
+    """
+    tuning: dict[str, Any] = {
+        name: value
+        for name, value in given.items()
+        if value is not UNSET and (value is not None or name == "proxy")
+    }
     if options is None:
         return SessionOptions(**tuning)
     return attrs.evolve(options, **tuning) if tuning else options

@@ -22,6 +22,7 @@ __all__ = [
     "check_body",
     "check_bool",
     "check_int",
+    "check_message_text",
     "check_timeout",
     "segment",
 ]
@@ -59,6 +60,24 @@ def check_int(value: object, name: str, *, minimum: int, maximum: int | None = N
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ValueError(f"{name} must be {bounds}, got {value}")
     return value
+
+
+def check_message_text(text: object, name: str) -> str:
+    """A message text: a ``str`` of 1 to :data:`MAX_MESSAGE_LENGTH` characters.
+
+    ``name`` is the caller's argument (``text`` of ``send_message``, ``body`` of the API
+    call), so the error points at what the caller wrote.
+    """
+    if not isinstance(text, str):
+        got = "None" if text is None else f"a {type(text).__name__}"
+        raise ValueError(f"{name}: the message text must be a non-empty str, not {got}")
+    if not text:
+        raise ValueError(f"{name}: the message text must not be empty")
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise ValueError(
+            f"{name}: the message text is {len(text)} characters; the limit is {MAX_MESSAGE_LENGTH}"
+        )
+    return text
 
 
 def check_bool(value: object, name: str) -> bool:

@@ -30,13 +30,13 @@ from ._http import Auth, HttpClient, Retry
 from ._paging import iterate, resolve_link
 from ._redact import redact
 from ._validate import (
-    MAX_MESSAGE_LENGTH,
     MAX_RESULTS_LIMIT,
     SORT_ORDERS,
     check_base_url,
     check_body,
     check_bool,
     check_int,
+    check_message_text,
     segment,
 )
 from .auth import BearerAuth, ClientCredentials, ClientCredentialsAuth
@@ -444,12 +444,7 @@ class WebChatApi:
         """
         path = self._member_path(conversation_id, member_id) + "/messages"
         check_body(body, CreateWebChatMessageRequest)
-        if not isinstance(body.body, str) or not body.body:
-            raise ValueError("body.body must be a non-empty string")
-        if len(body.body) > MAX_MESSAGE_LENGTH:
-            raise ValueError(
-                f"body.body is {len(body.body)} characters; the limit is {MAX_MESSAGE_LENGTH}"
-            )
+        check_message_text(body.body, "body")
         return await self._call("POST", path, WebChatMessage, self._guest(), body=body)
 
     async def post_webchat_guest_conversation_member_typing(

@@ -57,10 +57,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ._aio import cancel_and_wait
+from ._backoff import Backoff
 from ._events import (
+    AnyEvent,
     ConversationEnded,
     Event,
     MediaRequestReceived,
@@ -74,9 +76,10 @@ from ._events import (
     UnknownEvent,
 )
 from ._feed import ENDED_CODE, Feed
-from ._options import SessionOptions, merge_options
+from ._options import UNSET, SessionOptions, Unset, merge_options
 from ._ordering import Sequencer
 from ._saved import SavedSession
+from ._validate import check_message_text
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
@@ -121,6 +124,8 @@ __all__ = [
 
 logger = logging.getLogger("webchat_async.session")
 
+_E = TypeVar("_E", bound=Event)
+
 
 class _EventIterator:
     """``session.events()``: a plain async iterator (no generator to finalise)."""
@@ -133,8 +138,9 @@ class _EventIterator:
     def __aiter__(self) -> _EventIterator:
         return self
 
-    async def __anext__(self) -> Event:
-        return await self._session._next_event()
+    async def __anext__(self) -> AnyEvent:
+        # The reader yields only these kinds (SocketClosing stays inside the stream).
+        return cast("AnyEvent", await self._session._next_event())
 
 
 class _Starter:
@@ -238,7 +244,16 @@ class GuestSession:
         journey_context: JourneyContext | None = None,
         api: WebChatApi | None = None,
         options: SessionOptions | None = None,
-        **tuning: Any,
+        backoff: Backoff | None = None,
+        ping_interval: float | None = None,
+        dead_peer_timeout: float | None = None,
+        max_reconnect_window: float | None = None,
+        open_timeout: float | None = None,
+        queue_size: int | None = None,
+        dedupe_window: int | None = None,
+        typing_interval: float | None = None,
+        leave_on_exit: bool | None = None,
+        proxy: str | Literal[True] | Unset | None = UNSET,
     ) -> _Starter:
         """Create a guest conversation and attach its event stream.
 
@@ -253,15 +268,33 @@ class GuestSession:
             routing_target, member_auth_token, journey_context: passed to the service.
             api: a shared :class:`~webchat_async.api.WebChatApi`; the session uses it and
                 a guest client derived from it, and closes neither.
-            options: a :class:`SessionOptions`; or give its fields as keywords
-                (``backoff=Backoff.none()``, ``queue_size=1000``, ...).
+            options: a :class:`SessionOptions`. The keywords after it (``backoff``,
+                ``ping_interval``, ``dead_peer_timeout``, ``max_reconnect_window``,
+                ``open_timeout``, ``queue_size``, ``dedupe_window``, ``typing_interval``,
+                ``leave_on_exit``, ``proxy``) are its fields of the same name, applied over
+                it (``backoff=Backoff.none()``, ``queue_size=1000``, ...); left out
+                (``None``), a value comes from ``options`` or the default.
 
         Raises (when awaited): the API errors of the create call;
         :class:`~webchat_async.errors.AuthenticationError` /
         :class:`~webchat_async.errors.PermissionDeniedError` if the stream refuses the
         handshake; :class:`~webchat_async.errors.StreamError` if it cannot be attached.
         """
-        opts = merge_options(options, tuning)
+        opts = merge_options(
+            options,
+            {
+                "backoff": backoff,
+                "ping_interval": ping_interval,
+                "dead_peer_timeout": dead_peer_timeout,
+                "max_reconnect_window": max_reconnect_window,
+                "open_timeout": open_timeout,
+                "queue_size": queue_size,
+                "dedupe_window": dedupe_window,
+                "typing_interval": typing_interval,
+                "leave_on_exit": leave_on_exit,
+                "proxy": proxy,
+            },
+        )
         request = CreateWebChatConversationRequest(
             organization_id=organization_id,
             deployment_id=deployment_id,
@@ -306,15 +339,39 @@ class GuestSession:
         *,
         api: WebChatApi | None = None,
         options: SessionOptions | None = None,
-        **tuning: Any,
+        backoff: Backoff | None = None,
+        ping_interval: float | None = None,
+        dead_peer_timeout: float | None = None,
+        max_reconnect_window: float | None = None,
+        open_timeout: float | None = None,
+        queue_size: int | None = None,
+        dedupe_window: int | None = None,
+        typing_interval: float | None = None,
+        leave_on_exit: bool | None = None,
+        proxy: str | Literal[True] | Unset | None = UNSET,
     ) -> _Starter:
         """Reattach to a conversation saved with :meth:`save`, in this task or process.
 
         The session first yields the messages sent after ``saved.last_message_id`` (those
         the saving session's consumer had not received), then live events. Reattach within
         about two minutes of the last socket closing, or the service removes the guest.
+        ``api``, ``options`` and the tuning keywords are those of :meth:`start`.
         """
-        opts = merge_options(options, tuning)
+        opts = merge_options(
+            options,
+            {
+                "backoff": backoff,
+                "ping_interval": ping_interval,
+                "dead_peer_timeout": dead_peer_timeout,
+                "max_reconnect_window": max_reconnect_window,
+                "open_timeout": open_timeout,
+                "queue_size": queue_size,
+                "dedupe_window": dedupe_window,
+                "typing_interval": typing_interval,
+                "leave_on_exit": leave_on_exit,
+                "proxy": proxy,
+            },
+        )
 
         async def open_() -> GuestSession:
             owned: list[WebChatApi] = []
@@ -418,11 +475,30 @@ class GuestSession:
         if self._closed:
             raise SessionClosedError("the session is closed")
 
+    def _check_active(self, action: str) -> None:
+        """Refuse a call that acts in the conversation once the guest is out of it.
+
+        The service would answer 400 ``chat.error.conversation.state`` (PROTOCOL 5); the
+        session already knows, so it says so without a request. Reads (``members``,
+        ``history``, ``media_requests``) are still sent: whether the service answers them
+        after the end is not documented (docs/protocol.md, "After the end").
+        """
+        self._check_open()
+        if self._left:
+            raise SessionClosedError(f"cannot {action}: the guest has left the conversation")
+        if self._feed.ended:
+            raise SessionClosedError(f"cannot {action}: the conversation has ended")
+
     async def send_message(
         self, text: str, *, body_type: BodyType | str | None = None
     ) -> WebChatMessage:
-        """Send a message (1 to 4,000 characters); it also comes back as an event."""
-        self._check_open()
+        """Send a message (1 to 4,000 characters); it also comes back as an event.
+
+        Raises :class:`SessionClosedError` without a request once the guest has left or the
+        conversation has ended, and ``ValueError`` for an empty or too long ``text``.
+        """
+        self._check_active("send a message")
+        check_message_text(text, "text")
         body = CreateWebChatMessageRequest(
             body=text, body_type=BodyType(body_type) if body_type is not None else None
         )
@@ -431,8 +507,8 @@ class GuestSession:
         )
 
     async def send_typing(self) -> None:
-        """Send one typing indicator."""
-        self._check_open()
+        """Send one typing indicator (:class:`SessionClosedError` once the chat is over)."""
+        self._check_active("send a typing indicator")
         await self._api.post_webchat_guest_conversation_member_typing(
             self._conversation_id, self._member_id
         )
@@ -507,7 +583,7 @@ class GuestSession:
     async def _answer_media(
         self, media_request_id: str, state: MediaRequestState
     ) -> WebChatGuestMediaRequest:
-        self._check_open()
+        self._check_active("answer a media request")
         return await self._api.patch_webchat_guest_conversation_mediarequest(
             self._conversation_id, media_request_id, WebChatGuestMediaRequest(state=state)
         )
@@ -520,7 +596,8 @@ class GuestSession:
         agent ended it, or an earlier attempt went through) counts as left.
         """
         self._check_open()
-        if self._left:
+        if self._left or self._feed.ended:
+            self._left = True  # the guest is out already: nothing to ask the service
             return
         try:
             await self._api.delete_webchat_guest_conversation_member(
@@ -542,19 +619,53 @@ class GuestSession:
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)
 
+    @overload
     async def wait_for(
-        self, predicate: Callable[[Event], bool], *, timeout: float | None = None
+        self,
+        kind: type[_E],
+        /,
+        predicate: Callable[[_E], bool] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> _E: ...
+
+    @overload
+    async def wait_for(
+        self, predicate: Callable[[AnyEvent], bool], /, *, timeout: float | None = None
+    ) -> AnyEvent: ...
+
+    async def wait_for(
+        self,
+        kind: type[Event] | Callable[[AnyEvent], bool],
+        /,
+        predicate: Callable[[Any], bool] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Event:
-        """Consume events until one matches ``predicate``, and return it.
+        """Consume events until one matches, and return it.
+
+        Typed: ``await session.wait_for(MessageReceived, lambda e: e.message.body == "hi",
+        timeout=5)`` returns the first :class:`MessageReceived` (an instance of ``kind``)
+        the predicate accepts (any one without a predicate), typed as such. Untyped:
+        ``await session.wait_for(lambda e: ..., timeout=5)`` returns the first event the
+        predicate accepts.
 
         The events before it are consumed too. Raises :class:`asyncio.TimeoutError` (the
-        builtin :class:`TimeoutError` from Python 3.11 on) after
-        ``timeout`` seconds, and :class:`SessionClosedError` if the events end first.
+        builtin :class:`TimeoutError` from Python 3.11 on) after ``timeout`` seconds, and
+        :class:`SessionClosedError` if the events end first.
         """
+        if isinstance(kind, type):
+            if not issubclass(kind, Event):
+                raise TypeError(f"kind must be an Event class, not {kind.__name__}")
+            wanted, accept = kind, predicate
+        else:
+            if predicate is not None:
+                raise TypeError("give either an Event class and a predicate, or a predicate")
+            wanted, accept = Event, kind
 
         async def first() -> Event:
             async for event in self.events():
-                if predicate(event):
+                if isinstance(event, wanted) and (accept is None or accept(event)):
                     return event
             raise SessionClosedError("the event stream ended before a matching event")
 

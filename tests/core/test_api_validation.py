@@ -68,13 +68,13 @@ BAD_CALLS: list[tuple[str, Callable[[WebChatApi], Any], type[Exception], str]] =
         "empty body",
         lambda a: a.post_webchat_guest_conversation_member_messages("c", "m", MSG(body="")),
         ValueError,
-        "body.body",
+        "^body: the message text must",
     ),
     (
         "missing body",
         lambda a: a.post_webchat_guest_conversation_member_messages("c", "m", MSG()),
         ValueError,
-        "body.body",
+        "^body: the message text must",
     ),
     (
         "dict body",
