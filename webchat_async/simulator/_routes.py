@@ -51,6 +51,7 @@ from ._wire import (
     json_response,
     read_body,
     state_error,
+    str_query,
 )
 
 __all__ = ["Failure", "build_app"]
@@ -351,11 +352,11 @@ class _App:
     async def get_messages(self, request: web.Request) -> web.Response:
         conversation = self._guest(request)
         max_results = int_query(request, "maxResults", 100, 1, 100)
-        order = request.query.get("sortOrder", "ascending").lower()
+        order = (str_query(request, "sortOrder") or "ascending").lower()
         if order not in ("ascending", "descending"):
             raise invalid("sortOrder", "sortOrder must be ascending or descending.")
-        after = request.query.get("after") or None
-        before = request.query.get("before") or None
+        after = str_query(request, "after")
+        before = str_query(request, "before")
         for name, cursor in (("after", after), ("before", before)):
             if cursor is not None and conversation.position(cursor) is None:
                 raise invalid(name, f"{name} names no message of this conversation.")
