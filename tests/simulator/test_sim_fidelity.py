@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+from typing import Any
+
 import httpx
-from sim_wire import create
+import pytest
+import websockets
+from sim_wire import API, GUEST, create, oauth_token, routed
 
 from webchat_async.simulator import Simulator
 
@@ -28,3 +35,142 @@ async def test_empty_query_values_mean_not_given(
     assert response.status_code == 200, response.text
     assert guest.member_id in [m["id"] for m in response.json()["entities"]]
     await stream.close()
+
+
+async def test_create_answers_the_member_as_its_id_only(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    response = await http.post(
+        GUEST,
+        json={
+            "organizationId": simulator.organization_id,
+            "deploymentId": simulator.deployment_id,
+            "routingTarget": {"targetType": "QUEUE", "targetAddress": "Support"},
+            "memberInfo": {"displayName": "Ann"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["member"] == {"id": response.json()["member"]["id"]}
+
+
+async def test_guest_jwt_is_rs256_shaped_with_data_claims_and_21_hours(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest = await create(http, simulator)
+    header, payload, signature = guest.jwt.split(".")
+
+    def decode(part: str) -> Any:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    assert decode(header) == {"alg": "RS256", "typ": "JWT"}
+    claims = decode(payload)
+    assert claims["data"] == {
+        "conv": guest.id,
+        "did": simulator.deployment_id,
+        "sub": guest.member_id,
+    }
+    assert claims["org"] == simulator.organization_id
+    assert claims["exp"] - claims["iat"] == 21 * 3600
+    assert len(base64.urlsafe_b64decode(signature + "==")) == 256  # as RSA-2048
+    assert "conversationId" not in claims and "memberId" not in claims
+
+
+async def test_authentication_required_deployment_needs_a_member_auth_token(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    token = await oauth_token(http, simulator)
+    deployment = (
+        await http.post(
+            f"{API}/deployments",
+            json={"name": "Authenticated", "authenticationRequired": True},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    ).json()
+    body = {
+        "organizationId": simulator.organization_id,
+        "deploymentId": deployment["id"],
+        "memberInfo": {"displayName": "Ann"},
+    }
+    refused = await http.post(GUEST, json=body)
+    assert refused.status_code == 400
+    assert refused.json()["details"][0]["fieldName"] == "memberAuthToken"
+    accepted = await http.post(GUEST, json={**body, "memberAuthToken": "signed-by-the-site"})
+    assert accepted.status_code == 200
+    conversation = simulator.conversations[accepted.json()["id"]]
+    assert conversation.members[conversation.guest_member_id].authenticated_guest is True
+    # A token given to a deployment that does not ask for one makes no authenticated guest.
+    plain = await create(http, simulator, memberAuthToken="ignored")
+    member = simulator.conversations[plain.id].members[plain.member_id]
+    assert member.authenticated_guest is False
+
+
+async def test_every_api_answer_carries_rate_limit_headers(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest = await create(http, simulator)
+    first = await guest.get("/members")
+    second = await guest.get("/members")
+    for response in (first, second):
+        assert int(response.headers["inin-ratelimit-allowed"]) >= 1
+        assert 1 <= int(response.headers["inin-ratelimit-reset"]) <= 60
+    assert int(second.headers["inin-ratelimit-count"]) == (
+        int(first.headers["inin-ratelimit-count"]) + 1
+    )
+    simulator.faults.rate_limit(n=1, retry_after=2)
+    limited = await guest.get("/members")
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "2"
+    assert limited.headers["inin-ratelimit-count"] == limited.headers["inin-ratelimit-allowed"]
+
+
+async def test_a_second_delete_of_the_guest_answers_404(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest, stream = await routed(http, simulator)
+    url = f"{guest.path}/members/{guest.member_id}"
+    assert (await http.delete(url, headers=guest.auth)).status_code == 204
+    again = await http.delete(url, headers=guest.auth)
+    assert again.status_code == 404 and again.json()["code"] == "not.found"
+    await stream.close()
+
+
+async def test_a_conversation_never_attached_is_removed_after_the_grace() -> None:
+    async with Simulator(heartbeat_interval=None, reconnect_grace=0.05) as sim:
+        async with httpx.AsyncClient(base_url=sim.base_url) as http:
+            guest = await create(http, sim)
+            await sim.wait_ended(guest.id)
+            conversation = sim.conversations[guest.id]
+            assert conversation.attachments == 0
+            assert conversation.members[guest.member_id].state == "DISCONNECTED"
+
+
+async def test_heartbeats_run_per_socket_from_its_attach() -> None:
+    # A long interval: a socket attached now gets no beat at once (a shared loop would
+    # beat every socket at the same moment, 0-30 s after an attach).
+    async with Simulator(heartbeat_interval=3600) as sim:
+        async with httpx.AsyncClient(base_url=sim.base_url) as http:
+            guest, stream = await routed(http, sim)
+            sockets = sim._hub.sockets(guest.id)
+            assert len(sockets) == 1
+            beat = sockets[0].beat
+            assert beat is not None
+            delay = beat.when() - asyncio.get_running_loop().time()
+            assert 3590 < delay <= 3600
+            await stream.close()
+            await sim.wait_sockets(guest.id, 0)
+            assert sockets[0].beat is None
+
+
+async def test_drain_says_socket_closing_then_closes_and_the_chat_lives(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest, stream = await routed(http, simulator)
+    assert await simulator.drain(guest.id) == 1
+    assert await stream.next() == {"topicName": "v2.system.socket_closing", "eventBody": {}}
+    with pytest.raises(websockets.ConnectionClosedOK) as closed:
+        await stream.next()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    again = await guest.connect()
+    assert (await guest.send("still here")).status_code == 200
+    await again.message("standard", "still here")
+    await again.close()

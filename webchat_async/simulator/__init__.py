@@ -17,6 +17,7 @@ Run it on its own with ``python -m webchat_async.simulator --port 8080``.
 from __future__ import annotations
 
 from ._agent import Agent, ConversationView, EchoAgent, ReplyFunction
+from ._behaviour import Behaviour
 from ._faults import FaultControls
 from ._serve import run
 from ._server import Simulator
@@ -24,6 +25,7 @@ from ._state import ConversationState, RequestRecord, SimulatorState
 
 __all__ = [
     "Agent",
+    "Behaviour",
     "ConversationState",
     "ConversationView",
     "EchoAgent",
