@@ -36,6 +36,8 @@ class _Runtime:
 
     __slots__ = (
         "attach_waiters",
+        "beat_waiters",
+        "beats",
         "ended",
         "grace",
         "pending",
@@ -54,6 +56,20 @@ class _Runtime:
         self.socket_waiters: list[tuple[int, asyncio.Future[None]]] = []
         #: ``(count, future)``: resolved once ``count`` sockets have ever been accepted.
         self.attach_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: Heartbeats sent to the conversation's sockets, and who waits for a count.
+        self.beats = 0
+        self.beat_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def beaten(self) -> None:
+        self.beats += 1
+        keep = []
+        for wanted, future in self.beat_waiters:
+            if self.beats >= wanted:
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                keep.append((wanted, future))
+        self.beat_waiters = keep
 
     def attached(self, total: int) -> None:
         keep = []
@@ -188,8 +204,24 @@ class Chats:
         if socket not in self.hub.sockets(socket.conversation_id):
             return
         if self._heartbeats_on():
-            self.spawn(_send_beat(socket))
+            self.spawn(self._send_beat(socket))
         self._schedule_beat(socket)
+
+    async def _send_beat(self, socket: Socket) -> None:
+        if await socket.send(HEARTBEAT):
+            socket.beats += 1
+            self.runtime(socket.conversation_id).beaten()
+
+    async def wait_heartbeats(self, conversation_id: str, count: int) -> None:
+        """Return once ``count`` heartbeats have been sent to the conversation's sockets."""
+        if conversation_id not in self.state.conversations:
+            raise KeyError(f"no conversation {conversation_id}")
+        runtime = self.runtime(conversation_id)
+        if runtime.beats >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        runtime.beat_waiters.append((count, future))
+        await future
 
     def attach(self, conversation: ConversationState, socket: Socket) -> None:
         """A socket was accepted: count it, start its heartbeats; the first one ever starts
@@ -418,10 +450,6 @@ class Chats:
         sockets = self._finish(conversation)
         if sockets:
             await _close_all(sockets)
-
-
-async def _send_beat(socket: Socket) -> None:
-    await socket.send(HEARTBEAT)
 
 
 async def _close_all(sockets: list[Socket], code: int = 1000) -> None:

@@ -257,6 +257,13 @@ class Simulator:
         first attach counts 1; each reattach one more)."""
         await asyncio.wait_for(self._chats.wait_attachments(conversation_id, count), timeout)
 
+    async def wait_heartbeats(
+        self, conversation_id: str, count: int, timeout: float | None = 5
+    ) -> None:
+        """Return once the per-socket heartbeat timers have sent ``count`` heartbeats to
+        the conversation's sockets in all (not counting :meth:`send_heartbeats`)."""
+        await asyncio.wait_for(self._chats.wait_heartbeats(conversation_id, count), timeout)
+
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
         """Send ``text`` as the agent."""
         return await self._chats.agent_say(conversation_id, text)

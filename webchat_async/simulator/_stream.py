@@ -89,7 +89,7 @@ def member_change_frame(
 class Socket:
     """One attached websocket and the fault flags that apply to it."""
 
-    __slots__ = ("beat", "conversation_id", "hung", "transport", "ws")
+    __slots__ = ("beat", "beats", "conversation_id", "hung", "transport", "ws")
 
     def __init__(self, conversation_id: str, ws: web.WebSocketResponse, transport: Any) -> None:
         self.conversation_id = conversation_id
@@ -99,6 +99,8 @@ class Socket:
         self.hung = False
         #: The timer of this socket's next heartbeat (see ``Chats.attach``).
         self.beat: Any = None
+        #: Heartbeats sent on this socket so far.
+        self.beats = 0
 
     def __repr__(self) -> str:
         return f"<Socket conversation={self.conversation_id} hung={self.hung}>"
