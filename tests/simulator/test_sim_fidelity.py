@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -174,3 +175,19 @@ async def test_drain_says_socket_closing_then_closes_and_the_chat_lives(
     assert (await guest.send("still here")).status_code == 200
     await again.message("standard", "still here")
     await again.close()
+
+
+SPEC_OPERATIONS = Path(__file__).resolve().parents[1] / "spec" / "operations.json"
+
+
+async def test_the_simulator_serves_every_operation_of_the_spec(simulator: Simulator) -> None:
+    operations = json.loads(SPEC_OPERATIONS.read_text())["operations"]
+    assert len(operations) == 19
+    app = simulator._runner.app  # type: ignore[union-attr]
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+    }
+    for op in operations:
+        assert (op["method"], op["path"]) in served, op["name"]

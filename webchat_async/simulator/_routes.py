@@ -371,8 +371,9 @@ class _App:
         if body_type not in _GUEST_BODY_TYPES:
             raise invalid("bodyType", "A guest may send standard or notice messages only.")
         if not conversation.attached:
-            # PROTOCOL 5: sends before the stream is attached. [choice] Once attached, a
-            # send during a reconnect is accepted (the socket is only briefly away).
+            # docs/protocol.md#messages-and-paging: sends before the stream is attached.
+            # [choice] Once attached, a send during a reconnect is accepted (the socket is
+            # only briefly away).
             raise state_error()
         message = await self.chats.guest_message(conversation, create.body, body_type)
         if self.behaviour().post_503_after_processing:
@@ -413,8 +414,8 @@ class _App:
 
         first = page.entities[0].id if page.entities else None
         last = page.entities[-1].id if page.entities else None
-        # PROTOCOL 6 [choice]: cursors go in `after` / `before`. "next" continues in the
-        # sort order; "previousPage" goes back the other way.
+        # docs/protocol.md#messages-and-paging [choice]: cursors go in `after` / `before`.
+        # "next" continues in the sort order; "previousPage" goes back the other way.
         if descending:
             next_uri = uri("before", last) if page.has_before else None
             previous = uri("after", first) if page.has_after else None
