@@ -12,9 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from hypothesis import given
+from hypothesis import strategies as st
 from sim_wire import API, GUEST, create, oauth_token, routed
 
 from webchat_async.simulator import Simulator
+from webchat_async.simulator._routes import _RateWindow
 
 
 async def test_empty_query_values_mean_not_given(
@@ -191,3 +194,26 @@ async def test_the_simulator_serves_every_operation_of_the_spec(simulator: Simul
     }
     for op in operations:
         assert (op["method"], op["path"]) in served, op["name"]
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=90, allow_nan=False), st.booleans()),
+        max_size=400,
+    )
+)
+def test_rate_window_headers_stay_within_their_bounds(steps: list[tuple[float, bool]]) -> None:
+    now = [0.0]
+    window = _RateWindow(clock=lambda: now[0])
+    started, counted = 0.0, 0
+    for advance, limited in steps:
+        now[0] += advance
+        if now[0] - started >= _RateWindow.WINDOW:
+            started, counted = now[0], 0
+        counted += 1
+        headers = window.headers(limited)
+        allowed = int(headers["inin-ratelimit-allowed"])
+        count = int(headers["inin-ratelimit-count"])
+        assert allowed == _RateWindow.ALLOWED
+        assert count == (allowed if limited else min(counted, allowed))
+        assert 1 <= int(headers["inin-ratelimit-reset"]) <= _RateWindow.WINDOW

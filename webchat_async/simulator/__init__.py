@@ -11,7 +11,13 @@ Example::
     async with Simulator() as sim:
         print(sim.base_url, sim.organization_id, sim.deployment_id)
 
-Run it on its own with ``python -m webchat_async.simulator --port 8080``.
+Faithful by default: it answers as the service does as far as the public material tells
+(docs/protocol.md#what-the-simulator-does-by-default). Where the service's behaviour is
+unknown, :class:`Behaviour` picks the answer (``Simulator(behaviour=Behaviour(...))``;
+docs/protocol.md#unknowns).
+
+Run it on its own with ``python -m webchat_async.simulator --port 8080`` (``--help`` lists
+the behaviour options); ``GET /__simulator__/`` lists its admin routes.
 """
 
 from __future__ import annotations
