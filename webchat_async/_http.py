@@ -16,7 +16,9 @@ request that worked into an error. So:
   retry after a success that was not seen would report a failure:
 
   - 429: the rate limiter rejects a request before it is processed;
-  - 503: the service's "not processed, try again" answer;
+  - 503, for ``DELETE`` and ``PATCH`` only: a gateway may answer 503 after the service
+    acted (docs/protocol.md#unknown-503-on-a-post), so a ``POST`` is not repeated on it
+    (``GuestSession.send_message`` checks the messages before sending again);
   - ``httpx.ConnectError`` / ``ConnectTimeout`` / ``PoolTimeout``: no connection was made,
     so not a byte of the request was sent.
 
@@ -336,6 +338,7 @@ class HttpClient:
                 status in _RETRY_STATUSES
                 and retries < self.max_retries
                 and (retry_any or status in _NOT_PROCESSED_STATUSES)
+                and not (status == 503 and method == "POST" and not retry_any)
             ):
                 retries += 1
                 after = parse_retry_after(response.headers.get("retry-after"))

@@ -47,12 +47,14 @@ a ``media-request`` message) and puts them in a bounded inbox that
   :class:`ConversationEnded` and stops.
 
 Sends go through the REST API and work while the stream reconnects; a message ``POST``
-is retried only where it cannot be sent twice (see :mod:`webchat_async._http`).
+is never stored twice: after an ambiguous failure it is re-sent only once a read of the
+messages shows it was not stored (see :meth:`GuestSession.send_message`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Generator
@@ -86,6 +88,7 @@ from .errors import (
     ApiError,
     BadRequestError,
     NotFoundError,
+    ServerError,
     SessionClosedError,
     WebChatError,
 )
@@ -121,6 +124,10 @@ __all__ = [
     "TypingStarted",
     "UnknownEvent",
 ]
+
+#: POSTs of one message at most (the first and two more), when the answers are ambiguous
+#: and a read shows the message was not stored.
+_SEND_ATTEMPTS = 3
 
 logger = logging.getLogger("webchat_async.session")
 
@@ -199,6 +206,9 @@ class GuestSession:
         # The last message handed to the consumer: what save() records, so that events
         # still in the inbox are not skipped by a resume.
         self._delivered_id = last_message_id
+        # Ids of the guest's messages that send_message returned (recent ones): a message
+        # found after an ambiguous failure must be none of them.
+        self._sent_ids: collections.deque[str] = collections.deque(maxlen=256)
         # Imported here, on the first session: the websocket layer (and websockets) costs
         # about 12 ms, which an admin-only or REST-only program should not pay at import.
         from .stream import EventStream
@@ -494,17 +504,66 @@ class GuestSession:
     ) -> WebChatMessage:
         """Send a message (1 to 4,000 characters); it also comes back as an event.
 
+        Never stored twice. A 503 may come after the service stored the message
+        (docs/protocol.md#unknown-503-on-a-post), so before sending again the session reads
+        the messages after the last one it delivered and looks for its own: the guest's,
+        with this text, not returned by an earlier send. If it is there, it is returned; if
+        not, the message is sent again (at most ``_SEND_ATTEMPTS`` times in all, on the
+        stream's backoff schedule). If that read fails, the 503 is raised and nothing is
+        re-sent. Other 5xx answers, timeouts and dropped connections are raised at once:
+        the request may still be in flight, so no read can prove it was not stored.
+
         Raises :class:`SessionClosedError` without a request once the guest has left or the
         conversation has ended, and ``ValueError`` for an empty or too long ``text``.
         """
         self._check_active("send a message")
         check_message_text(text, "text")
-        body = CreateWebChatMessageRequest(
-            body=text, body_type=BodyType(body_type) if body_type is not None else None
+        kind = BodyType(body_type) if body_type is not None else None
+        body = CreateWebChatMessageRequest(body=text, body_type=kind)
+        since = self._delivered_id
+        attempt = 1
+        while True:
+            try:
+                message = await self._api.post_webchat_guest_conversation_member_messages(
+                    self._conversation_id, self._member_id, body
+                )
+            except ServerError as exc:
+                if exc.status != 503 or attempt >= _SEND_ATTEMPTS:
+                    raise
+                try:
+                    found = await self._find_sent(text, kind or BodyType.STANDARD, since)
+                except (ApiError, ApiConnectionError):
+                    raise exc from None
+                if found is not None:
+                    message = found
+                else:
+                    attempt += 1
+                    logger.debug("message not stored after %r; sending again", exc)
+                    await asyncio.sleep(self._options.backoff.delay(attempt))
+                    continue
+            if message.id is not None:
+                self._sent_ids.append(message.id)
+            return message
+
+    async def _find_sent(
+        self, text: str, kind: BodyType, since: str | None
+    ) -> WebChatMessage | None:
+        """The newest of the guest's messages after ``since`` with this text and body type
+        that no send has returned yet, or ``None``."""
+        found = None
+        pages = self._api.iter_webchat_guest_conversation_messages(
+            self._conversation_id, after=since
         )
-        return await self._api.post_webchat_guest_conversation_member_messages(
-            self._conversation_id, self._member_id, body
-        )
+        async for message in pages:
+            sender = message.sender.id if message.sender is not None else None
+            if (
+                sender == self._member_id
+                and message.body == text
+                and (message.body_type or BodyType.STANDARD) == kind
+                and message.id not in self._sent_ids
+            ):
+                found = message
+        return found
 
     async def send_typing(self) -> None:
         """Send one typing indicator (:class:`SessionClosedError` once the chat is over)."""

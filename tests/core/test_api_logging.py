@@ -54,7 +54,9 @@ async def test_no_secret_in_logs_reprs_or_errors(caplog: pytest.LogCaptureFixtur
             router.post(f"{BASE}{CONVERSATIONS}").respond(200, json=CREATED)
             router.post(f"{BASE}{MEMBER_MESSAGES}").mock(
                 side_effect=[
-                    httpx.Response(503, headers={"Retry-After": "1"}),
+                    # 429: refused before processing, so a POST may go again (a 503 may
+                    # come after the message was stored: not retried).
+                    httpx.Response(429, headers={"Retry-After": "1"}),
                     httpx.Response(200, json=MESSAGE),
                     httpx.Response(
                         400,
@@ -105,7 +107,7 @@ async def test_no_secret_in_logs_reprs_or_errors(caplog: pytest.LogCaptureFixtur
     ours = [r.getMessage() for r in records if r.name.startswith("webchat_async")]
     # The lines are there and useful: method, path, status, duration, attempt, retries.
     assert any(
-        m.startswith(f"POST {MEMBER_MESSAGES} -> 503; retry 1 of 3 in 1.00 s") for m in ours
+        m.startswith(f"POST {MEMBER_MESSAGES} -> 429; retry 1 of 3 in 1.00 s") for m in ours
     ), ours
     assert any(m.startswith(f"POST {MEMBER_MESSAGES} -> 200 (") and "attempt 2" in m for m in ours)
     assert any(m.startswith("GET /api/v2/webchat/settings -> 401; retrying") for m in ours)

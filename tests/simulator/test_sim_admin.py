@@ -12,7 +12,7 @@ import pytest
 import websockets
 from sim_wire import create, routed
 
-from webchat_async.simulator import Simulator
+from webchat_async.simulator import Behaviour, Simulator
 
 ADMIN = "/__simulator__"
 
@@ -105,3 +105,77 @@ async def test_module_run_prints_credentials_and_serves() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 20) == 0
+
+
+async def test_admin_index_lists_every_admin_route(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    index = await http.get("/__simulator__/")
+    assert index.status_code == 200
+    routes = {(r["method"], r["path"]) for r in index.json()["routes"]}
+    assert all(r["summary"] for r in index.json()["routes"])
+    registered = {
+        (route.method, route.resource.canonical)
+        for route in simulator._runner.app.router.routes()  # type: ignore[union-attr]
+        if route.resource is not None
+        and route.resource.canonical.startswith("/__simulator__/")
+        and route.method != "HEAD"
+    }
+    assert registered == routes
+
+
+async def test_admin_behaviour_get_put_and_drain(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    assert (await http.get("/__simulator__/behaviour")).json() == {
+        "nextLinks": True,
+        "answerTextPing": True,
+        "post503AfterProcessing": False,
+        "readsAfterEnd": "refused",
+        "handshakeAfterEnd": 400,
+    }
+    changed = await http.put(
+        "/__simulator__/behaviour",
+        json={"nextLinks": False, "post503AfterProcessing": True, "handshakeAfterEnd": 404},
+    )
+    assert changed.status_code == 200
+    assert simulator.behaviour.next_links is False
+    assert simulator.behaviour.post_503_after_processing is True
+    assert simulator.behaviour.handshake_after_end == 404
+    assert simulator.behaviour.answer_text_ping is True
+    bad = await http.put("/__simulator__/behaviour", json={"handshakeAfterEnd": 500})
+    assert bad.status_code == 400 and "handshake_after_end" in bad.json()["message"]
+    unknown = await http.put("/__simulator__/behaviour", json={"nope": 1})
+    assert unknown.status_code == 400 and "nope" in unknown.json()["message"]
+    assert simulator.behaviour.handshake_after_end == 404
+    assert (await http.post("/__simulator__/drain", json={})).json() == {"closed": 0}
+    missing = await http.post("/__simulator__/drain", json={"conversationId": "nope"})
+    assert missing.status_code == 404
+
+
+def test_command_line_behaviour_switches() -> None:
+    import argparse
+
+    from webchat_async.simulator._serve import add_behaviour_arguments, behaviour_from_args
+
+    parser = argparse.ArgumentParser()
+    add_behaviour_arguments(parser)
+    assert behaviour_from_args(parser.parse_args([])) == Behaviour()
+    args = parser.parse_args(
+        [
+            "--pages-without-next",
+            "--no-text-pong",
+            "--post-503-after-processing",
+            "--reads-after-end",
+            "served",
+            "--handshake-after-end",
+            "401",
+        ]
+    )
+    assert behaviour_from_args(args) == Behaviour(
+        next_links=False,
+        answer_text_ping=False,
+        post_503_after_processing=True,
+        reads_after_end="served",
+        handshake_after_end=401,
+    )

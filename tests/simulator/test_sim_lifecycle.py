@@ -76,7 +76,8 @@ async def test_media_request(simulator: Simulator, http: httpx.AsyncClient) -> N
 
 
 async def test_guest_removed_after_the_reconnect_grace() -> None:
-    async with Simulator(heartbeat_interval=None, reconnect_grace=0.01) as sim:
+    # The grace also runs from the create until the first attach: long enough for that.
+    async with Simulator(heartbeat_interval=None, reconnect_grace=0.5) as sim:
         async with httpx.AsyncClient(base_url=sim.base_url) as http:
             guest, stream = await routed(http, sim)
             assert sim.faults.drop_sockets(guest.id) == 1
@@ -181,6 +182,8 @@ async def test_stop_closes_open_sockets_with_1001() -> None:
     async with httpx.AsyncClient(base_url=sim.base_url) as http:
         _guest, stream = await routed(http, sim)
         await asyncio.wait_for(sim.stop(), 5)
+        # A planned close is announced first (docs/protocol.md#the-event-stream).
+        assert await stream.next() == {"topicName": "v2.system.socket_closing", "eventBody": {}}
         with pytest.raises(websockets.ConnectionClosedOK) as closed:
             await stream.next()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

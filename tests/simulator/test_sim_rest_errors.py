@@ -93,6 +93,16 @@ async def test_unknown_path_answers_an_error_body(http: httpx.AsyncClient) -> No
         ({"deploymentId": "x"}, "organizationId"),
         ({"organizationId": "someone-else"}, "organizationId"),
         ({"organizationId": "ORG", "deploymentId": "unknown"}, "deploymentId"),
+        ({"organizationId": "ORG"}, "memberInfo"),
+        ({"organizationId": "ORG", "memberInfo": {"email": "a@b.c"}}, "memberInfo"),
+        (
+            {
+                "organizationId": "ORG",
+                "memberInfo": {"displayName": "Ann"},
+                "routingTarget": {"targetType": "QUEUE"},
+            },
+            "routingTarget",
+        ),
     ],
 )
 async def test_create_conversation_validation(
@@ -109,7 +119,10 @@ async def test_require_deployment_setting(simulator: Simulator, http: httpx.Asyn
     token = await oauth_token(http, simulator)
     auth = {"Authorization": f"Bearer {token}"}
     # Not required by default: no deployment id is fine.
-    response = await http.post(GUEST, json={"organizationId": simulator.organization_id})
+    guest = {"displayName": "Ann"}
+    response = await http.post(
+        GUEST, json={"organizationId": simulator.organization_id, "memberInfo": guest}
+    )
     assert response.status_code == 200
     response = await http.put(f"{API}/settings", json={"requireDeployment": True}, headers=auth)
     assert response.json() == {"requireDeployment": True}

@@ -11,12 +11,19 @@ Example::
     async with Simulator() as sim:
         print(sim.base_url, sim.organization_id, sim.deployment_id)
 
-Run it on its own with ``python -m webchat_async.simulator --port 8080``.
+Faithful by default: it answers as the service does as far as the public material tells
+(docs/protocol.md#what-the-simulator-does-by-default). Where the service's behaviour is
+unknown, :class:`Behaviour` picks the answer (``Simulator(behaviour=Behaviour(...))``;
+docs/protocol.md#unknowns).
+
+Run it on its own with ``python -m webchat_async.simulator --port 8080`` (``--help`` lists
+the behaviour options); ``GET /__simulator__/`` lists its admin routes.
 """
 
 from __future__ import annotations
 
 from ._agent import Agent, ConversationView, EchoAgent, ReplyFunction
+from ._behaviour import Behaviour
 from ._faults import FaultControls
 from ._serve import run
 from ._server import Simulator
@@ -24,6 +31,7 @@ from ._state import ConversationState, RequestRecord, SimulatorState
 
 __all__ = [
     "Agent",
+    "Behaviour",
     "ConversationState",
     "ConversationView",
     "EchoAgent",

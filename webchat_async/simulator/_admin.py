@@ -1,8 +1,10 @@
 """Admin endpoints under ``/__simulator__/`` (a prefix no Genesys path uses).
 
 They let another process (the CLI demo, a test in another language) drive what
-``Simulator.faults`` and ``Simulator.agent_*`` drive in-process:
+``Simulator.faults``, ``Simulator.behaviour`` and ``Simulator.agent_*`` drive in-process.
+Every answer is JSON; a bad request answers 400 ``{"status", "code", "message"}``.
 
+* ``GET /__simulator__/``: this list, as ``{"routes": [{"method", "path", "summary"}]}``.
 * ``POST /__simulator__/faults`` ``{"action": "rate_limit", "n": 2, "retryAfter": 1}``:
   call one :class:`FaultControls` method (arguments in snake_case or camelCase);
   answers ``{"action": ..., "result": ...}``.
@@ -13,6 +15,13 @@ They let another process (the CLI demo, a test in another language) drive what
   ``count``: the agent sends ``text`` that many times in a row, answering
   ``{"count": n, "lastId": ...}`` once every frame is sent; the benchmarks use it).
 * ``GET /__simulator__/state``: ids and a summary of each conversation.
+* ``GET /__simulator__/behaviour``: the :class:`~webchat_async.simulator.Behaviour` in
+  force, camelCase (``{"nextLinks": true, "answerTextPing": true,
+  "post503AfterProcessing": false, "readsAfterEnd": "refused", "handshakeAfterEnd": 400}``).
+* ``PUT /__simulator__/behaviour`` with some of those fields: change them (the others keep
+  their value); answers the new behaviour, or 400 naming the bad field.
+* ``POST /__simulator__/drain`` ``{"conversationId": ...}`` (optional): a planned close,
+  ``v2.system.socket_closing`` then close 1001; answers ``{"closed": n}``.
 
 **[choice]** No authentication: the simulator is a loopback test server.
 """
@@ -24,9 +33,11 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from aiohttp import web
 
 from .._convert import unstructure
+from ._behaviour import Behaviour
 
 if TYPE_CHECKING:
     from ._server import Simulator
@@ -163,9 +174,68 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
             }
         )
 
+    def behaviour_json() -> dict[str, Any]:
+        b = sim.behaviour
+        return {
+            "nextLinks": b.next_links,
+            "answerTextPing": b.answer_text_ping,
+            "post503AfterProcessing": b.post_503_after_processing,
+            "readsAfterEnd": b.reads_after_end,
+            "handshakeAfterEnd": b.handshake_after_end,
+        }
+
+    async def get_behaviour(request: web.Request) -> web.Response:
+        return web.json_response(behaviour_json())
+
+    async def put_behaviour(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        names = {a.name for a in attrs.fields(Behaviour)}
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            name = _snake(key).replace("503", "_503").replace("__", "_")
+            if name not in names:
+                return _error(400, f"unknown behaviour field {key!r}; known: {sorted(names)}")
+            changes[name] = value
+        try:
+            sim.behaviour = attrs.evolve(sim.behaviour, **changes)
+        except (TypeError, ValueError) as exc:
+            return _error(400, f"bad behaviour: {exc}")
+        return web.json_response(behaviour_json())
+
+    async def post_drain(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        conversation_id = data.get("conversationId")
+        if conversation_id is not None and conversation_id not in sim.state.conversations:
+            return _error(404, "Unknown conversation.")
+        return web.json_response({"closed": await sim.drain(conversation_id)})
+
+    routes: list[tuple[str, str, Any, str]] = [
+        ("GET", f"{PREFIX}/", None, "this list of admin routes"),
+        ("POST", f"{PREFIX}/faults", post_fault, "call one fault switch: {action, ...args}"),
+        ("DELETE", f"{PREFIX}/faults", delete_faults, "clear every fault"),
+        ("POST", f"{PREFIX}/heartbeats", post_heartbeats, "push a heartbeat to every socket"),
+        (
+            "POST",
+            PREFIX + "/conversations/{conversationId}/agent",
+            post_agent,
+            "act as the agent: {action: say|say_many|typing|request_media|end}",
+        ),
+        ("GET", f"{PREFIX}/state", get_state, "ids and a summary of each conversation"),
+        ("GET", f"{PREFIX}/behaviour", get_behaviour, "the behaviour switches in force"),
+        ("PUT", f"{PREFIX}/behaviour", put_behaviour, "change behaviour switches"),
+        ("POST", f"{PREFIX}/drain", post_drain, "socket_closing, then close sockets (1001)"),
+    ]
+
+    async def get_index(request: web.Request) -> web.Response:
+        listing = [{"method": m, "path": p, "summary": s} for m, p, _h, s in routes]
+        return web.json_response({"routes": listing})
+
     router = app.router
-    router.add_post(f"{PREFIX}/faults", post_fault)
-    router.add_delete(f"{PREFIX}/faults", delete_faults)
-    router.add_post(f"{PREFIX}/heartbeats", post_heartbeats)
-    router.add_post(PREFIX + "/conversations/{conversationId}/agent", post_agent)
-    router.add_get(f"{PREFIX}/state", get_state)
+    router.add_get(f"{PREFIX}/", get_index)
+    router.add_get(PREFIX, get_index)
+    for method, path, handler, _summary in routes[1:]:
+        router.add_route(method, path, handler)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .._convert import format_datetime
@@ -26,7 +26,7 @@ from ..models import (
 )
 from ._agent import Agent, ConversationView
 from ._state import ConversationState, SimulatorState, new_id
-from ._stream import Hub, Socket, member_change_frame, message_frame, typing_frame
+from ._stream import HEARTBEAT, Hub, Socket, member_change_frame, message_frame, typing_frame
 
 __all__ = ["Chats"]
 
@@ -36,6 +36,8 @@ class _Runtime:
 
     __slots__ = (
         "attach_waiters",
+        "beat_waiters",
+        "beats",
         "ended",
         "grace",
         "pending",
@@ -54,6 +56,20 @@ class _Runtime:
         self.socket_waiters: list[tuple[int, asyncio.Future[None]]] = []
         #: ``(count, future)``: resolved once ``count`` sockets have ever been accepted.
         self.attach_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: Heartbeats sent to the conversation's sockets, and who waits for a count.
+        self.beats = 0
+        self.beat_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def beaten(self) -> None:
+        self.beats += 1
+        keep = []
+        for wanted, future in self.beat_waiters:
+            if self.beats >= wanted:
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                keep.append((wanted, future))
+        self.beat_waiters = keep
 
     def attached(self, total: int) -> None:
         keep = []
@@ -89,14 +105,19 @@ class Chats:
         *,
         routing_delay: float,
         reconnect_grace: float | None,
+        heartbeat_interval: float | None = None,
+        heartbeats_on: Callable[[], bool] = lambda: True,
     ) -> None:
         self.state = state
         self.hub = hub
         self.agent = agent
         self.routing_delay = routing_delay
         self.reconnect_grace = reconnect_grace
+        self.heartbeat_interval = heartbeat_interval
+        self._heartbeats_on = heartbeats_on
         self._runtime: dict[str, _Runtime] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
         #: Exceptions raised in background work (the agent's ``reply``, mostly); the
         #: simulator raises the first one when it stops.
         self.errors: list[BaseException] = []
@@ -126,6 +147,7 @@ class Chats:
 
     async def close(self) -> None:
         """Cancel timers and background tasks and wait for them."""
+        self._closed = True
         for runtime in self._runtime.values():
             if runtime.grace is not None:
                 runtime.grace.cancel()
@@ -157,9 +179,55 @@ class Chats:
 
     # -- sockets -----------------------------------------------------------------------
 
+    def created(self, conversation: ConversationState) -> None:
+        """A conversation was created: if no socket ever attaches within the reconnect
+        grace, the guest is removed (docs/protocol.md#the-event-stream)."""
+        self._start_grace(conversation)
+
+    def _start_grace(self, conversation: ConversationState) -> None:
+        if self.reconnect_grace is None or conversation.ended or self._closed:
+            return
+        runtime = self.runtime(conversation.id)
+        if runtime.grace is not None:
+            runtime.grace.cancel()
+        loop = asyncio.get_running_loop()
+        runtime.grace = loop.call_later(self.reconnect_grace, self._grace_expired, conversation)
+
+    def _schedule_beat(self, socket: Socket) -> None:
+        if self.heartbeat_interval is None:
+            return
+        loop = asyncio.get_running_loop()
+        socket.beat = loop.call_later(self.heartbeat_interval, self._beat, socket)
+
+    def _beat(self, socket: Socket) -> None:
+        # Each socket has its own rhythm, counted from its attach, as the service's.
+        if socket not in self.hub.sockets(socket.conversation_id):
+            return
+        if self._heartbeats_on():
+            self.spawn(self._send_beat(socket))
+        self._schedule_beat(socket)
+
+    async def _send_beat(self, socket: Socket) -> None:
+        if await socket.send(HEARTBEAT):
+            socket.beats += 1
+            self.runtime(socket.conversation_id).beaten()
+
+    async def wait_heartbeats(self, conversation_id: str, count: int) -> None:
+        """Return once ``count`` heartbeats have been sent to the conversation's sockets."""
+        if conversation_id not in self.state.conversations:
+            raise KeyError(f"no conversation {conversation_id}")
+        runtime = self.runtime(conversation_id)
+        if runtime.beats >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        runtime.beat_waiters.append((count, future))
+        await future
+
     def attach(self, conversation: ConversationState, socket: Socket) -> None:
-        """A socket was accepted: count it; the first one ever starts routing."""
+        """A socket was accepted: count it, start its heartbeats; the first one ever starts
+        routing."""
         conversation.socket_count = self.hub.attach(socket)
+        self._schedule_beat(socket)
         conversation.attachments += 1
         runtime = self.runtime(conversation.id)
         runtime.sockets_changed(conversation.socket_count)
@@ -173,16 +241,17 @@ class Chats:
 
     def detach(self, socket: Socket) -> None:
         """A socket is gone; with none left, the reconnect grace period starts."""
+        if socket.beat is not None:
+            socket.beat.cancel()
+            socket.beat = None
         left = self.hub.detach(socket)
         if left is None:
             return
         conversation = self.state.conversations[socket.conversation_id]
         conversation.socket_count = left
         self.runtime(conversation.id).sockets_changed(left)
-        if left == 0 and not conversation.ended and self.reconnect_grace is not None:
-            runtime = self.runtime(conversation.id)
-            loop = asyncio.get_running_loop()
-            runtime.grace = loop.call_later(self.reconnect_grace, self._grace_expired, conversation)
+        if left == 0:
+            self._start_grace(conversation)
 
     def _grace_expired(self, conversation: ConversationState) -> None:
         self.runtime(conversation.id).grace = None

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from ..models import (
     WebChatMessageEntityList,
     WebChatSettings,
 )
+from ._behaviour import Behaviour
 from ._chat import Chats
 from ._faults import FaultControls
 from ._state import API, ConversationState, RequestRecord, SimulatorState
@@ -51,6 +53,7 @@ from ._wire import (
     json_response,
     read_body,
     state_error,
+    str_query,
 )
 
 __all__ = ["Failure", "build_app"]
@@ -77,6 +80,8 @@ class _App:
     faults: FaultControls
     client_id: str
     client_secret: str = attrs.field(repr=False)
+    behaviour: Callable[[], Behaviour] = Behaviour
+    rate_window: _RateWindow = attrs.field(factory=lambda: _RateWindow())
 
     # -- middleware ------------------------------------------------------------------------
 
@@ -110,6 +115,9 @@ class _App:
             response = Failure(exc.status).response(context_id)
         if not response.prepared:
             response.headers["inin-correlation-id"] = context_id
+            if is_api:
+                # docs/protocol.md#rate-limits: every answer says where the client stands.
+                response.headers.update(self.rate_window.headers(response.status == 429))
         if is_api or path == "/oauth/token":
             self.state.requests.append(RequestRecord(request.method, path, response.status))
         return response
@@ -121,8 +129,9 @@ class _App:
         if token is None or not self.tokens.verify_access(token):
             raise Failure(401, "bad.credentials", "Invalid or expired access token.")
 
-    def _guest(self, request: web.Request) -> ConversationState:
-        """The conversation of the path, if the guest JWT may use it and it is live."""
+    def _guest(self, request: web.Request, *, read: bool = False) -> ConversationState:
+        """The conversation of the path, if the guest JWT may use it and it is live (or,
+        for a ``read`` with ``Behaviour.reads_after_end == "served"``, has ended)."""
         token = bearer(request)
         claims = self.tokens.verify_guest(token) if token is not None else None
         if claims is None:
@@ -135,7 +144,7 @@ class _App:
             raise Failure(404, "not.found", "The conversation was not found.")
         if conversation is not own:
             raise Failure(403, "not.authorized", "The token is not valid for this conversation.")
-        if conversation.ended:
+        if conversation.ended and not (read and self.behaviour().reads_after_end == "served"):
             raise state_error()
         return conversation
 
@@ -250,7 +259,22 @@ class _App:
                 raise invalid("deploymentId", "Unknown or disabled deploymentId.")
         elif self.state.settings.require_deployment:
             raise invalid("deploymentId", "A deploymentId is required.")
+        deployment = self.state.deployments.get(deployment_id) if deployment_id else None
         info = create.member_info
+        if info is None or not info.display_name:
+            raise invalid("memberInfo", "memberInfo with a displayName is required.")
+        target = create.routing_target
+        # [choice] docs/protocol.md#create: without a routingTarget the chat goes to the
+        # deployment's flow; given, it must name a queue (by name).
+        if target is not None and (
+            str(target.target_type or "").upper() != "QUEUE" or not target.target_address
+        ):
+            raise invalid(
+                "routingTarget", "routingTarget needs targetType QUEUE and a targetAddress."
+            )
+        authenticated = bool(deployment is not None and deployment.authentication_required)
+        if authenticated and not create.member_auth_token:
+            raise invalid("memberAuthToken", "This deployment requires a memberAuthToken.")
         guest = WebChatMemberInfo(
             display_name=info.display_name if info else None,
             first_name=info.first_name if info else None,
@@ -259,22 +283,30 @@ class _App:
             phone_number=info.phone_number if info else None,
             avatar_image_url=info.avatar_image_url if info else None,
             custom_fields=info.custom_fields if info else None,
-            authenticated_guest=create.member_auth_token is not None,
+            authenticated_guest=authenticated,
         )
         conversation = self.state.new_conversation(deployment_id=deployment_id, guest=guest)
-        jwt = self.tokens.issue_guest(conversation.id, conversation.guest_member_id)
+        jwt = self.tokens.issue_guest(
+            conversation.id,
+            conversation.guest_member_id,
+            organization_id=self.state.organization_id,
+            deployment_id=deployment_id,
+        )
+        self.chats.created(conversation)
         # Like the service, the stream URI embeds the JWT: it is a secret.
         return json_response(
             {
                 "id": conversation.id,
                 "jwt": jwt,
                 "eventStreamUri": f"ws://{request.host}/chat/jwt/{jwt}",
-                "member": unstructure(conversation.members[conversation.guest_member_id]),
+                # docs/protocol.md#create: the service may answer the member as {id} only;
+                # clients must read the rest from the members endpoint.
+                "member": {"id": conversation.guest_member_id},
             }
         )
 
     async def get_members(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         page_size = int_query(request, "pageSize", 25, 1, 100)
         page_number = int_query(request, "pageNumber", 1, 1, None)
         exclude = bool_query(request, "excludeDisconnectedMembers")
@@ -309,13 +341,19 @@ class _App:
         return json_response(unstructure(page))
 
     async def get_member(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         return json_response(
             unstructure(self._member(conversation, request.match_info["memberId"]))
         )
 
     async def delete_member(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        try:
+            conversation = self._guest(request)
+        except Failure as failure:
+            if failure.code != "chat.error.conversation.state":
+                raise
+            # The guest has already left (or was removed): its membership is gone.
+            raise Failure(404, "not.found", "The member has left the conversation.") from None
         self._own_member(request, conversation)
         await self.chats.guest_leave(conversation)
         return web.Response(status=204)
@@ -333,10 +371,13 @@ class _App:
         if body_type not in _GUEST_BODY_TYPES:
             raise invalid("bodyType", "A guest may send standard or notice messages only.")
         if not conversation.attached:
-            # PROTOCOL 5: sends before the stream is attached. [choice] Once attached, a
-            # send during a reconnect is accepted (the socket is only briefly away).
+            # docs/protocol.md#messages-and-paging: sends before the stream is attached.
+            # [choice] Once attached, a send during a reconnect is accepted (the socket is
+            # only briefly away).
             raise state_error()
         message = await self.chats.guest_message(conversation, create.body, body_type)
+        if self.behaviour().post_503_after_processing:
+            raise Failure(503)
         return json_response(unstructure(message))
 
     async def post_typing(self, request: web.Request) -> web.Response:
@@ -349,13 +390,13 @@ class _App:
         return json_response(unstructure(await self.chats.guest_typing(conversation)))
 
     async def get_messages(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         max_results = int_query(request, "maxResults", 100, 1, 100)
-        order = request.query.get("sortOrder", "ascending").lower()
+        order = (str_query(request, "sortOrder") or "ascending").lower()
         if order not in ("ascending", "descending"):
             raise invalid("sortOrder", "sortOrder must be ascending or descending.")
-        after = request.query.get("after") or None
-        before = request.query.get("before") or None
+        after = str_query(request, "after")
+        before = str_query(request, "before")
         for name, cursor in (("after", after), ("before", before)):
             if cursor is not None and conversation.position(cursor) is None:
                 raise invalid(name, f"{name} names no message of this conversation.")
@@ -373,16 +414,19 @@ class _App:
 
         first = page.entities[0].id if page.entities else None
         last = page.entities[-1].id if page.entities else None
-        # PROTOCOL 6 [choice]: cursors go in `after` / `before`. "next" continues in the
-        # sort order; "previousPage" goes back the other way.
+        # docs/protocol.md#messages-and-paging [choice]: cursors go in `after` / `before`.
+        # "next" continues in the sort order; "previousPage" goes back the other way.
         if descending:
             next_uri = uri("before", last) if page.has_before else None
             previous = uri("after", first) if page.has_after else None
         else:
             next_uri = uri("after", last) if page.has_after else None
             previous = uri("before", first) if page.has_before else None
+        if not self.behaviour().next_links:
+            next_uri = previous = None
         listing = WebChatMessageEntityList(
-            page_size=max_results,
+            # The number of entities on this page, as the service answers.
+            page_size=len(page.entities),
             entities=page.entities,
             next=next_uri,
             previous_page=previous,
@@ -391,7 +435,7 @@ class _App:
         return json_response(unstructure(listing))
 
     async def get_message(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         message = conversation.message(request.match_info["messageId"])
         if message is None:
             raise Failure(404, "not.found", "The message was not found.")
@@ -406,14 +450,14 @@ class _App:
         return media
 
     async def get_media_requests(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         listing = WebChatGuestMediaRequestEntityList(
             entities=list(conversation.media_requests.values())
         )
         return json_response(unstructure(listing))
 
     async def get_media_request(self, request: web.Request) -> web.Response:
-        conversation = self._guest(request)
+        conversation = self._guest(request, read=True)
         return json_response(unstructure(self._media_request(request, conversation)))
 
     async def patch_media_request(self, request: web.Request) -> web.Response:
@@ -445,7 +489,14 @@ class _App:
                 context_id
             )
         if conversation.ended:
-            return state_error().response(context_id)
+            status = self.behaviour().handshake_after_end
+            if status == 401:
+                failure = Failure(401, "bad.credentials", "Invalid or expired guest token.")
+            elif status == 404:
+                failure = Failure(404, "not.found", "The conversation was not found.")
+            else:
+                failure = state_error()
+            return failure.response(context_id)
         # No compression: zlib contexts per socket would dominate memory at 1,000 chats.
         ws = web.WebSocketResponse(autoping=False, compress=False)
         ws.headers["inin-correlation-id"] = context_id
@@ -457,7 +508,7 @@ class _App:
                 if socket.hung:
                     continue  # a dead peer answers nothing
                 if msg.type is WSMsgType.TEXT:
-                    if _is_ping(msg.data):
+                    if _is_ping(msg.data) and self.behaviour().answer_text_ping:
                         await socket.send(PONG)
                 elif msg.type is WSMsgType.PING:
                     await ws.pong(msg.data)
@@ -468,6 +519,33 @@ class _App:
         finally:
             self.chats.detach(socket)
         return ws
+
+
+class _RateWindow:
+    """The ``inin-ratelimit-*`` headers: requests counted per minute against an allowance
+    (docs/protocol.md#rate-limits). Counting only: the simulator refuses with 429 only when
+    a fault says so."""
+
+    ALLOWED = 300
+    WINDOW = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._count = 0
+
+    def headers(self, limited: bool) -> dict[str, str]:
+        now = self._clock()
+        if now - self._start >= self.WINDOW:
+            self._start, self._count = now, 0
+        self._count += 1
+        count = self.ALLOWED if limited else min(self._count, self.ALLOWED)
+        reset = max(1, math.ceil(self.WINDOW - (now - self._start)))
+        return {
+            "inin-ratelimit-count": str(count),
+            "inin-ratelimit-allowed": str(self.ALLOWED),
+            "inin-ratelimit-reset": str(reset),
+        }
 
 
 def _is_ping(text: str) -> bool:
@@ -489,9 +567,10 @@ def build_app(
     client_id: str,
     client_secret: str,
     admin: Callable[[web.Application], None] | None = None,
+    behaviour: Callable[[], Behaviour] = Behaviour,
 ) -> web.Application:
     """The aiohttp application: every route, the middleware, and the admin routes."""
-    h = _App(state, tokens, chats, faults, client_id, client_secret)
+    h = _App(state, tokens, chats, faults, client_id, client_secret, behaviour)
     app = web.Application(middlewares=[h.middleware])
     r = app.router
     r.add_post("/oauth/token", h.oauth_token)

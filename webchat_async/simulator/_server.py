@@ -13,12 +13,13 @@ from aiohttp import web
 from ..models import WebChatDeployment, WebChatGuestMediaRequest, WebChatMessage, WebChatTyping
 from ._admin import install_admin
 from ._agent import Agent, EchoAgent
+from ._behaviour import Behaviour
 from ._chat import Chats
 from ._faults import FaultControls
 from ._routes import build_app
 from ._state import ConversationState, SimulatorState
-from ._stream import HEARTBEAT, Hub
-from ._tokens import TokenIssuer
+from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub
+from ._tokens import GUEST_TTL, TokenIssuer
 
 __all__ = ["Simulator"]
 
@@ -37,12 +38,17 @@ class Simulator:
     Args:
         host, port: where to listen (``port=0``: any free port; see :attr:`base_url`).
         agent: decides the agent's replies; default :class:`EchoAgent`.
-        heartbeat_interval: seconds between heartbeat frames on every socket (one shared
-            loop); ``None``: no loop (push one with :meth:`send_heartbeats`).
+        heartbeat_interval: seconds between heartbeat frames, per socket, counted from its
+            attach; ``None``: none (push one with :meth:`send_heartbeats`).
         routing_delay: seconds between the first socket attach and the agent joining.
-        guest_token_ttl, oauth_token_ttl: token lifetimes in seconds.
-        reconnect_grace: seconds a guest may stay without a socket before it is removed
-            (PROTOCOL 5); ``None``: never.
+        guest_token_ttl, oauth_token_ttl: token lifetimes in seconds (the guest JWT lives
+            about 21 h, as the service's).
+        reconnect_grace: seconds a guest may stay without a socket (before the first
+            attach too) before it is removed (docs/protocol.md#the-event-stream);
+            ``None``: never.
+        behaviour: how to answer where the service's behaviour is unknown (a
+            :class:`Behaviour`; the default plays the documented or likeliest answer). The
+            attribute :attr:`behaviour` may be replaced while running.
         seed: seeds the RNG of ``fraction`` faults.
         clock: wall-clock seconds for token expiry (``time.time``); tests inject their own.
     """
@@ -55,17 +61,20 @@ class Simulator:
         agent: Agent | None = None,
         heartbeat_interval: float | None = 30.0,
         routing_delay: float = 0.0,
-        guest_token_ttl: float = 3600.0,
+        guest_token_ttl: float = GUEST_TTL,
         oauth_token_ttl: float = 3600.0,
         reconnect_grace: float | None = 120.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        behaviour: Behaviour | None = None,
     ) -> None:
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be > 0 or None")
         self._host = host
         self._port = port
         self.heartbeat_interval = heartbeat_interval
+        #: How the unknowns are played (docs/protocol.md#unknowns); replace to switch.
+        self.behaviour: Behaviour = behaviour if behaviour is not None else Behaviour()
         self.agent: Agent = agent if agent is not None else EchoAgent()
         self._state = SimulatorState()
         self._hub = Hub()
@@ -78,6 +87,8 @@ class Simulator:
             self.agent,
             routing_delay=routing_delay,
             reconnect_grace=reconnect_grace,
+            heartbeat_interval=heartbeat_interval,
+            heartbeats_on=lambda: not self._faults.heartbeats_stopped,
         )
         self._faults = FaultControls(self._hub, self._state, self._chats.detach, seed=seed)
         self.client_id = "simulator-" + secrets.token_hex(8)
@@ -88,7 +99,6 @@ class Simulator:
         assert default.id is not None
         self.deployment_id: str = default.id
         self._runner: web.AppRunner | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
         self._base_url: str | None = None
 
     def __repr__(self) -> str:
@@ -109,6 +119,7 @@ class Simulator:
             client_id=self.client_id,
             client_secret=self.client_secret,
             admin=lambda app: install_admin(app, self),
+            behaviour=lambda: self.behaviour,
         )
         # No access log: stream URLs embed the guest JWT.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -122,34 +133,16 @@ class Simulator:
         self._runner = runner
         port = runner.addresses[0][1]
         self._base_url = f"http://{_url_host(self._host)}:{port}"
-        if self.heartbeat_interval is not None:
-            self._heartbeat_task = asyncio.get_running_loop().create_task(
-                self._heartbeat_loop(self.heartbeat_interval)
-            )
 
     async def stop(self) -> None:
-        """Close every socket, stop serving, and raise the first error of the background
-        work (an agent's ``reply`` that failed, say) if there was one."""
+        """Say ``v2.system.socket_closing`` on every socket and close it (1001), stop
+        serving, and raise the first error of the background work (an agent's ``reply``
+        that failed, say) if there was one."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
-            self._heartbeat_task = None
         await self._chats.close()
-        sockets = self._hub.sockets()
-        for socket in sockets:
-            self._chats.detach(socket)
-        if sockets:
-            # 1001 "going away": the server shuts down; bounded so a silent peer cannot
-            # hold the shutdown.
-            closes = [s.ws.close(code=1001) for s in sockets]
-            try:
-                await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), 2.0)
-            except asyncio.TimeoutError:
-                for socket in sockets:
-                    socket.transport.abort()
+        await self._close_planned(None)
         await runner.cleanup()
         errors = self._chats.errors
         if errors:
@@ -176,11 +169,27 @@ class Simulator:
             # The error of the block wins over a background error found at shutdown.
             pass
 
-    async def _heartbeat_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if not self._faults.heartbeats_stopped:
-                await self.send_heartbeats()
+    async def drain(self, conversation_id: str | None = None) -> int:
+        """A planned close (a server being replaced): send ``v2.system.socket_closing`` on
+        the sockets (of one conversation, or all), then close them with 1001. The
+        conversations live on; clients reconnect within the grace. Returns how many."""
+        return await self._close_planned(conversation_id)
+
+    async def _close_planned(self, conversation_id: str | None) -> int:
+        sockets = self._hub.sockets(conversation_id)
+        for socket in sockets:
+            await socket.send(SOCKET_CLOSING)
+        for socket in sockets:
+            self._chats.detach(socket)
+        if sockets:
+            # 1001 "going away"; bounded so a silent peer cannot hold the close.
+            closes = [s.ws.close(code=1001) for s in sockets]
+            try:
+                await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), 2.0)
+            except asyncio.TimeoutError:
+                for socket in sockets:
+                    socket.transport.abort()
+        return len(sockets)
 
     async def send_heartbeats(self) -> int:
         """Push a heartbeat frame to every (not hung) socket now; returns how many."""
@@ -247,6 +256,13 @@ class Simulator:
         """Return once ``count`` sockets have ever been accepted for the conversation (the
         first attach counts 1; each reattach one more)."""
         await asyncio.wait_for(self._chats.wait_attachments(conversation_id, count), timeout)
+
+    async def wait_heartbeats(
+        self, conversation_id: str, count: int, timeout: float | None = 5
+    ) -> None:
+        """Return once the per-socket heartbeat timers have sent ``count`` heartbeats to
+        the conversation's sockets in all (not counting :meth:`send_heartbeats`)."""
+        await asyncio.wait_for(self._chats.wait_heartbeats(conversation_id, count), timeout)
 
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
         """Send ``text`` as the agent."""

@@ -1,7 +1,8 @@
-"""The event stream side: frames as PROTOCOL.md section 5 spells them, and the socket hub.
+"""The event stream side: frames as docs/protocol.md#the-event-stream spells them, and the
+socket hub.
 
 Frames are built once per event and sent as the same text to every socket of the
-conversation. Heartbeats come from one shared loop in the server, never one task per socket.
+conversation. Heartbeats run per socket from a timer handle (no task per socket).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..models import MemberState, WebChatMessage
 __all__ = [
     "HEARTBEAT",
     "PONG",
+    "SOCKET_CLOSING",
     "Hub",
     "Socket",
     "member_change_frame",
@@ -26,17 +28,14 @@ __all__ = [
 ]
 
 
-# channel.metadata frames carry no "metadata" key at all (PROTOCOL 5).
+# channel.metadata frames carry no "metadata" key at all, and real heartbeats no "version"
+# either (docs/protocol.md#the-event-stream).
 HEARTBEAT = dump_json(
-    {
-        "topicName": "channel.metadata",
-        "version": "2",
-        "eventBody": {"message": "WebSocket Heartbeat"},
-    }
+    {"topicName": "channel.metadata", "eventBody": {"message": "WebSocket Heartbeat"}}
 )
-PONG = dump_json(
-    {"topicName": "channel.metadata", "version": "2", "eventBody": {"message": "pong"}}
-)
+PONG = dump_json({"topicName": "channel.metadata", "eventBody": {"message": "pong"}})
+#: Sent before a planned close (a restart, ``Simulator.drain``): the client reconnects.
+SOCKET_CLOSING = dump_json({"topicName": "v2.system.socket_closing", "eventBody": {}})
 
 
 def _event(topic: str, body: dict[str, Any], kind: str) -> str:
@@ -90,7 +89,7 @@ def member_change_frame(
 class Socket:
     """One attached websocket and the fault flags that apply to it."""
 
-    __slots__ = ("conversation_id", "hung", "transport", "ws")
+    __slots__ = ("beat", "beats", "conversation_id", "hung", "transport", "ws")
 
     def __init__(self, conversation_id: str, ws: web.WebSocketResponse, transport: Any) -> None:
         self.conversation_id = conversation_id
@@ -98,6 +97,10 @@ class Socket:
         self.transport = transport
         #: A dead peer: nothing more is sent on this socket, pings go unanswered.
         self.hung = False
+        #: The timer of this socket's next heartbeat (see ``Chats.attach``).
+        self.beat: Any = None
+        #: Heartbeats sent on this socket so far.
+        self.beats = 0
 
     def __repr__(self) -> str:
         return f"<Socket conversation={self.conversation_id} hung={self.hung}>"

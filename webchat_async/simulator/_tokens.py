@@ -1,7 +1,10 @@
 """Credentials the simulator hands out: signed guest JWTs and opaque OAuth access tokens.
 
-Guest JWTs are real HS256 tokens (``header.payload.signature``, base64url, with ``exp``),
-signed with a key made fresh for each simulator, so a token from one run never works on
+Guest JWTs have the shape of the service's (docs/protocol.md#the-guest-jwt): an ``RS256``
+header, claims under ``data`` (``conv``, ``did``, ``sub``) and ``org``, about 21 h of life,
+and a 256-byte signature (the length of an RSA-2048 one). The signature is an HMAC chain
+with a key made fresh for each simulator, not RSA: clients must treat the token as opaque
+anyway, and a key pair would need a dependency. A token from one run never works on
 another. Tokens are never logged and never put in an exception text.
 """
 
@@ -19,10 +22,13 @@ from typing import Any
 
 import attrs
 
-__all__ = ["GuestClaims", "TokenIssuer"]
+__all__ = ["GUEST_TTL", "GuestClaims", "TokenIssuer"]
 
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+_HEADER = base64.urlsafe_b64encode(b'{"alg":"RS256","typ":"JWT"}').rstrip(b"=")
 _ISSUER = "webchat-async-simulator"
+#: The real guest JWT lives about 21 hours.
+GUEST_TTL = 21 * 3600.0
+_SIGNATURE_BLOCKS = 8  # 8 x 32 bytes: as long as an RSA-2048 signature
 
 
 def _b64(data: bytes) -> bytes:
@@ -70,20 +76,31 @@ class TokenIssuer:
         """Lifetime of an access token, in seconds."""
         return self._oauth_ttl
 
-    def issue_guest(self, conversation_id: str, member_id: str) -> str:
+    def _sign(self, signing_input: bytes) -> bytes:
+        blocks = b""
+        for i in range(_SIGNATURE_BLOCKS):
+            blocks += hmac.new(self._key, bytes([i]) + signing_input, hashlib.sha256).digest()
+        return _b64(blocks)
+
+    def issue_guest(
+        self,
+        conversation_id: str,
+        member_id: str,
+        *,
+        organization_id: str = "",
+        deployment_id: str | None = None,
+    ) -> str:
         """A signed JWT for the guest ``member_id`` of ``conversation_id``."""
         now = self._clock()
         payload: dict[str, Any] = {
             "iss": _ISSUER,
-            "sub": member_id,
-            "conversationId": conversation_id,
-            "memberId": member_id,
             "iat": int(now),
-            "exp": now + self._guest_ttl,
+            "exp": int(now + self._guest_ttl),
+            "org": organization_id,
+            "data": {"conv": conversation_id, "did": deployment_id or "", "sub": member_id},
         }
         signing_input = _HEADER + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
-        signature = hmac.new(self._key, signing_input, hashlib.sha256).digest()
-        return (signing_input + b"." + _b64(signature)).decode("ascii")
+        return (signing_input + b"." + self._sign(signing_input)).decode("ascii")
 
     def verify_guest(self, token: str) -> GuestClaims | None:
         """The claims of a valid, unexpired guest JWT signed here; ``None`` otherwise."""
@@ -91,14 +108,14 @@ class TokenIssuer:
         if len(parts) != 3:
             return None
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
-        expected = _b64(hmac.new(self._key, signing_input, hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, parts[2].encode("ascii", "replace")):
+        if not hmac.compare_digest(self._sign(signing_input), parts[2].encode("ascii", "replace")):
             return None
         try:
             payload = json.loads(_unb64(parts[1]))
+            data = payload["data"]
             claims = GuestClaims(
-                conversation_id=str(payload["conversationId"]),
-                member_id=str(payload["memberId"]),
+                conversation_id=str(data["conv"]),
+                member_id=str(data["sub"]),
                 expires_at=float(payload["exp"]),
             )
         except (ValueError, KeyError, TypeError, binascii.Error):

@@ -27,6 +27,7 @@ __all__ = [
     "json_response",
     "read_body",
     "state_error",
+    "str_query",
 ]
 
 T = TypeVar("T")
@@ -163,8 +164,15 @@ def int_query(request: web.Request, name: str, default: int, lo: int, hi: int | 
     return value
 
 
+def str_query(request: web.Request, name: str) -> str | None:
+    """A query value, or ``None`` when absent or empty: the official JavaScript client sends
+    every optional parameter, empty when unset, and the service takes that as "not given"
+    (docs/protocol.md#empty-query-values)."""
+    return request.query.get(name) or None
+
+
 def bool_query(request: web.Request, name: str) -> bool:
-    raw = request.query.get(name, "false").lower()
+    raw = (str_query(request, name) or "false").lower()
     if raw not in ("true", "false"):
         raise invalid(name, f"{name} must be true or false.")
     return raw == "true"
