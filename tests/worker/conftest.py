@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-
 from redis_support import RedisUnavailable, redis_server
 
 from webchat_async.worker import MemoryStore, SessionStore

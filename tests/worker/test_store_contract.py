@@ -96,14 +96,14 @@ async def test_a_new_chat_goes_to_the_least_loaded_live_worker_and_waits_for_it(
 ) -> None:
     await workers(st, "A", "B")
     await st.add_chat("c0", "{}", "http://x", reserve=TTL)
-    first = await st.next_assigned("A", 0.01) or await st.next_assigned("B", 0.01)
-    assert first == "c0"
+    first = await st.next_assigned("A", 0.01, 5) or await st.next_assigned("B", 0.01, 5)
+    assert first == ["c0"]
     owner = "A" if await st.claim("c0", "A", ttl=TTL) else "B"
     if owner == "B":
         assert await st.claim("c0", "B", ttl=TTL) is not None
     other = "B" if owner == "A" else "A"
     assert await st.add_chat("c1", "{}", "http://x", reserve=TTL / 2) == other
-    assert await st.next_assigned(other, 0.01) == "c1"
+    assert await st.next_assigned(other, 0.01, 5) == ["c1"]
     assert await st.claim("c1", owner, ttl=TTL) is None  # reserved for the other one
     clock.now += TTL / 2 + 0.001  # the other one never came: any worker may take it
     scan = await st.scan(limit=10)
@@ -134,14 +134,14 @@ async def test_release_hands_the_chat_to_another_live_worker_at_once(
     await st.add_chat("c1", "{}", "http://x", reserve=TTL)
     placed = {w: [] for w in "ABC"}
     for w in "ABC":
-        while (cid := await st.next_assigned(w, 0.01)) is not None:
+        for cid in await st.next_assigned(w, 0.01, 5):
             placed[w].append(cid)
             assert await st.claim(cid, w, ttl=TTL) is not None
     holder = next(w for w, cids in placed.items() if "c1" in cids)
     claim_token = 1
     target = await st.release("c1", holder, claim_token, reserve=TTL)
     assert target is not None and target != holder
-    assert await st.next_assigned(target, 0.01) == "c1"
+    assert await st.next_assigned(target, 0.01, 5) == ["c1"]
     third = ({"A", "B", "C"} - {holder, target}).pop()
     assert await st.claim("c1", third, ttl=TTL) is None  # reserved for the target
     taken = await st.claim("c1", target, ttl=TTL)

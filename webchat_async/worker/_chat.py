@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..models import BodyType, WebChatMessage
 from ..session import GuestSession
-from ._model import Claim, LeaseLost, Progress
+from ._model import Claim, LeaseLost, Progress, StoreError
 from ._replay import made_sends, own_uncommitted
 from ._store import SessionStore
 
@@ -114,6 +114,8 @@ class Chat:
                 self._sent.append(made.id)
                 return made
         await self._runner.record_send(self._event_key, index, text)
+        # Again after the store's answer: a worker paused in between must not post.
+        self._runner.check_lease()
         message = await self._runner.session.send_message(text, body_type=body_type)
         if message.id:
             self._sent.append(message.id)
@@ -222,6 +224,11 @@ class ChatRunner:
         saved = SavedSession.from_json(self.claim.saved)
         try:
             session = await GuestSession.resume(saved, api=self._api, options=self._options)
+        except asyncio.CancelledError:
+            if not self.stopping or self.lost:
+                raise
+            await self._release()
+            return "stopped"
         except _FINAL as exc:
             logger.warning(
                 "chat %s cannot be resumed (%s): removed", self.conversation_id, type(exc).__name__
@@ -230,16 +237,35 @@ class ChatRunner:
             return "ended"
         except WebChatError as exc:
             logger.warning("chat %s not resumed here: %r", self.conversation_id, exc)
+            await self._release()
             return "released"
         self._session = session
         self.member_id = session.member_id
         try:
-            return await self._handle_all(session)
+            try:
+                outcome = await self._handle_all(session)
+            except asyncio.CancelledError:
+                # request_stop() and lose() cancel an idle runner; any other cancel is not ours.
+                if not (self.stopping or self.lost):
+                    raise
+                outcome = "lost" if self.lost else "stopped"
+            if outcome in ("stopped", "released"):
+                # Before closing the socket: the next owner can start at once.
+                await self._release()
+            return outcome
         finally:
             try:
                 await session.aclose(leave=False)
             except Exception as exc:  # the chat goes on elsewhere; closing is best effort
                 logger.debug("closing chat %s: %r", self.conversation_id, exc)
+
+    async def _release(self) -> None:
+        try:
+            await self._store.release(
+                self.conversation_id, self.worker_id, self.token, reserve=self._lease
+            )
+        except (LeaseLost, StoreError) as exc:
+            logger.info("chat %s not released: %s", self.conversation_id, exc)
 
     async def _handle_all(self, session: GuestSession) -> Outcome:
         chat = Chat(self)

@@ -119,18 +119,18 @@ class MemoryStore:
         """See :meth:`SessionStore.unregister`."""
         self._workers.pop(worker_id, None)
 
-    async def next_assigned(self, worker_id: str, timeout: float) -> str | None:
+    async def next_assigned(self, worker_id: str, timeout: float, limit: int) -> list[str]:
         """See :meth:`SessionStore.next_assigned`."""
         info = self._workers.get(worker_id)
         if info is None:
-            return None
+            return []
         if not info.inbox:
             info.wake.clear()
             try:
                 await asyncio.wait_for(info.wake.wait(), timeout)
             except asyncio.TimeoutError:
-                return None
-        return info.inbox.popleft() if info.inbox else None
+                return []
+        return [info.inbox.popleft() for _ in range(min(limit, len(info.inbox)))]
 
     async def scan(self, limit: int) -> Scan:
         """See :meth:`SessionStore.scan`."""

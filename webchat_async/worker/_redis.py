@@ -165,15 +165,23 @@ class RedisStore:
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
 
-    async def next_assigned(self, worker_id: str, timeout: float) -> str | None:
-        """See :meth:`SessionStore.next_assigned` (``BLPOP`` on the worker's inbox)."""
+    async def next_assigned(self, worker_id: str, timeout: float, limit: int) -> list[str]:
+        """See :meth:`SessionStore.next_assigned` (``BLPOP`` for the first, then ``LPOP``
+        for up to ``limit - 1`` more: a hand-over of many chats is taken in two calls)."""
         from redis.exceptions import RedisError
 
+        key = self.keys.inbox(worker_id)
         try:
-            answer = await self._redis.blpop([self.keys.inbox(worker_id)], timeout=timeout)
+            first = await self._redis.blpop([key], timeout=timeout)
+            if first is None:
+                return []
+            handed = [_text(first[1])]
+            if limit > 1:
+                more = await self._redis.lpop(key, limit - 1)
+                handed += [_text(cid) for cid in more or ()]
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
-        return None if answer is None else _text(answer[1])
+        return handed
 
     async def scan(self, limit: int) -> Scan:
         """See :meth:`SessionStore.scan`."""

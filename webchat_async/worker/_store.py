@@ -69,9 +69,9 @@ class SessionStore(Protocol):
         """Remove a worker that stopped (after it released its chats)."""
         ...
 
-    async def next_assigned(self, worker_id: str, timeout: float) -> str | None:
-        """The next chat handed to ``worker_id`` (started or released to it), waiting up to
-        ``timeout`` seconds; ``None`` if none came."""
+    async def next_assigned(self, worker_id: str, timeout: float, limit: int) -> list[str]:
+        """The chats handed to ``worker_id`` (started or released to it), at most ``limit``;
+        waits up to ``timeout`` seconds (> 0) for the first; empty if none came."""
         ...
 
     async def scan(self, limit: int) -> Scan:

@@ -175,9 +175,14 @@ class Worker:
         try:
             await asyncio.wait({renew, intake, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._stop.set()
             await cancel_and_wait(stop)
-            await cancel_and_wait(intake)
+            intake.cancel()
             try:
+                # Hand over first: stopping the intake can take a scan interval (see
+                # _intake_loop), and a chat claimed meanwhile is handed over after it.
+                await self._hand_over()
+                await cancel_and_wait(intake)
                 await self._hand_over()
             finally:
                 await cancel_and_wait(renew)
@@ -242,20 +247,24 @@ class Worker:
 
     async def _intake_loop(self) -> None:
         next_scan = self._clock()
-        while True:
+        # The flag, not only the cancellation, ends the loop: redis-py can swallow the
+        # cancellation of a blocking command (redis/redis-py#2028); BLPOP then returns
+        # within a scan interval and the loop sees the flag.
+        while not self._stop.is_set():
             room = self._concurrency - len(self._runners)
             wait = max(0.0, next_scan - self._clock())
-            if room > 0:
+            if room > 0 and wait > 0.001:
                 try:
-                    handed = await self._store.next_assigned(self.id, wait)
+                    handed = await self._store.next_assigned(self.id, wait, room)
                 except StoreError as exc:
                     logger.warning("worker %s: %s", self.id, exc)
-                    handed = None
+                    handed = []
                     await asyncio.sleep(wait)
-                if handed is not None:
-                    await self._claim(handed)
+                if handed:
+                    # Claimed side by side: a hand-over of many chats lands at once.
+                    await asyncio.gather(*(self._claim_handed(cid) for cid in handed))
                     continue
-            else:
+            elif room <= 0:
                 self._room.clear()
                 try:
                     await asyncio.wait_for(self._room.wait(), wait)
@@ -267,6 +276,12 @@ class Worker:
                     await self._scan()
                 except StoreError as exc:
                     logger.warning("worker %s: %s", self.id, exc)
+
+    async def _claim_handed(self, conversation_id: str) -> None:
+        try:
+            await self._claim(conversation_id)
+        except StoreError as exc:
+            logger.warning("worker %s: %s", self.id, exc)
 
     async def _scan(self) -> None:
         room = self._concurrency - len(self._runners)
@@ -283,15 +298,16 @@ class Worker:
         for conversation_id, age in candidates:
             if room <= 0:
                 break
-            # Above its fair share a worker leaves a chat to the others for one lease.
-            if quota <= 0 and age < self._lease:
+            # Above its fair share a worker leaves a chat to the others for one scan
+            # interval (they scan as often), then takes what is left.
+            if quota <= 0 and age < self._scan_interval:
                 continue
             if await self._claim(conversation_id):
                 quota -= 1
                 room -= 1
 
     async def _claim(self, conversation_id: str) -> bool:
-        if conversation_id in self._runners:
+        if conversation_id in self._runners or self._stop.is_set():
             return False
         sent_at = self._clock()
         claim = await self._store.claim(conversation_id, self.id, ttl=self._lease)
@@ -323,31 +339,19 @@ class Worker:
         return True
 
     async def _drive(self, runner: ChatRunner) -> Outcome:
-        outcome: Outcome = "stopped"
         try:
-            try:
-                outcome = await runner.run()
-            except asyncio.CancelledError:
-                if not (runner.stopping or runner.lost):
-                    raise
-                outcome = "lost" if runner.lost else "stopped"
-            except LeaseLost:
-                outcome = "lost"
-            except StoreError as exc:
-                logger.warning("chat %s: %s", runner.conversation_id, exc)
-                outcome = "stopped"
-            except BaseException as exc:
-                self._errors.append(exc)
-                self._stop.set()
-                raise
-            if outcome in ("stopped", "released"):
-                try:
-                    await self._store.release(
-                        runner.conversation_id, self.id, runner.token, reserve=self._lease
-                    )
-                except (LeaseLost, StoreError) as exc:
-                    logger.info("chat %s not released: %s", runner.conversation_id, exc)
-            return outcome
+            return await runner.run()
+        except (LeaseLost, StoreError) as exc:
+            # A fenced write was refused or the store is out of reach: the chat is left to
+            # its lease (another worker, or this one, claims it once it runs out).
+            logger.warning("chat %s stopped here: %s", runner.conversation_id, exc)
+            return "lost"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._errors.append(exc)
+            self._stop.set()
+            raise
         finally:
             self._runners.pop(runner.conversation_id, None)
             self._room.set()
@@ -366,7 +370,7 @@ class Worker:
         stop the chats whose lease was lost, or ran out locally while the store was out of
         reach."""
         sent_at = self._clock()
-        leases = {cid: r.token for cid, r in self._runners.items()}
+        leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
         try:
             lost = await self._store.renew(self.id, leases, ttl=self._lease)
         except StoreError as exc:
