@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import signal
 import statistics
@@ -295,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=50, help="agent messages per chat")
     parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
     args = parser.parse_args(argv)
+    # The simulator logs each request cut by the SIGKILL; the figures are what matters here.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from redis_support import redis_server
 

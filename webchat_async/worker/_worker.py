@@ -262,7 +262,7 @@ class Worker:
                     await asyncio.sleep(wait)
                 if handed:
                     # Claimed side by side: a hand-over of many chats lands at once.
-                    await asyncio.gather(*(self._claim_handed(cid) for cid in handed))
+                    await asyncio.gather(*(self._claim_quietly(cid) for cid in handed))
                     continue
             elif room <= 0:
                 self._room.clear()
@@ -277,12 +277,6 @@ class Worker:
                 except StoreError as exc:
                     logger.warning("worker %s: %s", self.id, exc)
 
-    async def _claim_handed(self, conversation_id: str) -> None:
-        try:
-            await self._claim(conversation_id)
-        except StoreError as exc:
-            logger.warning("worker %s: %s", self.id, exc)
-
     async def _scan(self) -> None:
         room = self._concurrency - len(self._runners)
         if room <= 0:
@@ -295,16 +289,23 @@ class Worker:
         quota = min(room, fair - len(self._runners))
         candidates = list(scan.claimable)
         random.shuffle(candidates)  # workers scanning at once spread over the chats
-        for conversation_id, age in candidates:
-            if room <= 0:
-                break
-            # Above its fair share a worker leaves a chat to the others for one scan
-            # interval (they scan as often), then takes what is left.
-            if quota <= 0 and age < self._scan_interval:
-                continue
-            if await self._claim(conversation_id):
-                quota -= 1
-                room -= 1
+        # Up to its fair share a worker claims at once; above it, it leaves a chat to the
+        # others for one scan interval (they scan as often), then takes what is left.
+        # Claims go side by side: a busy worker takes a dead one's chats in one round.
+        first = [cid for cid, _ in candidates[: max(0, quota)]]
+        taken = sum(await asyncio.gather(*(self._claim_quietly(cid) for cid in first)))
+        room -= taken
+        chosen = set(first)
+        rest = [cid for cid, age in candidates if cid not in chosen and age >= self._scan_interval]
+        if room > 0 and rest:
+            await asyncio.gather(*(self._claim_quietly(cid) for cid in rest[:room]))
+
+    async def _claim_quietly(self, conversation_id: str) -> bool:
+        try:
+            return await self._claim(conversation_id)
+        except StoreError as exc:
+            logger.warning("worker %s: %s", self.id, exc)
+            return False
 
     async def _claim(self, conversation_id: str) -> bool:
         if conversation_id in self._runners or self._stop.is_set():
