@@ -3,6 +3,7 @@ the test's hands: leases, fencing tokens, reservations, load placement, recorded
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -199,3 +200,27 @@ async def test_finish_removes_the_chat(st: SessionStore, clock: Clock) -> None:
     with pytest.raises(ValueError, match="already"):
         await st.add_chat("c2", "{}", "http://x", reserve=TTL)
         await st.add_chat("c2", "{}", "http://x", reserve=TTL)
+
+
+async def test_commits_made_together_are_each_fenced_on_their_own(
+    st: SessionStore, clock: Clock
+) -> None:
+    tokens = {}
+    for i in range(6):
+        await st.add_chat(f"c{i}", "{}", "http://x", reserve=TTL)
+        claim = await st.claim(f"c{i}", "A", ttl=TTL)
+        assert claim is not None
+        tokens[f"c{i}"] = claim.token
+    tokens["c3"] += 7  # a stale token among them
+    results = await asyncio.gather(
+        *(st.commit(cid, tok, progress(f"m-{cid}"), ttl=TTL) for cid, tok in tokens.items()),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 3 + ["LeaseLost"] + [
+        "NoneType"
+    ] * 2
+    clock.now += TTL + 0.001
+    for cid in tokens:
+        claim = await st.claim(cid, "B", ttl=TTL)
+        assert claim is not None
+        assert claim.position == (None if cid == "c3" else f"m-{cid}")
