@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from .._events import ConversationEnded, Event, MessageReceived
 from .._options import SessionOptions
@@ -38,8 +39,13 @@ __all__ = ["Chat", "ChatRunner", "Handler", "Outcome"]
 
 logger = logging.getLogger("webchat_async.worker")
 
-#: ``async def handler(chat, event) -> None``: called once per event of every chat held.
-Handler = Callable[["Chat", Event], Awaitable[None]]
+
+class Handler(Protocol):
+    """What a worker runs: ``async def handler(chat, event) -> None``, called for each event
+    of every chat it holds (see :class:`Chat` for the sends it may make)."""
+
+    def __call__(self, chat: Chat, event: Event, /) -> Awaitable[None]: ...
+
 
 #: How a runner ended: the chat ended (removed from the store); stopped for a hand-over;
 #: the lease was lost; the chat could not go on here (released for another worker).
