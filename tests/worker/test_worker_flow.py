@@ -10,7 +10,7 @@ from fleet_support import EchoRecorder, guest_texts
 
 from webchat_async import GuestMemberInfo, WebChatApi
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.worker import Fleet, SessionStore, Worker
+from webchat_async.worker import Fleet, MemoryStore, SessionStore, Worker
 
 
 @pytest.fixture
@@ -55,3 +55,13 @@ async def test_each_agent_message_is_answered_once_and_the_chat_is_removed_at_it
         assert status.counters["finished"] == 1
         keys = [key for c, key, _, _ in echo.handled if c == cid and not key.startswith("~")]
         assert len(keys) == len(set(keys))  # no event handled twice by one owner
+
+
+async def test_a_chat_whose_saved_session_cannot_be_read_is_removed_not_fatal() -> None:
+    store = MemoryStore()
+    echo = EchoRecorder()
+    async with Worker(echo, store=store, lease=30.0, scan_interval=0.01) as worker:
+        await store.add_chat("broken", "{not json", "http://127.0.0.1:9", reserve=1)
+        await worker.wait_for(lambda w: store.counters["finished"] == 1, timeout=20)
+        assert worker.chats == ()
+    assert (await store.status()).chats == ()

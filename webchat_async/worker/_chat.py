@@ -227,7 +227,14 @@ class ChatRunner:
 
     async def run(self) -> Outcome:
         """Resume the chat and handle its events; returns how it ended."""
-        saved = SavedSession.from_json(self.claim.saved)
+        try:
+            saved = SavedSession.from_json(self.claim.saved)
+        except ValueError as exc:
+            # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
+            logger.warning("chat %s has an unreadable saved session: removed (%s)",
+                           self.conversation_id, exc)  # fmt: skip
+            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            return "ended"
         try:
             session = await GuestSession.resume(saved, api=self._api, options=self._options)
         except asyncio.CancelledError:
