@@ -172,6 +172,11 @@ async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> Non
             )
             # Every chat ended, or the worker was stopped (SIGTERM, Ctrl-C) first.
             await asyncio.wait({ends, worker._main}, return_when=asyncio.FIRST_COMPLETED)
+            if ends.done():
+                # The simulator ends a chat before the worker has handled its end: let the
+                # worker finish each one (removing it from the store) before stopping.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await worker.wait_for(lambda w: not w.chats, timeout=30)
             ends.cancel()
             await asyncio.gather(ends, return_exceptions=True)
         want = expected_answers(lines)
