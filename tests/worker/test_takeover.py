@@ -195,3 +195,33 @@ async def test_a_fenced_commit_from_a_stale_token_changes_nothing() -> None:
         await store.commit("c", first.token, Progress(saved="{}", position="x"), ttl=60)
     third = await store.claim("c", "C", ttl=60)
     assert third is None  # still B's
+
+
+async def test_a_dead_workers_chats_are_shared_by_load_among_the_live_ones(
+    sim: Simulator,
+) -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    echo = EchoRecorder()
+    async with WebChatApi(base_url=sim.base_url) as api:
+        cids = [await start_chat(store, sim, api) for _ in range(10)]
+        # A worker "Z" held them all and died: its heartbeat and leases run out together.
+        await store.register("Z", ttl=LEASE, concurrency=100, host="h", pid=1)
+        for cid in cids:
+            assert await store.claim(cid, "Z", ttl=LEASE) is not None
+        clock.now += LEASE + 0.001
+
+        def live(name: str) -> Worker:
+            # Scans every 0.3 s of real time; the fake clock stays put, so every chat is
+            # younger than a scan interval and each worker takes only its fair share.
+            return Worker(echo, store=store, lease=LEASE, scan_interval=0.3, worker_id=name,
+                          clock=clock)  # fmt: skip
+
+        for name in ("A", "B"):  # both live before either looks
+            await store.register(name, ttl=LEASE, concurrency=100, host="h", pid=1)
+        async with live("A") as a, live("B") as b:
+            await a.wait_for(lambda w: len(w.chats) == 5, timeout=20)
+            await b.wait_for(lambda w: len(w.chats) == 5, timeout=20)
+            assert (len(a.chats), len(b.chats)) == (5, 5)
+            assert set(a.chats) | set(b.chats) == set(cids)
+            assert store.counters["takeovers"] == 10

@@ -62,7 +62,8 @@ class Worker:
             (default: the send margin); past it they are cancelled, uncommitted.
         worker_id: a name unique in the fleet (default: host, pid and a random part).
         session_options: options of every resumed session (``leave_on_exit`` is forced off).
-        clock: local monotonic seconds (tests).
+        clock: local monotonic seconds for lease deadlines (tests move it); scans are
+            paced by the event loop's clock.
     """
 
     def __init__(
@@ -246,13 +247,15 @@ class Worker:
     # -- intake ------------------------------------------------------------------------
 
     async def _intake_loop(self) -> None:
-        next_scan = self._clock()
+        # Scans are paced by the event loop's clock; ``clock`` is for leases (tests move it).
+        now = asyncio.get_running_loop().time
+        next_scan = now()
         # The flag, not only the cancellation, ends the loop: redis-py can swallow the
         # cancellation of a blocking command (redis/redis-py#2028); BLPOP then returns
         # within a scan interval and the loop sees the flag.
         while not self._stop.is_set():
             room = self._concurrency - len(self._runners)
-            wait = max(0.0, next_scan - self._clock())
+            wait = max(0.0, next_scan - now())
             if room > 0 and wait > 0.001:
                 try:
                     handed = await self._store.next_assigned(self.id, wait, room)
@@ -270,8 +273,8 @@ class Worker:
                     await asyncio.wait_for(self._room.wait(), wait)
                 except asyncio.TimeoutError:
                     pass
-            if self._clock() >= next_scan:
-                next_scan = self._clock() + self._scan_interval
+            if now() >= next_scan:
+                next_scan = now() + self._scan_interval
                 try:
                     await self._scan()
                 except StoreError as exc:
