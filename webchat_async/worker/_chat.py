@@ -344,7 +344,10 @@ class ChatRunner:
             outstanding=tuple(self._outstanding),
             failed=failed,
         )
+        sent_at = self._clock()
         await self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
+        # An accepted commit extended the lease from a moment after sent_at.
+        self.renewed(sent_at)
 
     async def _recover_sends(
         self, session: GuestSession
