@@ -55,6 +55,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+from .fleet import register as _register_fleet  # noqa: E402 (adds itself to both tables)
+
+_register_fleet(BENCHMARKS, PRESETS)
+
 
 def run_benchmark(name: str, params: dict[str, Any]) -> Result:
     """Run one benchmark (with its own simulator process when it needs one)."""

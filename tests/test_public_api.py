@@ -69,3 +69,22 @@ def test_all_19_operations_are_async_methods_with_the_seed_names() -> None:
     assert list(signature.parameters)[1:] == [
         "conversation_id", "after", "before", "sort_order", "max_results"
     ]  # fmt: skip
+
+
+WORKER_EXPORTS = {
+    "Worker", "Fleet", "StartedChat", "Chat", "Handler", "SessionStore", "MemoryStore",
+    "RedisStore", "Scan", "Claim", "PendingSends", "Progress", "LeaseLost", "StoreError",
+    "FleetStatus", "WorkerStatus", "ChatStatus",
+}  # fmt: skip
+
+
+def test_the_worker_names_have_one_import_path_webchat_async_worker() -> None:
+    # Not re-exported at the top: the fleet is optional (redis extra) and costs import time.
+    import webchat_async.worker as worker
+
+    assert set(worker.__all__) == WORKER_EXPORTS
+    assert not WORKER_EXPORTS & set(webchat_async.__all__)
+    for name in worker.__all__:
+        obj = getattr(worker, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"worker.{name} has no docstring"

@@ -140,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
         if action == "set":
             p.add_argument("--require-deployment", type=_boolean, required=True)
         p.set_defaults(run=_run_settings)
+
+    from .worker._cli import add_commands as add_worker_commands  # worker, status
+
+    add_worker_commands(sub)
     return parser
 
 

@@ -1,0 +1,71 @@
+"""Fixtures of the fleet tests: a real Redis (see ``redis_support``), a store per test
+under its own key prefix, and the simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from redis_support import RedisUnavailable, redis_server
+
+from webchat_async.worker import MemoryStore, SessionStore
+
+if TYPE_CHECKING:
+    from webchat_async.worker import RedisStore
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis URL: ``WEBCHAT_REDIS_URL``, or a ``redis-server`` started for the session."""
+    pytest.importorskip("redis")
+    try:
+        with redis_server() as url:
+            yield url
+    except RedisUnavailable as exc:
+        if os.environ.get("WEBCHAT_REQUIRE_REDIS") == "1":
+            pytest.fail(f"WEBCHAT_REQUIRE_REDIS=1 but {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A key prefix of this test alone."""
+    return f"test-{secrets.token_hex(6)}:"
+
+
+@contextlib.asynccontextmanager
+async def redis_store_at(
+    url: str, prefix: str, clock: Callable[[], float] | None = None
+) -> AsyncIterator[RedisStore]:
+    """A :class:`RedisStore` under ``prefix``; its keys are deleted afterwards."""
+    from webchat_async.worker import RedisStore
+
+    store = RedisStore.from_url(url, prefix=prefix, clock=clock)
+    try:
+        yield store
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.aclose()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
+    """A :class:`RedisStore` under this test's prefix (server clock)."""
+    async with redis_store_at(redis_url, key_prefix) as store:
+        yield store
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[SessionStore]:
+    """Each store in turn: the in-memory one and Redis."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    async with redis_store_at(request.getfixturevalue("redis_url"), key_prefix) as redis:
+        yield redis

@@ -1,0 +1,329 @@
+"""The fleet under fire: real worker processes, a real Redis, the simulator; one worker is
+killed with SIGKILL and another stopped with SIGTERM in the middle of the run.
+
+Used by ``tests/worker/test_fleet_chaos.py`` (small) and ``scripts/fleet_chaos.sh`` (the
+full size). Every chat is a :class:`ScriptedAgent` of ``lines`` lines answered by the
+``echo`` handler, so counting the guest's messages of each chat on the simulator shows each
+lost answer and each doubled one. The run ends when every chat has ended (or the timeout);
+nothing waits a fixed time.
+
+    python tests/worker/fleet_chaos.py --chats 300 --workers 3 --lines 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from webchat_async import GuestMemberInfo, WebChatApi  # noqa: E402
+from webchat_async.simulator import Simulator  # noqa: E402
+from webchat_async.worker import Fleet, RedisStore  # noqa: E402
+from webchat_async.worker._scripted import ScriptedAgent, expected_answers  # noqa: E402
+
+
+@attrs.frozen
+class ChaosReport:
+    """What a run measured."""
+
+    chats: int
+    workers: int
+    killed: int
+    handled: int
+    lost: int
+    duplicated: int
+    orphaned: int
+    failovers: list[float]
+    handovers: list[float]
+    exit_codes: dict[str, int]
+    seconds: float
+    takeovers: int
+
+    def line(self) -> str:
+        """The script's last line."""
+        p50 = percentile(self.failovers, 50)
+        p99 = percentile(self.failovers, 99)
+        return (
+            f"fleet: {self.chats} chats, {self.workers} workers, killed {self.killed}, "
+            f"handled {self.handled} events, lost {self.lost}, replies duplicated "
+            f"{self.duplicated}, orphaned {self.orphaned}, failover p50 {p50:.2f} s "
+            f"p99 {p99:.2f} s"
+        )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (``nan`` for none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+class Progress:
+    """Counts the guest's answers as the agent sees them; wakes waiters at thresholds."""
+
+    def __init__(self) -> None:
+        self.answers = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def __call__(self, conversation_id: str) -> None:
+        self.answers += 1
+        for count, future in list(self._waiters):
+            if self.answers >= count and not future.done():
+                future.set_result(None)
+
+    async def reach(self, count: int) -> None:
+        if self.answers >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((count, future))
+        await future
+
+
+class Workers:
+    """Worker processes (``webchat-async worker``), each with a log file."""
+
+    def __init__(self, redis_url: str, prefix: str, lease: float, logs: Path) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.lease = lease
+        self.logs = logs
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "wb")
+        command = [
+            sys.executable, "-m", "webchat_async", "worker", "webchat_async.worker.demo:echo",
+            "--redis", self.redis_url, "--prefix", self.prefix, "--concurrency", "2000",
+            "--lease", str(self.lease), "--worker-id", name,
+        ]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    def signal(self, name: str, sig: int) -> None:
+        self.processes[name].send_signal(sig)
+
+    def stop_all(self, timeout: float = 30.0) -> dict[str, int]:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = {}
+        for name, process in self.processes.items():
+            try:
+                codes[name] = process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes[name] = process.wait()
+        return codes
+
+
+async def wait_until(check: object, timeout: float, what: str) -> None:
+    """Poll an external process's state (``await check()`` is true) until the deadline."""
+    deadline = time.monotonic() + timeout
+    while not await check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def server_ms(store: RedisStore) -> int:
+    seconds, micros = await store.client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def run_chaos(
+    *,
+    redis_url: str,
+    prefix: str,
+    chats: int = 300,
+    workers: int = 3,
+    lines: int = 50,
+    lease: float = 5.0,
+    timeout: float = 900.0,
+    logs: Path | None = None,
+) -> ChaosReport:
+    """Run the fleet through one SIGKILL and one SIGTERM (each replaced by a new worker)."""
+    started_at = time.monotonic()
+    progress = Progress()
+    agent = ScriptedAgent(lines, on_answer=progress)
+    store = RedisStore.from_url(redis_url, prefix=prefix)
+    logdir = logs or Path(tempfile.mkdtemp(prefix="fleet-chaos-"))
+    fleet_procs = Workers(redis_url, prefix, lease, logdir)
+    exit_codes: dict[str, int] = {}
+    try:
+        async with Simulator(port=0, agent=agent) as sim, WebChatApi(base_url=sim.base_url) as api:
+            agent.bind(sim)
+            for i in range(workers):
+                fleet_procs.start(f"w{i}")
+
+            async def all_live() -> bool:
+                status = await store.status(chat_limit=1)
+                return sum(w.alive for w in status.workers) == workers
+
+            await wait_until(all_live, 60, "the workers to register")
+            fleet = Fleet(store, api=api, reserve=lease)
+            gate = asyncio.Semaphore(20)
+
+            async def start(i: int) -> str:
+                async with gate:
+                    started = await fleet.start_chat(
+                        organization_id=sim.organization_id,
+                        deployment_id=sim.deployment_id,
+                        member_info=GuestMemberInfo(display_name=f"Guest {i}"),
+                    )
+                    return started.conversation_id
+
+            ids = await asyncio.gather(*(start(i) for i in range(chats)))
+            total = chats * lines
+            killed = 0
+            await asyncio.wait_for(progress.reach(total // 3), timeout)
+            kill_at = await server_ms(store)
+            fleet_procs.signal("w0", signal.SIGKILL)
+            killed += 1
+            fleet_procs.start(f"w{workers}")
+            await asyncio.wait_for(progress.reach(2 * total // 3), timeout)
+            term_at = await server_ms(store)
+            fleet_procs.signal("w1", signal.SIGTERM)
+            killed += 1
+            fleet_procs.start(f"w{workers + 1}")
+            exit_codes["w1"] = await asyncio.to_thread(fleet_procs.processes["w1"].wait, 60)
+
+            ends = [sim.wait_ended(cid, None) for cid in ids]
+            try:
+                await asyncio.wait_for(asyncio.gather(*ends), timeout)
+            except asyncio.TimeoutError:
+                pass  # counted below as orphaned
+
+            async def store_empty() -> bool:
+                return (await store.status(chat_limit=1)).chats == ()
+
+            with contextlib.suppress(TimeoutError):
+                await wait_until(store_empty, 10 * lease, "the store to empty")
+            status = await store.status(chat_limit=chats)
+
+            want = expected_answers(lines)
+            lost = duplicated = orphaned = 0
+            for cid in ids:
+                conversation = sim.state.conversations[cid]
+                said = collections.Counter(
+                    m.body
+                    for m in conversation.messages
+                    if m.sender is not None
+                    and m.sender.id == conversation.guest_member_id
+                    and m.body_type == "standard"
+                )
+                lost += sum(1 for text in want if said[text] == 0)
+                duplicated += sum(n - 1 for n in said.values() if n > 1)
+                duplicated += sum(n for text, n in said.items() if text not in want)
+                # Orphaned: the chat did not end by the agent's last line (removed by the
+                # service's grace timer, or still open), or it stayed in the store.
+                agent_ended = conversation.ended and said[want[-1]] >= 1
+                if not agent_ended:
+                    orphaned += 1
+            orphaned += len(status.chats)
+
+            failovers, handovers = await _failover_times(store, kill_at, term_at)
+            report_handled = status.counters.get("handled", 0)
+            takeovers = status.counters.get("takeovers", 0)
+    finally:
+        codes = fleet_procs.stop_all()
+        codes.update(exit_codes)
+        await store.aclose()
+    return ChaosReport(
+        chats=chats,
+        workers=workers,
+        killed=killed,
+        handled=report_handled,
+        lost=lost,
+        duplicated=duplicated,
+        orphaned=orphaned,
+        failovers=failovers,
+        handovers=handovers,
+        exit_codes=codes,
+        seconds=time.monotonic() - started_at,
+        takeovers=takeovers,
+    )
+
+
+async def _failover_times(
+    store: RedisStore, kill_at: int, term_at: int
+) -> tuple[list[float], list[float]]:
+    """Seconds from the SIGKILL to each claim of a chat the killed worker held, and from
+    the SIGTERM to each claim of a chat the stopped worker released."""
+    entries = await store.client.xrange(store.keys.log, "-", "+")
+    failovers: list[float] = []
+    released: dict[str, int] = {}
+    handovers: list[float] = []
+    for _, fields in entries:
+        f = {k.decode(): v.decode() for k, v in fields.items()}
+        at = int(f["at"])
+        if f["op"] == "claim" and f["other"] == "w0" and at >= kill_at:
+            failovers.append((at - kill_at) / 1000)
+        elif f["op"] == "release" and f["worker"] == "w1" and at >= term_at:
+            released[f["chat"]] = at
+        elif f["op"] == "claim" and f["chat"] in released:
+            rel = released.pop(f["chat"])
+            handovers.append((at - term_at) / 1000)
+            if os.environ.get("FLEET_DEBUG"):
+                print(f"release {(rel - term_at) / 1000:.3f} claim {(at - rel) / 1000:.3f}")
+    return failovers, handovers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--lines", type=int, default=50, help="agent messages per chat")
+    parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
+    args = parser.parse_args(argv)
+    # The simulator logs each request cut by the SIGKILL; the figures are what matters here.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from redis_support import redis_server
+
+    with redis_server() as url:
+        report = asyncio.run(
+            run_chaos(
+                redis_url=url,
+                prefix=f"chaos-{os.getpid()}:",
+                chats=args.chats,
+                workers=args.workers,
+                lines=args.lines,
+                lease=args.lease,
+            )
+        )
+    print(
+        f"run: {report.seconds:.1f} s, takeovers {report.takeovers}, hand-overs "
+        f"{len(report.handovers)} (p50 {percentile(report.handovers, 50):.3f} s, max "
+        f"{max(report.handovers, default=float('nan')):.3f} s after SIGTERM), "
+        f"worker exits {sorted(report.exit_codes.items())}, failover mean "
+        f"{statistics.fmean(report.failovers) if report.failovers else float('nan'):.2f} s "
+        f"over {len(report.failovers)} chats (lease {args.lease} s)"
+    )
+    print(report.line())
+    bad = report.lost or report.duplicated or report.orphaned
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""In-process helpers of the fleet tests: an echo handler that records what it did, and
+waiting for a condition on it (never a sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from webchat_async import Event, MessageReceived
+from webchat_async.simulator import Simulator
+from webchat_async.worker import Chat
+
+TIMEOUT = 20.0
+
+
+class EchoRecorder:
+    """``handler(chat, event)``: answers each agent text with ``echo: <text>`` and records
+    ``(conversation id, event key, worker id)`` of every event handled."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[str, str, str, Event]] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, chat: Chat, event: Event) -> None:
+        if (
+            isinstance(event, MessageReceived)
+            and not chat.is_own(event.message)
+            and event.message.body
+            and event.message.body_type in (None, "standard")
+        ):
+            await chat.send_message(f"echo: {event.message.body}")
+        self.handled.append((chat.conversation_id, chat.event_key, chat.worker_id, event))
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        """Return once ``predicate()`` holds (checked after each handled event)."""
+
+        async def until() -> None:
+            async with self._changed:
+                await self._changed.wait_for(predicate)
+
+        await asyncio.wait_for(until(), timeout)
+
+
+def guest_texts(sim: Simulator, conversation_id: str) -> list[str]:
+    """The guest's own text messages in a simulated conversation, in order."""
+    conversation = sim.state.conversations[conversation_id]
+    return [
+        m.body or ""
+        for m in conversation.messages
+        if m.sender is not None
+        and m.sender.id == conversation.guest_member_id
+        and m.body_type in (None, "standard")
+    ]

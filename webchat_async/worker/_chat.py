@@ -1,0 +1,380 @@
+"""One chat held by a worker: the handler's view of it (:class:`Chat`) and the task that
+drives it (:class:`ChatRunner`).
+
+The runner resumes the committed session, then for each event: runs the handler, and
+commits the new position with the sends the handler made (one store write). Sends go
+through :class:`Chat`, which refuses them once the lease is gone and records each one in the
+store (fenced) before it is posted, so that an owner taking over after a crash can tell
+which sends of the interrupted event were made (see :mod:`._replay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from .._events import ConversationEnded, Event, MessageReceived
+from .._options import SessionOptions
+from .._saved import SavedSession
+from ..api import WebChatApi
+from ..errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    HandshakeRefused,
+    NotFoundError,
+    PermissionDeniedError,
+    WebChatError,
+)
+from ..models import BodyType, WebChatMessage
+from ..session import GuestSession
+from ._model import Claim, LeaseLost, Progress, StoreError
+from ._replay import made_sends, own_uncommitted
+from ._store import SessionStore
+
+__all__ = ["Chat", "ChatRunner", "Handler", "Outcome"]
+
+logger = logging.getLogger("webchat_async.worker")
+
+
+class Handler(Protocol):
+    """What a worker runs: ``async def handler(chat, event) -> None``, called for each event
+    of every chat it holds (see :class:`Chat` for the sends it may make)."""
+
+    def __call__(self, chat: Chat, event: Event, /) -> Awaitable[None]: ...
+
+
+#: How a runner ended: the chat ended (removed from the store); stopped for a hand-over;
+#: the lease was lost; the chat could not go on here (released for another worker).
+Outcome = str
+
+#: Errors after which a chat cannot be resumed anywhere (the conversation is gone or ended).
+_FINAL = (AuthenticationError, PermissionDeniedError, HandshakeRefused, NotFoundError,
+          BadRequestError)  # fmt: skip
+#: Committed sends whose echo is still to come, at most (a bound on the record's size).
+_MAX_OUTSTANDING = 256
+
+
+class Chat:
+    """What a handler gets with each event: the chat, and the sends a worker may make.
+
+    Sends are fenced: after the worker lost the chat's lease they raise
+    :class:`~webchat_async.worker.LeaseLost` without reaching the service. A message send
+    is recorded before it is posted; when an event is handled again by a new owner (the
+    old one died before committing it), the handler's k-th send for that event returns
+    the message the old owner already posted, if it did, instead of posting again.
+    """
+
+    __slots__ = ("_event_key", "_index", "_replay", "_runner", "_sent")
+
+    def __init__(self, runner: ChatRunner) -> None:
+        self._runner = runner
+        self._event_key = ""
+        self._index = 0
+        self._replay: Sequence[WebChatMessage | None] = ()
+        self._sent: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<Chat conversation_id={self.conversation_id!r} event={self._event_key!r}>"
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation id."""
+        return self._runner.conversation_id
+
+    @property
+    def member_id(self) -> str:
+        """The guest's member id (the sender id of its own messages)."""
+        return self._runner.member_id
+
+    @property
+    def worker_id(self) -> str:
+        """The worker handling the chat now."""
+        return self._runner.worker_id
+
+    @property
+    def event_key(self) -> str:
+        """The key of the event being handled: the message id for a message (the same
+        when the event is handled again after a takeover), otherwise a key unique to this
+        lease. Use it for the idempotence of your own side effects."""
+        return self._event_key
+
+    def is_own(self, message: WebChatMessage) -> bool:
+        """Whether ``message`` was sent by this chat's guest (the service echoes them)."""
+        return message.sender is not None and message.sender.id == self.member_id
+
+    async def send_message(
+        self, text: str, *, body_type: BodyType | str | None = None
+    ) -> WebChatMessage:
+        """Send a message as the guest, at most once per send of this event."""
+        index = self._index
+        self._index += 1
+        self._runner.check_lease()
+        if index < len(self._replay):
+            made = self._replay[index]
+            if made is not None:
+                assert made.id is not None
+                self._sent.append(made.id)
+                return made
+        await self._runner.record_send(self._event_key, index, text)
+        # Again after the store's answer: a worker paused in between must not post.
+        self._runner.check_lease()
+        message = await self._runner.session.send_message(text, body_type=body_type)
+        if message.id:
+            self._sent.append(message.id)
+        return message
+
+    async def send_typing(self) -> None:
+        """Send a typing indicator (a hint: not recorded, may repeat after a takeover)."""
+        self._runner.check_lease()
+        await self._runner.session.send_typing()
+
+    async def leave(self) -> None:
+        """Leave the conversation (idempotent); the chat then ends."""
+        self._runner.check_lease()
+        await self._runner.session.leave()
+
+    def _begin(self, key: str, replay: Sequence[WebChatMessage | None]) -> None:
+        self._event_key = key
+        self._index = 0
+        self._replay = replay
+        self._sent = []
+
+
+class ChatRunner:
+    """Drives one claimed chat until it ends, is handed over, or its lease is lost."""
+
+    def __init__(
+        self,
+        claim: Claim,
+        *,
+        worker_id: str,
+        store: SessionStore,
+        handler: Handler,
+        api: WebChatApi,
+        options: SessionOptions,
+        lease: float,
+        send_margin: float,
+        clock: Callable[[], float] = time.monotonic,
+        claimed_at: float,
+    ) -> None:
+        self.claim = claim
+        self.conversation_id = claim.conversation_id
+        self.token = claim.token
+        self.worker_id = worker_id
+        self._store = store
+        self._handler = handler
+        self._api = api
+        self._options = options
+        self._lease = lease
+        self._send_margin = send_margin
+        self._clock = clock
+        #: Local time after which this worker stops acting even without news from the
+        #: store: the lease was written at or after the moment the renewal was sent.
+        self.deadline = claimed_at + lease
+        self.member_id = ""
+        self._session: GuestSession | None = None
+        self._position = claim.position
+        self._outstanding = list(claim.outstanding)
+        self._serial = 0
+        self.busy = False
+        self.stopping = False
+        self.lost = False
+        self.task: asyncio.Task[Outcome] | None = None
+
+    def __repr__(self) -> str:
+        return f"<ChatRunner {self.conversation_id} token={self.token} busy={self.busy}>"
+
+    @property
+    def session(self) -> GuestSession:
+        """The resumed session (set while the runner runs)."""
+        assert self._session is not None
+        return self._session
+
+    # -- the lease ---------------------------------------------------------------------
+
+    def renewed(self, sent_at: float) -> None:
+        """A renewal sent at ``sent_at`` (local clock) was accepted."""
+        self.deadline = max(self.deadline, sent_at + self._lease)
+
+    def check_lease(self) -> None:
+        """Raise :class:`LeaseLost` if this worker may no longer act on the chat."""
+        if self.lost or self._clock() >= self.deadline:
+            raise LeaseLost(f"the lease on chat {self.conversation_id} was lost")
+
+    def lose(self) -> None:
+        """The lease is gone: stop at once, sends refused."""
+        self.lost = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def request_stop(self) -> None:
+        """Stop after the event being handled (at once when idle), for a hand-over."""
+        self.stopping = True
+        if not self.busy and self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def record_send(self, event_key: str, index: int, body: str) -> None:
+        """Record a send in the store (fenced) before it is made."""
+        await self._store.record_send(
+            self.conversation_id, self.token, event_key, index, body, send_margin=self._send_margin
+        )
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        """Resume the chat and handle its events; returns how it ended."""
+        try:
+            saved = SavedSession.from_json(self.claim.saved)
+        except ValueError as exc:
+            # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
+            logger.warning("chat %s has an unreadable saved session: removed (%s)",
+                           self.conversation_id, exc)  # fmt: skip
+            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            return "ended"
+        try:
+            session = await GuestSession.resume(saved, api=self._api, options=self._options)
+        except asyncio.CancelledError:
+            if not self.stopping or self.lost:
+                raise
+            await self._release()
+            return "stopped"
+        except _FINAL as exc:
+            logger.warning(
+                "chat %s cannot be resumed (%s): removed", self.conversation_id, type(exc).__name__
+            )
+            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            return "ended"
+        except WebChatError as exc:
+            logger.warning("chat %s not resumed here: %r", self.conversation_id, exc)
+            await self._release()
+            return "released"
+        self._session = session
+        self.member_id = session.member_id
+        try:
+            try:
+                outcome = await self._handle_all(session)
+            except asyncio.CancelledError:
+                # request_stop() and lose() cancel an idle runner; any other cancel is not ours.
+                if not (self.stopping or self.lost):
+                    raise
+                outcome = "lost" if self.lost else "stopped"
+            if outcome in ("stopped", "released"):
+                # Before closing the socket: the next owner can start at once.
+                await self._release()
+            return outcome
+        finally:
+            try:
+                await session.aclose(leave=False)
+            except Exception as exc:  # the chat goes on elsewhere; closing is best effort
+                logger.debug("closing chat %s: %r", self.conversation_id, exc)
+
+    async def _release(self) -> None:
+        try:
+            await self._store.release(
+                self.conversation_id, self.worker_id, self.token, reserve=self._lease
+            )
+        except (LeaseLost, StoreError) as exc:
+            logger.info("chat %s not released: %s", self.conversation_id, exc)
+
+    async def _handle_all(self, session: GuestSession) -> Outcome:
+        chat = Chat(self)
+        try:
+            replay = await self._recover_sends(session)
+            async for event in session.events():
+                # From here to the commit the runner is busy: a hand-over waits for it.
+                self.busy = True
+                if isinstance(event, MessageReceived) and event.message.id:
+                    key = event.message.id
+                else:
+                    self._serial += 1
+                    key = f"~{self.token}:{self._serial}"
+                chat._begin(key, replay.pop(key, ()))
+                await self._handle(chat, session, event, key)
+                self.busy = False
+                if isinstance(event, ConversationEnded):
+                    await self._store.finish(self.conversation_id, self.worker_id, self.token)
+                    return "ended"
+                if self.stopping:
+                    return "stopped"
+        except LeaseLost:
+            self.lost = True
+            return "lost"
+        except _FINAL as exc:
+            logger.warning("chat %s ended (%s)", self.conversation_id, type(exc).__name__)
+            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            return "ended"
+        except WebChatError as exc:
+            logger.warning("chat %s stream failed here: %r", self.conversation_id, exc)
+            return "released"
+        # The iterator stops only after ConversationEnded, handled above.
+        return "ended"  # pragma: no cover
+
+    async def _handle(self, chat: Chat, session: GuestSession, event: Event, key: str) -> None:
+        failed = False
+        try:
+            await self._handler(chat, event)
+        except LeaseLost:
+            raise
+        except Exception:
+            failed = True
+            logger.warning(
+                "handler failed on chat %s, event %s", self.conversation_id, key, exc_info=True
+            )
+        for made in chat._replay:
+            # Made by the previous owner but not asked for again: still a committed send.
+            if made is not None and made.id and made.id not in chat._sent:
+                chat._sent.append(made.id)
+        changed = failed or bool(chat._sent)
+        if isinstance(event, MessageReceived) and event.message.id:
+            self._position = event.message.id
+            if event.message.id in self._outstanding:
+                self._outstanding.remove(event.message.id)
+            changed = True
+        if not changed:
+            return
+        self._outstanding.extend(chat._sent)
+        del self._outstanding[:-_MAX_OUTSTANDING]
+        progress = Progress(
+            saved=session.save().to_json(),
+            position=self._position,
+            outstanding=tuple(self._outstanding),
+            failed=failed,
+        )
+        sent_at = self._clock()
+        await self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
+        # An accepted commit extended the lease from a moment after sent_at.
+        self.renewed(sent_at)
+
+    async def _recover_sends(
+        self, session: GuestSession
+    ) -> dict[str, Sequence[WebChatMessage | None]]:
+        """After a takeover: which recorded sends of the uncommitted event were made."""
+        pending = self.claim.pending
+        if pending is None or not pending.bodies:
+            return {}
+        try:
+            after = [m async for m in session.history(after=self._position)]
+        except (BadRequestError, NotFoundError):
+            # The service no longer knows the position: read the whole conversation.
+            after = [m async for m in session.history()]
+        except ApiError as exc:
+            logger.warning("chat %s: reading recent messages failed: %r", self.conversation_id, exc)
+            raise
+        candidates = own_uncommitted(after, session.member_id, self._outstanding)
+        made = made_sends(pending.bodies, candidates)
+        # The sends that were made are committed sends now, whose echo is still to come.
+        logger.info(
+            "chat %s taken over: %d of %d recorded sends had been made",
+            self.conversation_id,
+            sum(m is not None for m in made),
+            len(made),
+        )
+        if pending.event_key.startswith("~"):
+            # Not a message: the event is not delivered again; what was made stays made.
+            self._outstanding.extend(m.id for m in made if m is not None and m.id)
+            return {}
+        return {pending.event_key: made}

@@ -1,0 +1,239 @@
+"""The fleet's commands: ``webchat-async worker`` and ``webchat-async status``.
+
+:func:`add_commands` registers them on the main parser's subparsers; each ``run_*`` is the
+coroutine the command line runs (the same contract as the other commands: returns the exit
+status, raises ``ValueError`` for a bad argument and ``WebChatError`` for a failure, which
+the command line prints as one line). A Redis URL can hold a password: it is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from ._chat import Handler
+from ._store import SessionStore
+
+__all__ = ["add_commands", "load_handler", "run_status", "run_worker"]
+
+_REDIS_ENV = "WEBCHAT_REDIS_URL"
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``worker`` and ``status`` to the main parser's ``add_subparsers()`` object."""
+    worker = subparsers.add_parser(
+        "worker",
+        help="hold guest chats from a store and run a handler for each event",
+        description=(
+            "Run a worker of a fleet: it holds chats by lease from Redis (or, without "
+            "--redis, from memory in this process), runs MODULE:HANDLER for every event, "
+            "and hands its chats over on SIGTERM or Ctrl-C."
+        ),
+    )
+    worker.add_argument("handler", metavar="MODULE:HANDLER", help="async def handler(chat, event)")
+    _add_store(worker)
+    worker.add_argument("--concurrency", type=_positive_int, default=100, help="chats held at most")
+    worker.add_argument("--lease", type=_positive_float, default=10.0, help="lease seconds (10)")
+    worker.add_argument("--worker-id", help="a name unique in the fleet (default: host-pid-random)")
+    worker.add_argument(
+        "--demo",
+        type=_positive_int,
+        metavar="N",
+        help="also serve a simulator here and start N chats on it (a scripted agent)",
+    )
+    worker.add_argument("--demo-lines", type=_positive_int, default=5, help="agent lines per chat")
+    worker.set_defaults(run=run_worker)
+
+    status = subparsers.add_parser("status", help="list a fleet's workers, chats and leases")
+    _add_store(status, required=True)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--limit", type=_positive_int, default=50, help="chats listed (50)")
+    status.set_defaults(run=run_status)
+
+
+def _add_store(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--redis",
+        default=os.environ.get(_REDIS_ENV),
+        required=required and not os.environ.get(_REDIS_ENV),
+        metavar="URL",
+        help=f"redis://HOST:PORT/DB (or {_REDIS_ENV})",
+    )
+    p.add_argument("--prefix", default="webchat:", help="key prefix in Redis (webchat:)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
+    return value
+
+
+def load_handler(spec: str) -> Handler:
+    """Import ``MODULE:HANDLER`` (the current directory is importable, as with uvicorn)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"the handler is MODULE:HANDLER, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r}: {exc}") from None
+    handler = getattr(module, attribute, None)
+    if handler is None or not callable(handler):
+        raise ValueError(f"{module_name!r} has no callable {attribute!r}")
+    typed: Handler = handler
+    return typed
+
+
+def _store(args: argparse.Namespace) -> SessionStore:
+    from ._memory import MemoryStore
+    from ._redis import RedisStore
+
+    if args.redis:
+        return RedisStore.from_url(args.redis, prefix=args.prefix)
+    return MemoryStore()
+
+
+async def run_worker(args: argparse.Namespace) -> int:
+    """``webchat-async worker``: run until SIGTERM / SIGINT, then hand the chats over."""
+    from ._worker import Worker
+
+    handler = load_handler(args.handler)
+    store = _store(args)
+    try:
+        worker = Worker(
+            handler,
+            store=store,
+            concurrency=args.concurrency,
+            lease=args.lease,
+            worker_id=args.worker_id,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, worker.stop)
+        where = f"redis (prefix {args.prefix})" if args.redis else "memory"
+        print(f"worker {worker.id}: store {where}, up to {args.concurrency} chats", flush=True)
+        if args.demo:
+            await _demo(worker, store, args.demo, args.demo_lines)
+        else:
+            await worker.run()
+        print(f"worker {worker.id}: stopped, chats handed over", flush=True)
+    finally:
+        await store.aclose()
+    return 0
+
+
+async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> None:
+    from ..api import WebChatApi
+    from ..models import GuestMemberInfo
+    from ..simulator import Simulator
+    from ._fleet import Fleet
+    from ._scripted import ScriptedAgent, expected_answers
+
+    agent = ScriptedAgent(lines)
+    async with Simulator(port=0, agent=agent) as sim:
+        agent.bind(sim)
+        print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        async with worker, WebChatApi(base_url=sim.base_url) as api:
+            fleet = Fleet(store, api=api)
+            started = [
+                await fleet.start_chat(
+                    organization_id=sim.organization_id,
+                    deployment_id=sim.deployment_id,
+                    member_info=GuestMemberInfo(display_name=f"Guest {i}"),
+                )
+                for i in range(chats)
+            ]
+            ends = asyncio.ensure_future(
+                asyncio.gather(*(sim.wait_ended(s.conversation_id, None) for s in started))
+            )
+            # Every chat ended, or the worker was stopped (SIGTERM, Ctrl-C) first.
+            await asyncio.wait({ends, worker._main}, return_when=asyncio.FIRST_COMPLETED)
+            if ends.done():
+                # The simulator ends a chat before the worker has handled its end: let the
+                # worker finish each one (removing it from the store) before stopping.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await worker.wait_for(lambda w: not w.chats, timeout=30)
+            ends.cancel()
+            await asyncio.gather(ends, return_exceptions=True)
+        want = expected_answers(lines)
+        answered = sum(_guest_texts(sim, s.conversation_id) == want for s in started)
+        print(f"demo: {answered} of {chats} chats answered exactly once, line by line")
+
+
+def _guest_texts(sim: Any, conversation_id: str) -> list[str]:
+    conversation = sim.state.conversations[conversation_id]
+    return [
+        m.body
+        for m in conversation.messages
+        if m.sender.id == conversation.guest_member_id and m.body_type == "standard"
+    ]
+
+
+async def run_status(args: argparse.Namespace) -> int:
+    """``webchat-async status``: the workers, chats and leases of a fleet."""
+    store = _store(args)
+    try:
+        status = await store.status(chat_limit=args.limit)
+    finally:
+        await store.aclose()
+    if args.json:
+        import attrs
+
+        print(json.dumps(attrs.asdict(status), indent=2, sort_keys=True))
+        return 0
+    from ..cli import format_table
+
+    live = sum(w.alive for w in status.workers)
+    print(f"workers: {live} live of {len(status.workers)}")
+    rows = [
+        {
+            "worker": w.worker_id,
+            "alive": w.alive,
+            "chats": w.chats,
+            "concurrency": w.concurrency,
+            "expiresIn": f"{w.expires_in:.1f}s",
+            "host": w.host,
+            "pid": w.pid,
+        }
+        for w in status.workers
+    ]
+    print(format_table(rows, ("worker", "alive", "chats", "concurrency", "expiresIn", "host",
+                              "pid")))  # fmt: skip
+    print(f"\nchats: {len(status.chats)} listed")
+    chat_rows = [
+        {
+            "chat": c.conversation_id,
+            "owner": c.owner or (f"(handed to {c.reserved_for})" if c.reserved_for else "(none)"),
+            "token": c.token,
+            "leaseLeft": f"{c.expires_in:.1f}s" if c.owner else "-",
+        }
+        for c in status.chats
+    ]
+    print(format_table(chat_rows, ("chat", "owner", "token", "leaseLeft")))
+    counters = " ".join(f"{k}={v}" for k, v in sorted(status.counters.items()))
+    print(f"\ncounters: {counters or '(none)'}")
+    return 0

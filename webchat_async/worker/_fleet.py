@@ -1,0 +1,120 @@
+"""``Fleet``: start chats from anywhere (a web handler, a script) for the workers to hold."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import attrs
+
+from ..api import WebChatApi
+from ..models import GuestMemberInfo, JourneyContext, WebChatRoutingTarget
+from ..session import GuestSession
+from ._model import FleetStatus
+from ._store import SessionStore
+
+__all__ = ["Fleet", "StartedChat"]
+
+
+@attrs.frozen
+class StartedChat:
+    """A chat :meth:`Fleet.start_chat` created: its id and the worker it was handed to
+    (``None``: no live worker had room; the first one that has claims it)."""
+
+    conversation_id: str
+    worker_id: str | None
+
+
+class Fleet:
+    """The client side of a fleet: starts chats and hands them to the least loaded worker.
+
+    Example::
+
+        store = RedisStore.from_url("redis://127.0.0.1:6379/0")
+        async with Fleet(store, region="eu-west-1") as fleet:
+            started = await fleet.start_chat(
+                organization_id=ORG, deployment_id=DEP,
+                member_info=GuestMemberInfo(display_name="Ann"),
+            )
+
+    Args:
+        store: the fleet's store (the workers' one).
+        api, region, base_url: where the service is (an ``api`` is used, not closed).
+        reserve: seconds a new chat waits for the worker it was handed to before any
+            worker may claim it.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        api: WebChatApi | None = None,
+        region: str | None = None,
+        base_url: str | None = None,
+        reserve: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._owned = api is None
+        self._api = api if api is not None else WebChatApi(region=region, base_url=base_url)
+        self._reserve = reserve
+
+    def __repr__(self) -> str:
+        return f"<Fleet store={self._store!r} base_url={self._api.base_url!r}>"
+
+    async def start_chat(
+        self,
+        *,
+        organization_id: str,
+        deployment_id: str,
+        member_info: GuestMemberInfo,
+        routing_target: WebChatRoutingTarget | None = None,
+        member_auth_token: str | None = None,
+        journey_context: JourneyContext | None = None,
+    ) -> StartedChat:
+        """Create a guest conversation, attach it once (the service routes a chat only
+        then), and hand it to a worker, which resumes it from its first message.
+
+        Raises the errors of :meth:`GuestSession.start`; if the store fails, the new
+        conversation is left (nobody would hold it) and the store's error is raised.
+        """
+        session = await GuestSession.start(
+            organization_id=organization_id,
+            deployment_id=deployment_id,
+            member_info=member_info,
+            routing_target=routing_target,
+            member_auth_token=member_auth_token,
+            journey_context=journey_context,
+            api=self._api,
+        )
+        try:
+            saved = session.save()
+            worker = await self._store.add_chat(
+                session.conversation_id,
+                saved.to_json(),
+                self._api.base_url,
+                reserve=self._reserve,
+            )
+        except BaseException:
+            await session.aclose(leave=True)
+            raise
+        await session.aclose(leave=False)
+        return StartedChat(session.conversation_id, worker)
+
+    async def status(self) -> FleetStatus:
+        """The store's workers, chats and counters."""
+        return await self._store.status()
+
+    async def aclose(self) -> None:
+        """Close the API client if the fleet created it (the store is the caller's)."""
+        if self._owned:
+            await self._api.aclose()
+
+    async def __aenter__(self) -> Fleet:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,112 @@
+"""The fleet's value classes and errors: what a store returns, what a worker reports.
+
+Small frozen attrs classes with no behaviour. ``saved`` (a session's ``SavedSession`` as
+JSON) carries the guest JWT: it is masked in every ``repr`` and never logged.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .._redact import mask
+from ..errors import WebChatError
+
+__all__ = [
+    "ChatStatus",
+    "Claim",
+    "FleetStatus",
+    "LeaseLost",
+    "PendingSends",
+    "Progress",
+    "StoreError",
+    "WorkerStatus",
+]
+
+
+class LeaseLost(WebChatError):
+    """This worker no longer holds the chat's lease (another worker took it, or the lease
+    ran out): it must not act on the chat any more. Raised by the sends of a
+    :class:`~webchat_async.worker.Chat` and by fenced store writes."""
+
+
+class StoreError(WebChatError):
+    """The session store could not be reached or answered something unexpected."""
+
+
+@attrs.frozen(kw_only=True)
+class PendingSends:
+    """The sends recorded (before each was made) for an event whose handling was not
+    committed: ``bodies`` in the order the handler made them."""
+
+    event_key: str
+    bodies: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Claim:
+    """A chat this worker now holds: what the store had committed for it.
+
+    Attributes:
+        conversation_id: the chat.
+        token: the fencing token of this lease; every write for the chat must carry it.
+        saved: the committed ``SavedSession`` as JSON (a secret: masked in the repr).
+        base_url: the API base the chat was started on.
+        position: the id of the last message whose handling was committed (``None``:
+            none yet).
+        outstanding: ids of committed sends whose echo has not been handled yet.
+        pending: sends recorded for an event whose handling was not committed.
+        previous_owner: the worker that held the chat before (``None``: none).
+    """
+
+    conversation_id: str
+    token: int
+    saved: str = attrs.field(repr=mask)
+    base_url: str
+    position: str | None = None
+    outstanding: tuple[str, ...] = ()
+    pending: PendingSends | None = None
+    previous_owner: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Progress:
+    """What one commit writes after an event was handled."""
+
+    saved: str = attrs.field(repr=mask)
+    position: str | None
+    outstanding: tuple[str, ...] = ()
+    #: The handler raised (counted; the event is still committed as handled).
+    failed: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class WorkerStatus:
+    """One worker as the store sees it."""
+
+    worker_id: str
+    alive: bool
+    expires_in: float
+    chats: int
+    concurrency: int
+    host: str = ""
+    pid: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class ChatStatus:
+    """One chat as the store sees it: its owner (empty: none), fencing token and lease."""
+
+    conversation_id: str
+    owner: str
+    token: int
+    expires_in: float
+    reserved_for: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class FleetStatus:
+    """Workers, chats and counters of a store (``webchat-async status``)."""
+
+    workers: tuple[WorkerStatus, ...]
+    chats: tuple[ChatStatus, ...]
+    counters: dict[str, int] = attrs.field(factory=dict)

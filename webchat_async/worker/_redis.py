@@ -1,0 +1,428 @@
+"""``RedisStore``: the :class:`SessionStore` of a fleet, on Redis through ``redis.asyncio``.
+
+Each fenced write is one Lua script (:mod:`._lua`): the token check and the write happen in
+one atomic step and one round trip. Commits, the write of every handled event, are
+batched: those made while a batch is on the wire go out together in the next pipeline
+(still one script each, so each stays atomic), which cuts the client's cost per commit
+about sixfold when many chats are busy. redis-py is imported when a store is created, so
+``import webchat_async.worker`` works without the ``redis`` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _lua
+from ._keys import DEFAULT_PREFIX, Keys
+from ._model import (
+    ChatStatus,
+    Claim,
+    FleetStatus,
+    LeaseLost,
+    PendingSends,
+    Progress,
+    StoreError,
+    WorkerStatus,
+)
+from ._store import Scan
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisStore"]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    return "" if value is None else str(value)
+
+
+def _ids(raw: Any) -> tuple[str, ...]:
+    # cjson writes an empty list as {}: both mean none.
+    data = json.loads(_text(raw) or "[]")
+    return tuple(str(x) for x in data) if isinstance(data, list) else ()
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore:
+    """A :class:`~webchat_async.worker.SessionStore` on a Redis server (7 or later).
+
+    Args:
+        client: a ``redis.asyncio.Redis``; prefer :meth:`from_url`.
+        prefix: put before every key, so several fleets share one Redis.
+        clock: seconds; ``None`` (the default) uses the Redis server's clock, which every
+            worker shares. Tests pass their own to move leases forward without waiting.
+        owns_client: close ``client`` in :meth:`aclose`.
+
+    Connection failures raise :class:`~webchat_async.worker.StoreError`; the URL (which
+    may hold a password) is never part of a message.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], float] | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = client
+        self.keys = Keys(prefix)
+        self._clock = clock
+        self._owns = owns_client
+        #: Network round trips made so far (a pipeline counts one): for measurements.
+        self.round_trips = 0
+        self._batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._scripts = {
+            name: client.register_script(getattr(_lua, name))
+            for name in ("ADD", "REGISTER", "SCAN", "CLAIM", "RENEW", "RECORD_SEND", "COMMIT",
+                         "RELEASE", "FINISH")
+        }  # fmt: skip
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        max_connections: int = 64,
+        clock: Callable[[], float] | None = None,
+    ) -> RedisStore:
+        """A store on ``redis://HOST:PORT/DB`` with a bounded connection pool (callers wait
+        for a free connection rather than opening one per chat)."""
+        try:
+            from redis.asyncio import BlockingConnectionPool, Redis
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise StoreError(
+                "RedisStore needs redis-py: pip install 'webchat-async[redis]'"
+            ) from None
+        try:
+            pool = BlockingConnectionPool.from_url(url, max_connections=max_connections)
+        except ValueError:
+            raise ValueError("not a redis:// URL (redis://HOST:PORT/DB)") from None
+        # from_pool: the client owns the pool and closes it with itself.
+        return cls(Redis.from_pool(pool), prefix=prefix, clock=clock, owns_client=True)
+
+    def __repr__(self) -> str:
+        return f"<RedisStore prefix={self.keys.prefix!r}>"
+
+    @property
+    def client(self) -> Redis:
+        """The ``redis.asyncio.Redis`` client (tests read the keys through it)."""
+        return self._redis
+
+    def _now(self) -> int:
+        return 0 if self._clock is None else _ms(self._clock())
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        self.round_trips += 1
+        try:
+            return await self._scripts[name](keys=list(keys), args=list(args))
+        except RedisError as exc:
+            # Only the class: a redis-py message can carry the host and port.
+            raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+
+    # -- placement ---------------------------------------------------------------------
+
+    async def add_chat(
+        self, conversation_id: str, saved: str, base_url: str, *, reserve: float
+    ) -> str | None:
+        """See :meth:`SessionStore.add_chat`."""
+        k = self.keys
+        answer = await self._run(
+            "ADD",
+            (k.chat(conversation_id), k.leases, k.workers, k.stats),
+            (k.prefix, conversation_id, saved, base_url, self._now(), _ms(reserve)),
+        )
+        if _text(answer[0]) == "exists":
+            raise ValueError(f"chat {conversation_id} is already in the store")
+        return _text(answer[1]) or None
+
+    # -- workers -----------------------------------------------------------------------
+
+    async def register(
+        self, worker_id: str, *, ttl: float, concurrency: int, host: str, pid: int
+    ) -> None:
+        """See :meth:`SessionStore.register`."""
+        k = self.keys
+        await self._run(
+            "REGISTER",
+            (k.workers, k.worker(worker_id)),
+            (worker_id, self._now(), _ms(ttl), concurrency, host, pid),
+        )
+
+    async def unregister(self, worker_id: str) -> None:
+        """See :meth:`SessionStore.unregister`."""
+        from redis.exceptions import RedisError
+
+        k = self.keys
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(k.workers, worker_id)
+                pipe.delete(k.worker(worker_id), k.inbox(worker_id), k.owned(worker_id))
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+
+    async def next_assigned(self, worker_id: str, timeout: float, limit: int) -> list[str]:
+        """See :meth:`SessionStore.next_assigned` (``BLPOP`` for the first, then ``LPOP``
+        for up to ``limit - 1`` more: a hand-over of many chats is taken in two calls)."""
+        from redis.exceptions import RedisError
+
+        key = self.keys.inbox(worker_id)
+        try:
+            self.round_trips += 1
+            first = await self._redis.blpop([key], timeout=timeout)
+            if first is None:
+                return []
+            handed = [_text(first[1])]
+            if limit > 1:
+                self.round_trips += 1
+                more = await self._redis.lpop(key, limit - 1)
+                handed += [_text(cid) for cid in more or ()]
+        except RedisError as exc:
+            raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+        return handed
+
+    async def scan(self, limit: int) -> Scan:
+        """See :meth:`SessionStore.scan`."""
+        k = self.keys
+        now, total, rows, loads = await self._run(
+            "SCAN", (k.leases, k.workers), (k.prefix, self._now(), limit)
+        )
+        now = int(now)
+        claimable = []
+        for i in range(0, len(rows), 2):
+            score = float(_text(rows[i + 1]))
+            age = float("inf") if score == 0 else (now - score) / 1000
+            claimable.append((_text(rows[i]), age))
+        load_map = {_text(loads[i]): int(loads[i + 1]) for i in range(0, len(loads), 2)}
+        return Scan(claimable, load_map, int(total))
+
+    # -- leases ------------------------------------------------------------------------
+
+    async def claim(self, conversation_id: str, worker_id: str, *, ttl: float) -> Claim | None:
+        """See :meth:`SessionStore.claim`."""
+        k = self.keys
+        answer = await self._run(
+            "CLAIM",
+            (k.chat(conversation_id), k.leases, k.stats),
+            (k.prefix, conversation_id, worker_id, self._now(), _ms(ttl)),
+        )
+        if _text(answer[0]) != "ok":
+            return None
+        token, saved, base, position, outstanding, event_key, sends, previous = answer[1:9]
+        pending = None
+        if _text(event_key):
+            pending = PendingSends(event_key=_text(event_key), bodies=_ids(sends))
+        return Claim(
+            conversation_id=conversation_id,
+            token=int(token),
+            saved=_text(saved),
+            base_url=_text(base),
+            position=_text(position) or None,
+            outstanding=_ids(outstanding),
+            pending=pending,
+            previous_owner=_text(previous) or None,
+        )
+
+    async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
+        """See :meth:`SessionStore.renew` (one script for the heartbeat and every lease)."""
+        k = self.keys
+        args: list[Any] = [k.prefix, worker_id, self._now(), _ms(ttl)]
+        for cid, token in leases.items():
+            args += (cid, token)
+        lost = await self._run("RENEW", (k.workers, k.leases), args)
+        return {_text(cid) for cid in lost}
+
+    async def record_send(
+        self,
+        conversation_id: str,
+        token: int,
+        event_key: str,
+        index: int,
+        body: str,
+        *,
+        send_margin: float,
+    ) -> None:
+        """See :meth:`SessionStore.record_send`."""
+        answer = await self._run(
+            "RECORD_SEND",
+            (self.keys.chat(conversation_id), self.keys.leases),
+            (conversation_id, token, event_key, index, body, self._now(), _ms(send_margin)),
+        )
+        if answer == 0:
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+        if answer == -1:
+            raise LeaseLost(f"too little of the lease on chat {conversation_id} is left")
+
+    async def commit(
+        self, conversation_id: str, token: int, progress: Progress, *, ttl: float
+    ) -> None:
+        """See :meth:`SessionStore.commit` (batched with the other chats' commits)."""
+        k = self.keys
+        arguments = [
+            k.chat(conversation_id), k.leases, k.stats,
+            conversation_id, token, progress.saved, progress.position or "",
+            json.dumps(list(progress.outstanding)), self._now(), _ms(ttl),
+            1 if progress.failed else 0,
+        ]  # fmt: skip
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append((arguments, future))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        if await future == 0:
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+
+    async def _flush(self) -> None:
+        """Send the waiting commits, one pipeline at a time, until none is left."""
+        from redis.exceptions import NoScriptError, RedisError
+
+        script = self._scripts["COMMIT"]
+        batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                answers: list[Any]
+                if len(batch) == 1:  # alone: a plain call costs less than a pipeline
+                    arguments = batch[0][0]
+                    try:
+                        answers = [await self._run("COMMIT", arguments[:3], arguments[3:])]
+                    except StoreError as exc:
+                        answers = [exc]
+                else:
+                    try:
+                        self.round_trips += 1
+                        async with self._redis.pipeline(transaction=False) as pipe:
+                            for arguments, _ in batch:
+                                pipe.evalsha(script.sha, 3, *arguments)
+                            answers = await pipe.execute(raise_on_error=False)
+                    except RedisError as exc:
+                        error = StoreError(f"the Redis store failed: {type(exc).__name__}")
+                        answers = [error] * len(batch)
+                for (arguments, future), answer in zip(batch, answers, strict=True):
+                    if isinstance(answer, NoScriptError):
+                        # Redis restarted (or flushed its scripts): load it, run this one.
+                        try:
+                            answer = await self._run("COMMIT", arguments[:3], arguments[3:])
+                        except StoreError as exc:
+                            answer = exc
+                    if future.done():
+                        continue  # the caller was cancelled; the commit went out anyway
+                    if isinstance(answer, BaseException):
+                        if not isinstance(answer, StoreError):
+                            answer = StoreError(f"the Redis store failed: {type(answer).__name__}")
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
+                batch = []
+        finally:
+            self._flusher = None
+            # Cancelled while sending (the loop is closing): nobody must wait for ever.
+            for _, future in batch + self._batch:
+                if not future.done():
+                    future.set_exception(StoreError("the Redis store was closed"))
+            self._batch = []
+
+    async def release(
+        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+    ) -> str | None:
+        """See :meth:`SessionStore.release`."""
+        k = self.keys
+        answer = await self._run(
+            "RELEASE",
+            (k.chat(conversation_id), k.leases, k.workers, k.stats),
+            (k.prefix, conversation_id, worker_id, token, self._now(), _ms(reserve)),
+        )
+        if _text(answer[0]) != "ok":
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+        return _text(answer[1]) or None
+
+    async def finish(self, conversation_id: str, worker_id: str, token: int) -> None:
+        """See :meth:`SessionStore.finish`."""
+        k = self.keys
+        answer = await self._run(
+            "FINISH",
+            (k.chat(conversation_id), k.leases, k.stats),
+            (k.prefix, conversation_id, worker_id, token, self._now()),
+        )
+        if answer == 0:
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+
+    async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
+        """See :meth:`SessionStore.status` (reads, in two pipelined round trips)."""
+        from redis.exceptions import RedisError
+
+        k = self.keys
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.time()
+                pipe.zrange(k.workers, 0, -1, withscores=True)
+                pipe.zrange(k.leases, 0, chat_limit - 1, withscores=True)
+                pipe.hgetall(k.stats)
+                now_pair, worker_rows, lease_rows, counters = await pipe.execute()
+            now = (
+                self._now()
+                if self._clock is not None
+                else int(now_pair[0]) * 1000 + int(now_pair[1]) // 1000
+            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for worker, _ in worker_rows:
+                    pipe.hmget(k.worker(_text(worker)), "concurrency", "host", "pid")
+                    pipe.scard(k.owned(_text(worker)))
+                for cid, _ in lease_rows:
+                    pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved")
+                details = await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+        workers = []
+        for i, (worker, score) in enumerate(worker_rows):
+            (concurrency, host, pid), held = details[2 * i], details[2 * i + 1]
+            workers.append(
+                WorkerStatus(
+                    worker_id=_text(worker),
+                    alive=score > now,
+                    expires_in=(score - now) / 1000,
+                    chats=int(held),
+                    concurrency=int(_text(concurrency) or 0),
+                    host=_text(host),
+                    pid=int(_text(pid) or 0),
+                )
+            )
+        chats = []
+        offset = 2 * len(worker_rows)
+        for j, (cid, score) in enumerate(lease_rows):
+            owner, token, reserved = details[offset + j]
+            chats.append(
+                ChatStatus(
+                    conversation_id=_text(cid),
+                    owner=_text(owner),
+                    token=int(_text(token) or 0),
+                    expires_in=(score - now) / 1000 if score else 0.0,
+                    reserved_for=_text(reserved),
+                )
+            )
+        return FleetStatus(
+            workers=tuple(workers),
+            chats=tuple(chats),
+            counters={_text(name): int(value) for name, value in counters.items()},
+        )
+
+    async def aclose(self) -> None:
+        """Wait for the commits on the way, then close the client if this store created it
+        (:meth:`from_url`)."""
+        flusher = self._flusher
+        if flusher is not None:
+            await asyncio.wait({flusher})
+        if self._owns:
+            await self._redis.aclose()
