@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from webchat_async._demo import GUEST_LINES, run_demo
 from webchat_async.cli import format_table, main
+from webchat_async.cli._demo import GUEST_LINES, run_demo
 
 pytest.importorskip("aiohttp")
 

@@ -12,7 +12,7 @@ from webchat_async._events import (
     TypingStarted,
     UnknownEvent,
 )
-from webchat_async._transcript import Transcript
+from webchat_async.cli._transcript import Transcript
 from webchat_async.models import (
     BodyType,
     MemberRole,

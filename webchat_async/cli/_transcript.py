@@ -12,7 +12,7 @@ import datetime
 
 import attrs
 
-from ._events import (
+from .._events import (
     ConversationEnded,
     Event,
     MediaRequestReceived,
@@ -25,7 +25,7 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from .models import BodyType, WebChatMemberInfo
+from ..models import BodyType, WebChatMemberInfo
 
 __all__ = ["Transcript"]
 

@@ -24,9 +24,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from . import _convert
-from ._redact import RedactingFilter, redact
-from .errors import WebChatError
+from .. import _convert
+from .._redact import RedactingFilter, redact
+from ..errors import WebChatError
 
 __all__ = ["main"]
 
@@ -181,9 +181,9 @@ async def _run_demo(args: argparse.Namespace) -> int:
 
 
 async def _run_chat(args: argparse.Namespace) -> int:
+    from ..models import GuestMemberInfo, RoutingTargetType, WebChatRoutingTarget
+    from ..session import GuestSession
     from ._chat import run_chat
-    from .models import GuestMemberInfo, RoutingTargetType, WebChatRoutingTarget
-    from .session import GuestSession
 
     if not args.organization_id or not args.deployment_id:
         raise UsageError(
@@ -206,7 +206,7 @@ async def _run_chat(args: argparse.Namespace) -> int:
 
 
 async def _run_simulator(args: argparse.Namespace) -> int:
-    from .simulator._serve import serve_until_signalled
+    from ..simulator._serve import serve_until_signalled
 
     await serve_until_signalled(args.host, args.port)
     return 0
@@ -216,8 +216,8 @@ async def _run_simulator(args: argparse.Namespace) -> int:
 
 
 def _admin_api(args: argparse.Namespace) -> Any:
-    from .api import WebChatApi
-    from .auth import ClientCredentials
+    from ..api import WebChatApi
+    from ..auth import ClientCredentials
 
     secret = os.environ.get(_ENV["client_secret"])
     if not args.client_id or not secret:
@@ -232,7 +232,7 @@ _DEPLOYMENT_COLUMNS = ("id", "name", "disabled", "authenticationRequired", "allo
 
 
 async def _run_deployments(args: argparse.Namespace) -> int:
-    from .models import WebChatDeployment
+    from ..models import WebChatDeployment
 
     async with _admin_api(args) as api:
         if args.action == "list":
@@ -272,7 +272,7 @@ def _deployment_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _run_settings(args: argparse.Namespace) -> int:
-    from .models import WebChatSettings
+    from ..models import WebChatSettings
 
     async with _admin_api(args) as api:
         if args.action == "get":

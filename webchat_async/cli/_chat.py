@@ -11,10 +11,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from .._events import ConversationEnded, Event, MediaRequestReceived
+from ..session import GuestSession
 from ._console import Console
-from ._events import ConversationEnded, Event, MediaRequestReceived
 from ._transcript import Transcript
-from .session import GuestSession
 
 __all__ = ["run_chat", "describe"]
 
