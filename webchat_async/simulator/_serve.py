@@ -1,11 +1,15 @@
-"""``run(host, port)``: serve a simulator until interrupted (the CLI and ``python -m``)."""
+"""``run(host, port)``: serve a simulator until interrupted (the CLI and ``python -m``).
+
+The command-line options of both live in ``webchat_async/cli/_simulator.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from ._server import Simulator
 
@@ -18,10 +22,14 @@ async def serve(
     *,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (or forever), after printing how to connect."""
+    """Serve until ``stop`` is set (or forever), after printing how to connect.
+
+    ``options`` are further :class:`Simulator` keywords (from the command line's switches).
+    """
     out = out if out is not None else sys.stdout
-    async with Simulator(host=host, port=port) as sim:
+    async with Simulator(host=host, port=port, **(options or {})) as sim:
         # The client secret is printed on purpose: it belongs to this throwaway local
         # server and the user needs it to call the OAuth endpoints. It is never logged.
         print(f"Web Chat simulator listening on {sim.base_url}", file=out)
@@ -39,7 +47,9 @@ def run(host: str = "127.0.0.1", port: int = 8080) -> None:
         asyncio.run(serve_until_signalled(host, port))
 
 
-async def serve_until_signalled(host: str = "127.0.0.1", port: int = 8080) -> None:
+async def serve_until_signalled(
+    host: str = "127.0.0.1", port: int = 8080, *, options: Mapping[str, Any] | None = None
+) -> None:
     """:func:`serve` until SIGINT or SIGTERM, then stop cleanly (sockets closed 1001)."""
     import signal
 
@@ -49,4 +59,4 @@ async def serve_until_signalled(host: str = "127.0.0.1", port: int = 8080) -> No
         # Not available on Windows event loops; Ctrl+C then ends asyncio.run instead.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await serve(host, port, stop=stop)
+    await serve(host, port, stop=stop, options=options)
