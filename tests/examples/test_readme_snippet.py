@@ -1,21 +1,28 @@
-"""The README's simulator example runs as written (so it cannot rot)."""
+"""The README's simulator example runs as written (so it cannot rot): as a test file of a
+user's project, through the pytest plugin, in pytest-asyncio's strict and auto modes."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("aiohttp")
 
+pytest_plugins = ["pytester"]
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-async def test_the_readme_simulator_example_passes() -> None:
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_readme_simulator_example_passes(pytester: pytest.Pytester, mode: str) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     (snippet,) = [b for b in blocks if "async def test_my_bot_survives_a_drop" in b]
-    namespace: dict[str, Any] = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
-    await namespace["test_my_bot_survives_a_drop"]()
+    pytester.makepyfile(test_readme=snippet)
+    pytester.makeini(
+        f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=1)
