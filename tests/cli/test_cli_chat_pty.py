@@ -149,6 +149,7 @@ async def test_an_overlong_line_is_refused_and_the_chat_goes_on(simulator: Simul
         assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
         end = term.output.rindex("the chat has ended")
         assert "Ann> " not in term.output[end:]
+        assert "eyJ" not in term.output  # no JWT, in the error line either
     finally:
         await _stop(proc, term)
 
@@ -166,7 +167,8 @@ async def test_sigterm_leaves_the_chat_then_dies_by_the_signal(simulator: Simula
         guest = conversation.guest_member_id
         leave = f"/api/v2/webchat/guest/conversations/{cid}/members/{guest}"
         assert simulator.state.count_requests("DELETE", leave) == 1
-        assert "Traceback" not in await _stderr(proc)
+        err = await _stderr(proc)
+        assert err.strip() == "terminated", err
     finally:
         await _stop(proc, term)
 
@@ -187,3 +189,41 @@ async def test_an_agent_that_says_one_line_and_ends(attempt: int) -> None:
             await term.wait_for("the chat has ended")
         finally:
             await _stop(proc, term)
+
+
+async def test_a_refused_send_is_reported_and_the_chat_goes_on(simulator: Simulator) -> None:
+    # Lines from a pipe (no keystrokes, so no typing requests to absorb the fault): the
+    # service refuses one send with a 500 (a POST is not retried: it may have taken effect).
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "chat",
+        "--base-url", simulator.base_url,
+        "--organization-id", simulator.organization_id,
+        "--deployment-id", simulator.deployment_id,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
+
+    async def line_with(text: str) -> str:
+        while True:
+            line = (await asyncio.wait_for(stdout.readline(), TIMEOUT)).decode()
+            assert line, f"the program ended before {text!r}"
+            if text in line:
+                return line
+
+    try:
+        await line_with("How can I help you today?")
+        simulator.faults.server_errors(n=1, status=500)
+        proc.stdin.write(b"refused\n")
+        refused = await line_with("! not sent:")
+        assert "500" in refused and "eyJ" not in refused
+        proc.stdin.write(b"still here\n")
+        await line_with("You said: still here")
+        proc.stdin.close()  # end of input leaves the chat
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+        (conversation,) = simulator.state.conversations.values()
+        assert conversation.ended
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -126,6 +126,8 @@ class _Termination:
 
 def _die_by(signum: int) -> None:
     """End the process by ``signum`` with the default action (exit status 128 + signum)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # the default action does not run Python's exit: flush what is said
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 

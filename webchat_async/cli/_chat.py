@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from .._events import ConversationEnded, Event, MediaRequestReceived
+from .._redact import redact
 from .._validate import MAX_MESSAGE_LENGTH
 from ..errors import ApiConnectionError, ApiError, SessionClosedError
 from ..session import GuestSession
@@ -129,4 +130,9 @@ async def _send_lines(session: GuestSession, term: Console) -> None:
                 f"{MAX_MESSAGE_LENGTH:,}"
             )
             continue
-        await session.send_message(line)
+        try:
+            await session.send_message(line)
+        except (ApiError, ApiConnectionError) as exc:
+            # Retries are spent (or the chat is ending): say so and let the person decide;
+            # the end itself, if that is what it was, comes as ConversationEnded.
+            term.show(f"! not sent: {redact(str(exc))}")
