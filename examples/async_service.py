@@ -6,8 +6,11 @@ requests share one ``WebChatApi`` (one connection pool), created when the app st
 closed when it stops. The web framework here is aiohttp (already there for the
 simulator); any asyncio framework works the same way.
 
-    python examples/async_service.py --port 8081                   # embedded simulator
+    python examples/async_service.py --port 8081       # embedded simulator; default: any free port
     curl -s localhost:8081/ask -d '{"name": "Ann", "text": "hi"}'
+
+It prints the address it listens on (with ``--port 0``, the default, the port the system
+chose).
 """
 
 from __future__ import annotations
@@ -88,14 +91,15 @@ def build_app(where: Target) -> web.Application:
 
 async def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__ or "")
-    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
     args = p.parse_args(argv)
     async with target(args) as where:
         runner = web.AppRunner(build_app(where))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", args.port)
         await site.start()
-        print(f"serving on http://127.0.0.1:{args.port}/ask (Ctrl-C to stop)", flush=True)
+        port = runner.addresses[0][1]  # the bound port: the one chosen when --port is 0
+        print(f"serving on http://127.0.0.1:{port}/ask (Ctrl-C to stop)", flush=True)
         try:
             await asyncio.Event().wait()
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 pytest.importorskip("aiohttp")
 pty = pytest.importorskip("pty")
 
-from webchat_async.simulator import Simulator  # noqa: E402
+from webchat_async.simulator import Agent, Simulator  # noqa: E402
 
 TIMEOUT = 20.0
 
@@ -100,3 +101,129 @@ async def test_interactive_chat_in_a_terminal(simulator: Simulator) -> None:
             proc.kill()
             await proc.wait()
         term.close()
+
+
+async def _start_chat(sim: Simulator, name: str) -> tuple[asyncio.subprocess.Process, Terminal]:
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "chat",
+        "--base-url", sim.base_url,
+        "--organization-id", sim.organization_id,
+        "--deployment-id", sim.deployment_id,
+        "--name", name,
+        stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(slave)
+    return proc, Terminal(master)
+
+
+async def _stop(proc: asyncio.subprocess.Process, term: Terminal) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+    term.close()
+
+
+async def _stderr(proc: asyncio.subprocess.Process) -> str:
+    return (await proc.stderr.read()).decode() if proc.stderr else ""
+
+
+async def test_an_overlong_line_is_refused_and_the_chat_goes_on(simulator: Simulator) -> None:
+    proc, term = await _start_chat(simulator, "Ann")
+    try:
+        await term.wait_for("How can I help you today?")
+        (cid,) = simulator.state.conversations
+        mark = len(term.output)
+        term.type("x" * 4001 + "\r")
+        await term.wait_for("not sent: 4,001 characters, a message has at most 4,000", mark)
+        term.type("still here\r")
+        await term.wait_for("You said: still here", mark)
+        conversation = simulator.state.conversations[cid]
+        guest = conversation.guest_member_id
+        sent = [m.body for m in conversation.messages if m.sender and m.sender.id == guest]
+        assert "still here" in sent and not any(len(b or "") > 4000 for b in sent)
+
+        # The agent ends the chat: the program says so, exits 0, and leaves no prompt
+        # drawn under the last line.
+        await simulator.agent_end(cid)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+        end = term.output.rindex("the chat has ended")
+        assert "Ann> " not in term.output[end:]
+        assert "eyJ" not in term.output  # no JWT, in the error line either
+    finally:
+        await _stop(proc, term)
+
+
+async def test_sigterm_leaves_the_chat_then_dies_by_the_signal(simulator: Simulator) -> None:
+    proc, term = await _start_chat(simulator, "Ann")
+    try:
+        await term.wait_for("How can I help you today?")
+        (cid,) = simulator.state.conversations
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == -signal.SIGTERM
+        # Left at once, not after the service's two-minute grace for a vanished guest.
+        conversation = simulator.state.conversations[cid]
+        assert conversation.ended
+        guest = conversation.guest_member_id
+        leave = f"/api/v2/webchat/guest/conversations/{cid}/members/{guest}"
+        assert simulator.state.count_requests("DELETE", leave) == 1
+        err = await _stderr(proc)
+        assert err.strip() == "terminated", err
+    finally:
+        await _stop(proc, term)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_an_agent_that_says_one_line_and_ends(attempt: int) -> None:
+    # The member lookup for a name can meet the chat's end (400 conversation state):
+    # the transcript goes on without the name, and the program exits 0.
+    async with Simulator(port=0, heartbeat_interval=None, agent=Agent(greeting=None)) as sim:
+        proc, term = await _start_chat(sim, "Ann")
+        try:
+            await term.wait_for("Type a message")
+            (cid,) = sim.state.conversations
+            await sim.wait_routed(cid)
+            await sim.agent_say(cid, "Closing now, bye.")
+            await sim.agent_end(cid)
+            assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+            await term.wait_for("the chat has ended")
+        finally:
+            await _stop(proc, term)
+
+
+async def test_a_refused_send_is_reported_and_the_chat_goes_on(simulator: Simulator) -> None:
+    # Lines from a pipe (no keystrokes, so no typing requests to absorb the fault): the
+    # service refuses one send with a 500 (a POST is not retried: it may have taken effect).
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "chat",
+        "--base-url", simulator.base_url,
+        "--organization-id", simulator.organization_id,
+        "--deployment-id", simulator.deployment_id,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
+
+    async def line_with(text: str) -> str:
+        while True:
+            line = (await asyncio.wait_for(stdout.readline(), TIMEOUT)).decode()
+            assert line, f"the program ended before {text!r}"
+            if text in line:
+                return line
+
+    try:
+        await line_with("How can I help you today?")
+        simulator.faults.server_errors(n=1, status=500)
+        proc.stdin.write(b"refused\n")
+        refused = await line_with("! not sent:")
+        assert "500" in refused and "eyJ" not in refused
+        proc.stdin.write(b"still here\n")
+        await line_with("You said: still here")
+        proc.stdin.close()  # end of input leaves the chat
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+        (conversation,) = simulator.state.conversations.values()
+        assert conversation.ended
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
+import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
-from webchat_async._demo import GUEST_LINES, run_demo
 from webchat_async.cli import format_table, main
+from webchat_async.cli._demo import GUEST_LINES, run_demo
 
 pytest.importorskip("aiohttp")
 
@@ -194,3 +197,90 @@ def test_a_bad_argument_is_one_line_not_a_traceback(
     assert main(["deployments", "list", "--base-url", "http://example.com"]) == 2
     err = capsys.readouterr().err
     assert "http://" in err and "Traceback" not in err and "secret-value" not in err
+
+
+def _run(
+    *args: str, code: str | None = None, module: str = "webchat_async"
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", module]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_version() -> None:
+    from webchat_async import __version__
+
+    done = _run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"webchat-async {__version__}"
+
+
+def _walk(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _walk(child, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_has_help_text() -> None:
+    from webchat_async.cli import _parser
+
+    actions = list(_walk(_parser()))
+    assert len(actions) > 50
+    missing = [f"{path} {a.dest}" for path, a in actions if not (a.help or "").strip()]
+    assert missing == []
+
+
+def test_help_lists_the_environment_variables() -> None:
+    variables = [
+        "GENESYS_ORGANIZATION_ID",
+        "GENESYS_DEPLOYMENT_ID",
+        "GENESYS_REGION",
+        "WEBCHAT_BASE_URL",
+        "GENESYS_CLIENT_ID",
+        "GENESYS_CLIENT_SECRET",
+    ]
+    for command in ([], ["chat"], ["deployments", "list"], ["settings", "set"]):
+        done = _run(*command, "--help")
+        assert done.returncode == 0, done.stderr
+        assert [v for v in variables if v not in done.stdout] == [], command
+
+
+def test_simulator_help_is_the_modules_help() -> None:
+    cli = _run("simulator", "--help")
+    module = _run("--help", module="webchat_async.simulator")
+    assert cli.returncode == module.returncode == 0, cli.stderr + module.stderr
+
+    def options(text: str) -> list[str]:
+        return [line.split()[0] for line in text.splitlines() if line.startswith("  -")]
+
+    assert options(cli.stdout) == options(module.stdout)
+    assert "--port PORT" in cli.stdout and "0 picks a free one" in cli.stdout
+    assert cli.stdout.split("options:")[1] == module.stdout.split("options:")[1]
+
+
+@pytest.mark.parametrize("command", ["demo", "simulator"])
+def test_without_aiohttp_the_commands_say_what_to_install(command: str) -> None:
+    # `pip install webchat-async` has no aiohttp: None in sys.modules makes its import fail
+    # exactly as a missing package does.
+    code = (
+        "import sys; sys.modules['aiohttp'] = None; "
+        "from webchat_async.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    done = _run(command, code=code)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "pip install 'webchat-async[simulator]'" in line
+
+
+async def test_verbose_logging_is_put_back_when_main_returns(
+    admin_env: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ("webchat_async", "websockets", "httpx")
+    before = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    assert await _cli("--verbose", "deployments", "list") == 0
+    captured = capsys.readouterr()
+    assert "DEBUG" in captured.err  # the log was on during the run
+    after = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    assert after == before

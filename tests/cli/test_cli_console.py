@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 
-from webchat_async._console import Console
+from webchat_async.cli._console import Console
 
 
 class _Pipe:

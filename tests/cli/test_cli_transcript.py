@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from webchat_async._events import (
     ConversationEnded,
     MemberJoined,
+    MemberLeft,
+    MemberStateChanged,
     MessageReceived,
     StreamReconnected,
     TypingStarted,
     UnknownEvent,
 )
-from webchat_async._transcript import Transcript
+from webchat_async.cli._transcript import Transcript
 from webchat_async.models import (
     BodyType,
     MemberRole,
@@ -41,7 +46,9 @@ def test_agent_name_comes_from_join_event() -> None:
     before = t.line(_msg("a1", "hi"))
     assert before is not None and "member a1" in before
     agent = WebChatMemberInfo(id="a1", display_name="Sam", role=MemberRole.AGENT)
-    joined = t.line(MemberJoined(member_id="a1", state=MemberState.CONNECTED, member=agent))
+    joined = t.line(
+        MemberJoined(member_id="a1", state=MemberState.CONNECTED, member=agent, timestamp=T0)
+    )
     assert joined is not None and "Sam (agent)" in joined
     line = t.line(_msg("a1", "Hello there"))
     assert line is not None
@@ -68,3 +75,69 @@ def test_special_body_types_and_stream_events() -> None:
     ended = t.line(ConversationEnded(reason="agent ended the chat"))
     assert ended is not None and "agent ended the chat" in ended
     assert t.line(UnknownEvent(raw="{}")) is None
+
+
+def _join_events(member_id: str) -> list[object]:
+    agent = WebChatMemberInfo(id=member_id, display_name="Sam", role=MemberRole.AGENT)
+    return [
+        MemberStateChanged(member_id=member_id, state=MemberState.ALERTING, member=agent),
+        MemberJoined(member_id=member_id, state=MemberState.CONNECTED, member=agent),
+        _msg(member_id, "", BodyType.MEMBER_JOIN),
+    ]
+
+
+@given(st.permutations(range(3)), st.permutations(range(3)))
+def test_one_line_per_join_and_per_leave_in_any_order(
+    join_order: list[int], rejoin_order: list[int]
+) -> None:
+    t = Transcript(guest_id="g1")
+    joins = _join_events("a1")
+    lines = [t.line(joins[i]) for i in join_order]  # type: ignore[arg-type]
+    shown = [line for line in lines if line is not None]
+    assert len(shown) == 1 and shown[0].endswith(" joined the chat")
+    leaves = [
+        MemberLeft(member_id="a1", state=MemberState.DISCONNECTED),
+        _msg("a1", "", BodyType.MEMBER_LEAVE),
+    ]
+    shown = [line for line in map(t.line, leaves) if line is not None]
+    assert len(shown) == 1 and shown[0].endswith("* Sam (agent) left the chat")
+    # Back again: a new join is a new line.
+    lines = [t.line(joins[i]) for i in rejoin_order]  # type: ignore[arg-type]
+    assert sum(line is not None for line in lines) == 1
+
+
+def test_a_member_event_that_names_the_member_needs_no_lookup() -> None:
+    t = Transcript(guest_id="g1")
+    agent = WebChatMemberInfo(id="a1", display_name="Sam", role=MemberRole.AGENT)
+    alerting = MemberStateChanged(member_id="a1", state=MemberState.ALERTING, member=agent)
+    assert not t.needs_names(alerting)
+    assert t.needs_names(MemberStateChanged(member_id="a2", state=MemberState.ALERTING))
+    assert t.needs_names(_msg("a3", "hello"))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3_000_000),  # the event's own timestamp (ms after T0), if it has one
+            st.booleans(),
+            st.integers(0, 3_000_000),  # the local clock when it is shown
+        ),
+        max_size=30,
+    )
+)
+def test_line_times_never_go_backwards(events: list[tuple[int, bool, int]]) -> None:
+    # Backfilled messages carry older service timestamps than lines already shown, and
+    # events without one take the local clock: the transcript still reads in order.
+    t = Transcript(guest_id="g1")
+    shown: list[str] = []
+    for event_ms, has_timestamp, clock_ms in events:
+        when = T0 + datetime.timedelta(milliseconds=event_ms)
+        event = (
+            MessageReceived(message=WebChatMessage(id="m", body="x", timestamp=when))
+            if has_timestamp
+            else StreamReconnected(backfilled=1)
+        )
+        line = t.line(event, now=T0 + datetime.timedelta(milliseconds=clock_ms))
+        assert line is not None
+        shown.append(line[1:13])
+    assert shown == sorted(shown)

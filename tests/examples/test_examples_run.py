@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +113,56 @@ def test_notebook_executes_with_top_level_await() -> None:
     assert outputs[2].strip() == "You said: Hello from a notebook"
     assert "Hello from a notebook" in outputs[3]
     assert outputs[4] == "True"
+
+
+async def test_echo_bot_worker_stops_cleanly_on_sigterm(simulator: Simulator) -> None:
+    # As a service manager stops it: SIGTERM while sessions are mid-conversation. Every
+    # session leaves its conversation (none left for the service's grace period) and the
+    # worker exits 0 after printing its tally.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "echo_bot_worker.py"),
+        "--organization-id", simulator.organization_id,
+        "--deployment-id", simulator.deployment_id,
+        "--base-url", simulator.base_url,
+        "--sessions", "5", "--lines", "100000",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        started = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert started.decode().strip() == "5 sessions chatting"
+        assert len(simulator.state.conversations) == 5
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    tally = out.decode().strip()
+    assert tally.startswith("sessions=5 ") and tally.endswith("failed=0 (stopped)"), tally
+    assert [c.ended for c in simulator.state.conversations.values()] == [True] * 5
+
+
+async def test_async_service_listens_on_a_free_port_and_prints_it() -> None:
+    # No fixed port (8081 was taken on many machines): --port defaults to 0 and the
+    # printed address is the one really bound.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "async_service.py"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = line.split()[2]
+        assert line.startswith("serving on http://127.0.0.1:") and url.endswith("/ask")
+        assert not url.startswith("http://127.0.0.1:0/")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(url, json={"name": "Ann", "text": "ping"}, timeout=30)
+        assert answer.json()["answer"] == "You said: ping"
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

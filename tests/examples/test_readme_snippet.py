@@ -4,7 +4,8 @@ Each block is found by a marker (the name it defines) and run by one test here, 
 simulator. Blocks written for a real organization run with three literal substitutions:
 ``YOUR-ORG-ID`` / ``YOUR-DEPLOYMENT-ID`` become the simulator's ids and
 ``region="eu-west-1"`` becomes ``base_url="<the simulator>"``. A new block without a test
-fails :func:`test_every_python_block_is_run_here`.
+fails :func:`test_every_python_block_is_run_here`. The simulator example runs as a test file of
+a user's project, through the pytest plugin, in pytest-asyncio's strict and auto modes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ pytest.importorskip("aiohttp")
 from webchat_async import GuestMemberInfo, GuestSession
 from webchat_async.models import WebChatMessage
 from webchat_async.simulator import Agent, ConversationView, Simulator
+
+pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
@@ -138,5 +141,14 @@ async def test_the_admin_block_creates_a_deployment(capsys: pytest.CaptureFixtur
     assert int(count) == before + 1
 
 
-async def test_the_readme_simulator_example_passes() -> None:
-    await run(block("test_kit"))["test_my_bot_survives_a_drop"]()
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_readme_simulator_example_passes(pytester: pytest.Pytester, mode: str) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    (snippet,) = [b for b in blocks if "async def test_my_bot_survives_a_drop" in b]
+    pytester.makepyfile(test_readme=snippet)
+    pytester.makeini(
+        f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=1)

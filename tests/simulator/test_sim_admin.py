@@ -156,11 +156,11 @@ async def test_admin_behaviour_get_put_and_drain(
 def test_command_line_behaviour_switches() -> None:
     import argparse
 
-    from webchat_async.simulator._serve import add_behaviour_arguments, behaviour_from_args
+    from webchat_async.cli._simulator import add_simulator_arguments, simulator_options
 
     parser = argparse.ArgumentParser()
-    add_behaviour_arguments(parser)
-    assert behaviour_from_args(parser.parse_args([])) == Behaviour()
+    add_simulator_arguments(parser)
+    assert simulator_options(parser.parse_args([])) == {"behaviour": Behaviour()}
     args = parser.parse_args(
         [
             "--pages-without-next",
@@ -172,10 +172,12 @@ def test_command_line_behaviour_switches() -> None:
             "401",
         ]
     )
-    assert behaviour_from_args(args) == Behaviour(
-        next_links=False,
-        answer_text_ping=False,
-        post_503_after_processing=True,
-        reads_after_end="served",
-        handshake_after_end=401,
-    )
+    assert simulator_options(args) == {
+        "behaviour": Behaviour(
+            next_links=False,
+            answer_text_ping=False,
+            post_503_after_processing=True,
+            reads_after_end="served",
+            handshake_after_end=401,
+        )
+    }

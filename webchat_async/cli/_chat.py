@@ -2,21 +2,29 @@
 
 Two tasks run side by side and end together: one prints the session's events above the
 prompt, the other reads the person's lines and sends them. ``/leave``, end of input
-(Ctrl-D) and Ctrl-C all leave the chat cleanly.
+(Ctrl-D), Ctrl-C and SIGTERM all leave the chat cleanly. Nothing the person types and
+nothing the chat's end does (a member lookup answered "conversation ended") ends the
+program with an error: a line the service would refuse is refused here and chatting goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
+from .._events import ConversationEnded, Event, MediaRequestReceived
+from .._redact import redact
+from .._validate import MAX_MESSAGE_LENGTH
+from ..errors import ApiConnectionError, ApiError, SessionClosedError
+from ..session import GuestSession
 from ._console import Console
-from ._events import ConversationEnded, Event, MediaRequestReceived
 from ._transcript import Transcript
-from .session import GuestSession
 
 __all__ = ["run_chat", "describe"]
+
+logger = logging.getLogger("webchat_async.cli")
 
 # Genesys shows a typing indicator for a few seconds; one POST per this interval while
 # keys are being pressed keeps it up without a request per keystroke.
@@ -71,22 +79,37 @@ async def _send_typing(session: GuestSession) -> None:
 
 
 async def describe(session: GuestSession, transcript: Transcript, event: Event) -> str | None:
-    """The transcript line for ``event``, listing the members first if a name is missing."""
+    """The transcript line for ``event``, listing the members first if a name is missing.
+
+    The listing is only for a name: when it fails (typically 400 once the chat has ended,
+    which an agent can do right after joining) the line names the member by id instead.
+    """
     if transcript.needs_names(event):
-        for member in await session.members():
-            transcript.remember(member)
+        try:
+            members = await session.members()
+        except (ApiError, ApiConnectionError, SessionClosedError) as exc:
+            logger.debug("could not list the members for a name: %r", exc)
+        else:
+            for member in members:
+                transcript.remember(member)
     return transcript.line(event)
 
 
 async def _print_events(session: GuestSession, term: Console, transcript: Transcript) -> None:
     async for event in session.events():
         line = await describe(session, transcript, event)
+        if isinstance(event, ConversationEnded):
+            term.finish()  # no prompt under the last line: nothing more can be sent
         if line is not None:
             term.show(line)
         if isinstance(event, MediaRequestReceived) and str(event.request.state) == "PENDING":
             term.show("  (media requests are declined in the terminal)")
             if event.request.id is not None:
-                await session.decline_media_request(event.request.id)
+                try:
+                    await session.decline_media_request(event.request.id)
+                except (ApiError, ApiConnectionError, SessionClosedError) as exc:
+                    # Withdrawn, or the chat ended meanwhile: nothing left to decline.
+                    logger.debug("could not decline the media request: %r", exc)
         if isinstance(event, ConversationEnded):
             return
 
@@ -96,7 +119,20 @@ async def _send_lines(session: GuestSession, term: Console) -> None:
         line = await term.readline()
         if line is None or line.strip() == "/leave":
             term.show("* leaving the chat")
+            term.finish()
             await session.leave()
             return
-        if line.strip():
+        if not line.strip():
+            continue
+        if len(line) > MAX_MESSAGE_LENGTH:
+            term.show(
+                f"! not sent: {len(line):,} characters, a message has at most "
+                f"{MAX_MESSAGE_LENGTH:,}"
+            )
+            continue
+        try:
             await session.send_message(line)
+        except (ApiError, ApiConnectionError) as exc:
+            # Retries are spent (or the chat is ending): say so and let the person decide;
+            # the end itself, if that is what it was, comes as ConversationEnded.
+            term.show(f"! not sent: {redact(str(exc))}")

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from .._events import ConversationEnded, MediaRequestReceived, MessageReceived
+from ..models import BodyType, GuestMemberInfo, MediaRequestState, WebChatMessage
+from ..session import GuestSession
+from ..simulator import Agent, Simulator
 from ._chat import describe
-from ._events import ConversationEnded, MediaRequestReceived, MessageReceived
 from ._transcript import Transcript
-from .models import BodyType, GuestMemberInfo, MediaRequestState, WebChatMessage
-from .session import GuestSession
-from .simulator import Agent, Simulator
 
 __all__ = ["run_demo", "GUEST_LINES"]
 

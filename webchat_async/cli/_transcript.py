@@ -4,6 +4,12 @@ A :class:`Transcript` remembers who is who (member id -> display name and role) 
 events it has seen, and turns each event into one line such as::
 
     [12:00:01.250] Sam (agent): Hello, how can I help?
+
+A member's arrival comes as up to three events (``ALERTING``, ``CONNECTED``, a
+``member-join`` message, in an order that varies with backfill); the transcript shows one
+line per join and per leave. Timestamps come from the service (messages) or the local clock
+(the rest) and backfilled messages are older than what was already shown, so each line's time
+is at least the previous line's: the transcript reads in order.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import datetime
 
 import attrs
 
-from ._events import (
+from .._events import (
     ConversationEnded,
     Event,
     MediaRequestReceived,
@@ -25,7 +31,7 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from .models import BodyType, WebChatMemberInfo
+from ..models import BodyType, WebChatMemberInfo
 
 __all__ = ["Transcript"]
 
@@ -44,6 +50,10 @@ class Transcript:
     guest_name: str = "you"
     show_typing: bool = True
     _names: dict[str, str] = attrs.field(factory=dict, init=False)
+    # Members whose join (leave) was shown and who have not left (rejoined) since.
+    _present: set[str] = attrs.field(factory=set, init=False)
+    _gone: set[str] = attrs.field(factory=set, init=False)
+    _last: datetime.datetime | None = attrs.field(default=None, init=False)
 
     def remember(self, member: WebChatMemberInfo) -> None:
         """Learn a member's name and role (from a join event or a members listing)."""
@@ -71,13 +81,25 @@ class Transcript:
         member_id: str | None = None
         if isinstance(event, MessageReceived) and event.message.sender is not None:
             member_id = event.message.sender.id
-        elif isinstance(event, (TypingStarted, MemberStateChanged)):
+        elif isinstance(event, TypingStarted):
+            member_id = event.member_id
+        elif isinstance(event, MemberStateChanged):
+            if _named(event.member):
+                return False  # the event names the member itself (the session fetched it)
             member_id = event.member_id
         return member_id is not None and member_id != self.guest_id and member_id not in self._names
 
     def note(self, text: str, now: datetime.datetime | None = None) -> str:
-        """A timestamped line for something that is not an event (``* Ann accepted``)."""
+        """A timestamped line for something that is not an event (``* Ann accepted``).
+
+        The time is ``now`` (default: the clock), or the previous line's if that is later.
+        """
         when = now or datetime.datetime.now(datetime.timezone.utc)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        if self._last is not None and when < self._last:
+            when = self._last
+        self._last = when
         return f"[{when.astimezone().strftime('%H:%M:%S.%f')[:-3]}] {text}"
 
     def line(self, event: Event, now: datetime.datetime | None = None) -> str | None:
@@ -95,9 +117,9 @@ class Transcript:
             if msg.body_type in (None, BodyType.STANDARD):
                 return f"{self.who(sender)}: {body}"
             if msg.body_type == BodyType.MEMBER_JOIN:
-                return f"* {self.who(sender)} joined the chat"
+                return self._joined(sender)
             if msg.body_type == BodyType.MEMBER_LEAVE:
-                return f"* {self.who(sender)} left the chat"
+                return self._left(sender)
             if msg.body_type == BodyType.MEDIA_REQUEST:
                 return f"* {self.who(sender)} sent a media request"
             return f"{self.who(sender)} [{msg.body_type}]: {body}"
@@ -105,14 +127,14 @@ class Transcript:
             if not self.show_typing or event.member_id == self.guest_id:
                 return None
             return f"  ... {self.who(event.member_id)} is typing"
-        if isinstance(event, MemberStateChanged) and event.member.display_name:
+        if isinstance(event, MemberStateChanged) and _named(event.member):
             self.remember(event.member)
         if isinstance(event, MemberJoined):
-            return f"* {self.who(event.member.id)} is connected"
+            return self._joined(event.member_id)
         if isinstance(event, MemberLeft):
-            return f"* {self.who(event.member_id)} disconnected"
+            return self._left(event.member_id)
         if isinstance(event, MemberStateChanged):
-            return f"* {self.who(event.member_id)} is {str(event.state).lower()}"
+            return None  # ALERTING and the like: the join that follows gets the line
         if isinstance(event, MediaRequestReceived):
             kinds = ", ".join(event.request.types or []) or "media"
             return f"* media request {kinds} ({event.request.state})"
@@ -126,10 +148,30 @@ class Transcript:
             return None
         return None
 
+    def _joined(self, member_id: str | None) -> str | None:
+        if member_id is not None:
+            if member_id in self._present:
+                return None
+            self._present.add(member_id)
+            self._gone.discard(member_id)
+        return f"* {self.who(member_id)} joined the chat"
+
+    def _left(self, member_id: str | None) -> str | None:
+        if member_id is not None:
+            if member_id in self._gone:
+                return None
+            self._gone.add(member_id)
+            self._present.discard(member_id)
+        return f"* {self.who(member_id)} left the chat"
+
+
+def _named(member: WebChatMemberInfo) -> bool:
+    return bool(member.display_name or member.first_name)
+
 
 def _timestamp_of(event: Event) -> datetime.datetime | None:
     if isinstance(event, MessageReceived):
         return event.message.timestamp
-    if isinstance(event, TypingStarted):
+    if isinstance(event, (TypingStarted, MemberStateChanged)):
         return event.timestamp
     return None

@@ -53,6 +53,7 @@ class Console:
         self._saved_mode: list[Any] | None = None
         self._reading = False
         self._escape = ""
+        self._finished = False
 
     @property
     def interactive(self) -> bool:
@@ -87,8 +88,8 @@ class Console:
 
             termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved_mode)
             self._saved_mode = None
-            self._out.write("\n")
-            self._out.flush()
+            # Erase the prompt rather than leave it above the shell's: the chat is over.
+            self.finish()
 
     async def readline(self) -> str | None:
         """The next line entered, without its newline; ``None`` at end of input."""
@@ -103,8 +104,15 @@ class Console:
             self._out.write(line + "\n")
             self._out.flush()
 
+    def finish(self) -> None:
+        """Erase the prompt and draw it no more: lines shown later stand alone."""
+        if self._tty and not self._finished:
+            self._out.write(_CLEAR_LINE)
+            self._out.flush()
+        self._finished = True
+
     def _redraw(self) -> None:
-        if self._tty:
+        if self._tty and not self._finished:
             self._out.write(_CLEAR_LINE + self._prompt + "".join(self._buffer))
             self._out.flush()
 

@@ -1,0 +1,114 @@
+"""The simulator's command line: one option list for ``webchat-async simulator`` and
+``python -m webchat_async.simulator``.
+
+Nothing here imports aiohttp until the simulator runs, so ``webchat-async --help`` works
+on a plain install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._common import MissingExtra, require_simulator_extra
+
+__all__ = ["DESCRIPTION", "add_simulator_arguments", "main", "run_simulator", "simulator_options"]
+
+DESCRIPTION = (
+    "Serve a local Genesys Cloud Web Chat v2 simulator (REST, event stream, OAuth, a scripted "
+    "agent, fault injection) until Ctrl-C or SIGTERM. It prints its base URL, organization "
+    "and deployment ids and client credentials. Needs the simulator extra (aiohttp)."
+)
+
+
+def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of the simulator: the one list both entry points use.
+
+    A new switch goes here, and into :func:`simulator_options` if it configures the
+    :class:`~webchat_async.simulator.Simulator`.
+    """
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    group = parser.add_argument_group(
+        "behaviour", "how to play what the service leaves undocumented (docs/protocol.md)"
+    )
+    group.add_argument(
+        "--pages-without-next", action="store_true", help="messages pages carry no next link"
+    )
+    group.add_argument(
+        "--no-text-pong", action="store_true", help='leave {"message": "ping"} unanswered'
+    )
+    group.add_argument(
+        "--post-503-after-processing",
+        action="store_true",
+        help="store every message POST, then answer 503",
+    )
+    group.add_argument(
+        "--reads-after-end",
+        choices=("refused", "served"),
+        default="refused",
+        help="reads once the guest is DISCONNECTED (default: %(default)s)",
+    )
+    group.add_argument(
+        "--handshake-after-end",
+        type=int,
+        choices=(400, 401, 404),
+        default=400,
+        help="status of a stream handshake once the chat ended (default: %(default)s)",
+    )
+
+
+def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~webchat_async.simulator.Simulator` keywords beyond host and port.
+
+    Needs the simulator extra (it builds a :class:`~webchat_async.simulator.Behaviour`).
+    """
+    from ..simulator import Behaviour
+
+    behaviour = Behaviour(
+        next_links=not args.pages_without_next,
+        answer_text_ping=not args.no_text_pong,
+        post_503_after_processing=args.post_503_after_processing,
+        reads_after_end=args.reads_after_end,
+        handshake_after_end=args.handshake_after_end,
+    )
+    return {"behaviour": behaviour}
+
+
+async def run_simulator(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM, then stop cleanly; returns the exit status."""
+    require_simulator_extra("simulator")
+    from ..simulator._serve import serve_until_signalled
+
+    await serve_until_signalled(args.host, args.port, options=simulator_options(args))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webchat_async.simulator``: the same options as ``webchat-async simulator``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m webchat_async.simulator", description=DESCRIPTION
+    )
+    add_simulator_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(run_simulator(args))
+    except MissingExtra as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the port is taken, the address is not ours
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 130
