@@ -73,9 +73,10 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from ._feed import ENDED_CODE, Feed
+from ._feed import Feed
+from ._inbound import Inbound, Position
 from ._options import SessionOptions, merge_options
-from ._ordering import Sequencer
+from ._rules import ENDED_CODE
 from ._saved import SavedSession
 from .api import WebChatApi
 from .errors import (
@@ -181,6 +182,7 @@ class GuestSession:
         event_stream_uri: str,
         last_message_id: str | None,
         options: SessionOptions,
+        position: Position | None = None,
     ) -> None:
         self._api = api
         self._owned_apis = owned_apis
@@ -190,9 +192,8 @@ class GuestSession:
         self._event_stream_uri = event_stream_uri
         self._options = options
         self._leave_on_exit = options.leave_on_exit
-        # The last message handed to the consumer: what save() records, so that events
-        # still in the inbox are not skipped by a resume.
-        self._delivered_id = last_message_id
+        if position is None:
+            position = Position(cursor=last_message_id)
         # Imported here, on the first session: the websocket layer (and websockets) costs
         # about 12 ms, which an admin-only or REST-only program should not pay at import.
         from .stream import EventStream
@@ -207,16 +208,21 @@ class GuestSession:
             proxy=options.proxy,
             allow_insecure=api.allow_insecure_http,
         )
+        # The inbound core (pure) and its driver, the reader task's body.
+        core = Inbound(
+            member_id=member_id,
+            position=position,
+            capacity=options.queue_size,
+            window=options.dedupe_window,
+            hold_limit=options.dedupe_window,
+        )
         self._feed = Feed(
             api,
             self._stream,
-            Sequencer(last_message_id, options.dedupe_window),
+            core,
             conversation_id=conversation_id,
-            member_id=member_id,
-            queue_size=options.queue_size,
             backoff=options.backoff,
             retry_window=options.max_reconnect_window,
-            hold_limit=options.dedupe_window,
         )
         self._reader: asyncio.Task[None] | None = None
         self._left = False
@@ -348,6 +354,7 @@ class GuestSession:
                 event_stream_uri=saved.event_stream_uri,
                 last_message_id=saved.last_message_id,
                 options=options,
+                position=saved.position(),
             )
         except BaseException:
             await _close_all(owned)
@@ -386,8 +393,9 @@ class GuestSession:
 
     @property
     def ended(self) -> bool:
-        """Whether the conversation has ended for the guest."""
-        return self._feed.ended
+        """Whether the conversation has ended for the guest (it ended, or :meth:`leave`
+        succeeded)."""
+        return self._feed.ended or self._left
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "ended" if self._feed.ended else "open"
@@ -403,13 +411,17 @@ class GuestSession:
         does not leave it (``leave_on_exit`` is switched off).
         """
         self._leave_on_exit = False
+        # Where the consumer stands: events still queued are not skipped by a resume.
+        position = self._feed.position
         return SavedSession(
             conversation_id=self._conversation_id,
             member_id=self._member_id,
             jwt=self._jwt,
             event_stream_uri=self._event_stream_uri,
-            last_message_id=self._delivered_id,
+            last_message_id=position.cursor,
             base_url=self._api.base_url,
+            last_message_timestamp=position.timestamp,
+            ids_at_timestamp=position.ids,
         )
 
     # -- calls ---------------------------------------------------------------------------
@@ -561,10 +573,7 @@ class GuestSession:
         return await asyncio.wait_for(first(), timeout)
 
     async def _next_event(self) -> Event:
-        event = await self._feed.next_event()
-        if type(event) is MessageReceived and event.message.id:
-            self._delivered_id = event.message.id
-        return event
+        return await self._feed.next_event()
 
     # -- closing -------------------------------------------------------------------------
 
