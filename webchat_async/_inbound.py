@@ -105,6 +105,10 @@ PAGE_SIZE = 100
 MAX_PAGES = 2000
 
 
+# Pages in a row without a new message after which a backfill stops.
+_STALLS = 3
+
+
 @attrs.frozen
 class Position:
     """Where delivery stands in server order; what :meth:`GuestSession.save` records.
@@ -229,20 +233,27 @@ class Inbound:
         # Everything stamped at or before the floor is taken as delivered: the saved
         # position's timestamp, then the greatest timestamp that left the ring.
         self._floor = position.timestamp
-        self._cursors: deque[str] = deque(maxlen=REWIND)
-        if position.cursor is not None:
-            self._cursors.append(position.cursor)
+        self._floor_ids: set[str] = set(self._pos_ids)  # what left the ring at the floor
+        # Pages in a row that brought nothing new (a server repeating itself).
+        self._stalls = 0
+        # Where backfills may start: the last REWIND in-order deliveries, after the
+        # position's cursor (``None``: the conversation's start, for a new session).
+        self._cursors: deque[str | None] = deque([position.cursor], maxlen=REWIND + 1)
         self._outbox: deque[_Item] = deque()
         self._held: deque[Event | _Pending | _Reattach] = deque()
         self._held_ids: set[str] = set()
         self._unheld = 0  # message frames not held since the current page was asked for
+        # The socket dropped or was reattached after the current page was asked for: it
+        # may miss messages stored since, so it cannot be the last page.
+        self._stale = False
         self._lost_at_end = 0
         self._requests: list[Request] = []
         self._page: FetchPage | None = None  # the page asked for and not yet answered
         self._pages = 0  # pages read by the current backfill
         self._rescan = False  # the backfill pages from the start (cursors refused)
         self._recovered = 0
-        self._reconnected: StreamReconnected | None = None
+        # Reattaches not yet reported, oldest first (one StreamReconnected per drop).
+        self._reconnected: deque[StreamReconnected] = deque()
         # Members as last known (fetched, or announced by a frame), one entry per member.
         self._members: dict[str, WebChatMemberInfo] = {}
         self._members_read = False
@@ -302,7 +313,7 @@ class Inbound:
 
     def remembered(self) -> int:
         """Message ids held in memory by the guard (ring, ties, held frames)."""
-        return len(self._ring_ids) + len(self._pos_ids) + len(self._held_ids)
+        return len(self._ring_ids) + len(self._pos_ids) + len(self._floor_ids) + len(self._held_ids)
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None`` if none is ready."""
@@ -321,11 +332,12 @@ class Inbound:
         """A socket is attached (``reconnected`` is the stream's event after a drop)."""
         if self.state is State.ENDED:
             return
-        self._reconnected = reconnected
         if self.state is State.ENDING:
             return
         if reconnected is not None:
+            self._reconnected.append(reconnected)
             self._held.append(_REATTACH)
+        self._stale = self._page is not None
         self._start_backfill()
         self._requests.append(FetchMembers())
 
@@ -335,6 +347,7 @@ class Inbound:
             return  # the server closes the socket after the end: nothing is missed
         self._put(event)
         self._missed = True
+        self._stale = self._page is not None
         if self.state is not State.ENDING:
             self.state = State.DETACHED
 
@@ -420,14 +433,16 @@ class Inbound:
         # ends the backfill too: a server repeating a page must not make the reader loop.
         short = len(messages) < request.size
         done = (short and not next_link) or not messages
-        if not done and not progress and not self._rescan:
-            logger.warning("the messages endpoint repeated a page; backfill stopped")
+        self._stalls = 0 if progress else self._stalls + 1
+        if not done and self._stalls >= _STALLS and not self._rescan:
+            logger.warning("the messages endpoint repeats its pages; backfill stopped")
             done = True
         if not done and self._pages >= MAX_PAGES:
             logger.warning("backfill stopped after %d pages", self._pages)
             done = True
-        if done and self._unheld:
-            # Frames were left to the endpoint after this page was asked for: one more.
+        if done and (self._unheld or self._stale):
+            # Frames were left to the endpoint, or the socket dropped, after this page was
+            # asked for: one more.
             done = False
         if done:
             self._caught_up()
@@ -449,10 +464,8 @@ class Inbound:
             self._caught_up()
             return
         logger.warning("backfill cursor refused; trying another")
-        try:
+        while after in self._cursors:
             self._cursors.remove(after)
-        except ValueError:
-            pass
         self._next_after = self._cursors[0] if self._cursors else None
         if self._next_after is None:
             self._rescan = True
@@ -465,6 +478,7 @@ class Inbound:
             return
         self._page = FetchPage(request.after, request.size, request.attempt + 1)
         self._unheld = 0  # frames read before this new request are in its answer
+        self._stale = False
         self._requests.append(self._page)
 
     # -- inputs from lookups -----------------------------------------------------------
@@ -548,7 +562,9 @@ class Inbound:
             self._pos_ids.add(message_id)
             self._cursors.append(message_id)
             self._remember(ts, message_id)
-        elif self._floor is not None and ts <= self._floor:
+        elif self._floor is not None and (
+            ts < self._floor or (ts == self._floor and message_id in self._floor_ids)
+        ):
             return False  # at or before what left the ring: delivered
         else:
             self._remember(ts, message_id)  # proven new though behind: late
@@ -565,8 +581,13 @@ class Inbound:
         while len(self._ring) > self._ring_size:
             old_ts, old_id = self._ring.popleft()
             self._ring_ids.discard(old_id)
-            if old_ts is not None and (self._floor is None or old_ts > self._floor):
+            if old_ts is None:
+                continue
+            if self._floor is None or old_ts > self._floor:
                 self._floor = old_ts
+                self._floor_ids = {old_id}
+            elif old_ts == self._floor:
+                self._floor_ids.add(old_id)
 
     def _stored_fault(self, fault: Undecodable) -> bool:
         """A stored message that does not decode: reported once (by id), then skipped."""
@@ -596,7 +617,7 @@ class Inbound:
 
     def _hold(self, event: MessageReceived) -> None:
         if self.state is State.LIVE:
-            self._start_backfill(wait_for_room=True)
+            self._start_backfill()
         message_id = event.message.id or ""
         if message_id in self._held_ids:
             return
@@ -618,23 +639,21 @@ class Inbound:
                     return
                 self._offer(item.message, item)
             elif isinstance(item, _Reattach):
-                reconnected, self._reconnected = self._reconnected, None
-                if reconnected is not None:
+                if self._reconnected:
+                    reconnected = self._reconnected.popleft()
                     self._outbox.append(attrs.evolve(reconnected, backfilled=self._recovered))
             else:
                 self._outbox.append(item)
 
-    def _start_backfill(self, *, wait_for_room: bool = False) -> None:
+    def _start_backfill(self) -> None:
         self.state = State.BACKFILL
         self._pages = 0
+        self._stalls = 0
         self._rescan = False
         self._recovered = 0
         self._unheld = 0
         self._next_after = self._cursors[0] if self._cursors else None
-        if self._page is None and not wait_for_room:
-            self._ask()
-        else:
-            self._maybe_page()
+        self._maybe_page()
 
     def _room(self) -> bool:
         return len(self._outbox) <= self._capacity // 2
@@ -651,12 +670,13 @@ class Inbound:
             self._flush_reconnected()
 
     def _flush_reconnected(self) -> None:
-        reconnected, self._reconnected = self._reconnected, None
-        if reconnected is not None:
+        while self._reconnected:
+            reconnected = self._reconnected.popleft()
             self._put(attrs.evolve(reconnected, backfilled=self._recovered))
 
     def _ask(self) -> None:
         self._unheld = 0
+        self._stale = False
         self._page = FetchPage(self._next_after)
         self._requests.append(self._page)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import attrs
 
 from ._backoff import Backoff
-from ._ordering import DEFAULT_WINDOW
+from ._inbound import DEFAULT_WINDOW
 
 __all__ = ["SessionOptions", "merge_options"]
 

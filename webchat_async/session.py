@@ -26,7 +26,8 @@ a ``media-request`` message) and puts them in a bounded inbox that
 * **Exactly once, in order.** After the first attach, every reattach and a resume, the
   reader pages the messages endpoint ``after`` the last message id it delivered before it
   reads any further frame; frames that arrived meanwhile wait in the socket and are then
-  read, and a message already delivered is dropped by id (see :mod:`webchat_async._ordering`).
+  read; a message at or before the delivery position is dropped (see
+  :mod:`webchat_async._inbound` and docs/guarantees.md).
   A drop shows as :class:`StreamDisconnected`, then the recovered messages, then
   :class:`StreamReconnected` with their count.
 * **The guest's own messages** come back as :class:`MessageReceived` too (the service
