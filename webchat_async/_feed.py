@@ -299,7 +299,7 @@ class Feed:
 
     async def _page(self, request: FetchPage) -> tuple[list[WebChatMessage | Undecodable], Any]:
         if request.attempt > 1:
-            delay = self._backoff.delay(request.attempt)
+            delay = self._backoff.delay(request.attempt - 1)
             if delay > 0:
                 await asyncio.sleep(delay)
         try:

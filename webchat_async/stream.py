@@ -287,7 +287,8 @@ class EventStream:
         attempt = 0
         while True:
             attempt += 1
-            delay = self._backoff.delay(attempt)
+            # The first attempt is not a retry (the one backoff rule): it does not wait.
+            delay = self._backoff.delay(attempt - 1)
             if attempt > 1 and self._clock() + delay - start > self._max_window:
                 raise StreamError(
                     f"the event stream could not be reattached within {self._max_window:g} s "
