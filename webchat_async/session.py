@@ -76,7 +76,7 @@ from ._events import (
 )
 from ._feed import Feed
 from ._inbound import Inbound, Position
-from ._options import SessionOptions, merge_options
+from ._options import SessionOptions, check_interval, merge_options
 from ._rules import ENDED_CODE
 from ._saved import SavedSession
 from .api import WebChatApi
@@ -459,6 +459,7 @@ class GuestSession:
         stops the repetition and is logged, since typing is only a hint.
         """
         every = self._options.typing_interval if interval is None else interval
+        every = check_interval("interval", every)
         await self.send_typing()
         repeater = asyncio.get_running_loop().create_task(self._repeat_typing(every))
         try:
