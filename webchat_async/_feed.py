@@ -11,8 +11,10 @@ stalls it (the core leaves messages to the messages endpoint instead).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
@@ -176,6 +178,19 @@ class Feed:
                 for request in core.requests():
                     task = loop.create_task(self._carry_out(request))
                     tasks[task] = request
+                if receiving is None and not tasks and stream_open and core.state is State.LIVE:
+                    # Live with nothing else to wait for (the common case): read in this
+                    # task, a frame costs no task of its own. A consumer taking events
+                    # makes no request while live, so nothing needs waking meanwhile.
+                    try:
+                        event = await self._stream.receive()
+                    except HandshakeRefused as exc:
+                        stream_open = self._received(functools.partial(_reraise, exc), False)
+                    else:
+                        stream_open = self._received(functools.partial(_same, event), False)
+                    if core.ready():
+                        self._readable.set()
+                    continue
                 if receiving is None and stream_open and not core.ended:
                     receiving = loop.create_task(self._stream.receive())
                 if core.state is State.ENDING and closing_by is None:
@@ -196,7 +211,7 @@ class Feed:
                     core.closing_done()
                 if receiving is not None and receiving in done:
                     task, receiving = receiving, None
-                    stream_open = self._received(task, closing_by is not None)
+                    stream_open = self._received(task.result, closing_by is not None)
                     if closing_by is not None and not stream_open:
                         core.closing_done()
                 for task in [t for t in done if t in tasks]:
@@ -214,11 +229,11 @@ class Feed:
             self.finished = True
             self._readable.set()
 
-    def _received(self, task: asyncio.Task[Event], closing: bool) -> bool:
+    def _received(self, result: Callable[[], Event], closing: bool) -> bool:
         """Feed a finished receive to the core; return whether the stream can be read on."""
         core = self._core
         try:
-            event = task.result()
+            event = result()
         except HandshakeRefused as exc:
             if classify_handshake(exc.status) is not Handshake.ENDED:
                 raise
@@ -333,3 +348,11 @@ class Feed:
                 out.append(Undecodable(entry_id if isinstance(entry_id, str) else None, text))
                 logger.warning("a stored message does not decode; reported as UnknownEvent")
         return out, raw.next if isinstance(raw.next, str) else None
+
+
+def _reraise(exc: BaseException) -> NoReturn:
+    raise exc
+
+
+def _same(event: Event) -> Event:
+    return event

@@ -247,6 +247,8 @@ class Inbound:
         # may miss messages stored since, so it cannot be the last page.
         self._stale = False
         self._lost_at_end = 0
+        # The latest frame not held: once it is delivered (by a page), so are the others.
+        self._unheld_last: WebChatMessage | None = None
         self._requests: list[Request] = []
         self._page: FetchPage | None = None  # the page asked for and not yet answered
         self._pages = 0  # pages read by the current backfill
@@ -575,6 +577,19 @@ class Inbound:
             self._requests.append(request)
         return True
 
+    def _unheld_lost(self) -> int:
+        last = self._unheld_last
+        if self._unheld and last is not None and not self._delivered(last):
+            return self._unheld
+        return 0
+
+    def _delivered(self, message: WebChatMessage) -> bool:
+        message_id = message.id or ""
+        if message_id in self._ring_ids or message_id in self._pos_ids:
+            return True
+        ts, pos = message.timestamp, self._pos_ts
+        return ts is not None and pos is not None and ts < pos
+
     def _remember(self, ts: datetime.datetime | None, message_id: str) -> None:
         self._ring.append((ts, message_id))
         self._ring_ids.add(message_id)
@@ -626,6 +641,7 @@ class Inbound:
             self._held_ids.add(message_id)
         else:
             self._unheld += 1
+            self._unheld_last = event.message
 
     def _release(self, until: str | None = None) -> None:
         """Release held events in order: all, or those before the held copy of ``until``
@@ -692,7 +708,9 @@ class Inbound:
 
     def _refused_for_end(self) -> None:
         """The endpoint says the chat is over: what is held is all there is."""
-        self._lost_at_end += self._unheld
+        # Frames not held count as lost only if a page has not delivered them since (the
+        # consumer may have caught up: no false warning then).
+        self._lost_at_end += self._unheld_lost()
         self._unheld = 0
         self._release()
         if self._ending_reason is not None:
@@ -713,7 +731,7 @@ class Inbound:
 
     def _end(self, reason: str) -> None:
         self._release()
-        lost = self._lost_at_end + self._unheld
+        lost = self._lost_at_end + self._unheld_lost()
         complete = not lost and not self._missed
         if lost:
             logger.warning("the chat ended with %d messages that could not be read", lost)
