@@ -155,9 +155,16 @@ class StreamReconnected(Event):
 
 @attrs.frozen
 class ConversationEnded(Event):
-    """The conversation is over for the guest; the event stream ends after this event."""
+    """The conversation is over for the guest; the event stream ends after this event.
+
+    ``history_complete`` is false when some messages may be missing: the chat ended while
+    the stream was detached and the messages endpoint refused the read of those missed,
+    or more arrived while the consumer was behind than the session could hold (a warning
+    says how many). See docs/guarantees.md.
+    """
 
     reason: str
+    history_complete: bool = True
 
 
 @attrs.frozen

@@ -35,7 +35,6 @@ import asyncio
 import datetime
 import logging
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -45,6 +44,7 @@ import attrs
 import httpx
 
 from . import _convert
+from ._backoff import Backoff, finite_non_negative
 from ._redact import redact
 from ._validate import check_timeout
 from .errors import (
@@ -107,23 +107,14 @@ class Auth(Protocol):
         ...
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"Retry.{attribute.name} must be a finite number >= 0")
-
-
-def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 <= value <= 1:
-        raise ValueError(f"Retry.{attribute.name} must be between 0 and 1")
-
-
 @attrs.frozen
-class Retry:
-    """The backoff schedule between retries.
+class Retry(Backoff):
+    """The HTTP retry schedule: a :class:`~webchat_async.Backoff` (the one backoff type)
+    whose first two fields keep the names ``backoff_factor`` (``initial``) and
+    ``backoff_max`` (``maximum``) as keywords, and which honours ``Retry-After``.
 
-    The delay before retry ``n`` (1-based) is ``min(backoff_max, backoff_factor * 2**(n-1))``,
-    of which a random ``jitter`` fraction is taken off, so that clients that failed together
-    do not come back together. A ``Retry-After`` header on a 429 or 503 replaces the
+    Retry ``n`` waits ``min(backoff_max, backoff_factor * 2**(n-1))``, of which a random
+    ``jitter`` fraction is taken off. A ``Retry-After`` header on a 429 or 503 replaces the
     schedule, capped at ``max_retry_after`` seconds.
 
     Tests inject ``sleep`` (to record delays instead of waiting) and ``random``::
@@ -131,19 +122,18 @@ class Retry:
         Retry(backoff_factor=0, sleep=recorder)
     """
 
-    backoff_factor: float = attrs.field(default=0.5, validator=_non_negative)
-    backoff_max: float = attrs.field(default=8.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.5, validator=_fraction)
-    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
-    random: Callable[[], float] = attrs.field(default=random.random, repr=False)
+    initial: float = attrs.field(default=0.5, alias="backoff_factor", validator=finite_non_negative)
+    maximum: float = attrs.field(default=8.0, alias="backoff_max", validator=finite_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, kw_only=True, validator=finite_non_negative)
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(
+        default=asyncio.sleep, repr=False, kw_only=True
+    )
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
-        delay = min(self.backoff_max, self.backoff_factor * 2.0 ** (retry - 1))
-        return delay * (1.0 - self.jitter * self.random())
+        return super().delay(retry)
 
 
 def parse_retry_after(value: str | None) -> float | None:

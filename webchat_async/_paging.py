@@ -62,18 +62,31 @@ async def iterate(
 ) -> AsyncIterator[T]:
     """Yield the items of each page; ``fetch(None)`` is the first page, ``fetch(link)`` the next.
 
-    Stops when a page has no next link or no items, or when a link comes back that was
-    already followed (a server bug that would otherwise loop for ever).
+    Stops when a page has no next link or no items, when a link comes back that was
+    already followed, or when a page brings no item (by ``id``) not seen before: a server
+    repeating a page under new links would otherwise make the caller loop for ever
+    (docs/protocol.md, "What the documents leave open"). Items seen before are not
+    yielded again.
     """
     followed: set[str] = set()
+    seen: set[object] = set()
     link: str | None = None
     while True:
         page = await fetch(link)
         items = items_of(page)
         if not items:
             return
+        fresh = 0
         for item in items:
+            key = getattr(item, "id", None)
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            fresh += 1
             yield item
+        if not fresh:
+            return
         link = link_of(page)
         if not link or link in followed:
             return

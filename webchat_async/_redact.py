@@ -64,9 +64,24 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Both the formatted line and the arguments: a structured (JSON) handler prints
+        # record.args as they are.
         message = record.getMessage()
         cleaned = redact(message)
-        if cleaned != message:
+        if cleaned != message or _args_hold_secrets(record.args):
             record.msg = cleaned
             record.args = None
         return True
+
+
+def _args_hold_secrets(args: object) -> bool:
+    if not args:
+        return False
+    values = args.values() if isinstance(args, dict) else args
+    if not isinstance(values, (tuple, list, type({}.values()))):
+        values = (values,)
+    for value in values:
+        text = value if isinstance(value, str) else str(value)
+        if redact(text) != text:
+            return True
+    return False

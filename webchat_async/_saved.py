@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Iterable
 
 import attrs
 
-from ._convert import parse_json
+from ._convert import format_datetime, parse_datetime, parse_json
+from ._inbound import Position
 from ._redact import mask
+from .errors import DecodeError
 
 __all__ = ["SavedSession"]
+
+
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -18,8 +26,14 @@ class SavedSession:
 
     ``jwt`` and ``event_stream_uri`` are secrets: they are masked in the ``repr``, but
     :meth:`to_json` writes them in clear (store the text as you would a password).
-    ``last_message_id`` is the last message the consumer received; the resumed session
-    yields every message after it.
+
+    The delivery position is where the consumer stood (docs/guarantees.md):
+    ``last_message_id`` is the last message it received in server order (the resumed session
+    yields every message after it); ``last_message_timestamp`` is that message's timestamp
+    and ``ids_at_timestamp`` the ids received with that same timestamp, so that a resumed
+    session never yields again a message at or before the position, even when the
+    endpoint refuses ``last_message_id`` as a cursor. A session saved by an older version
+    has only ``last_message_id``; it resumes as before.
     """
 
     conversation_id: str
@@ -28,24 +42,31 @@ class SavedSession:
     event_stream_uri: str = attrs.field(repr=mask)
     last_message_id: str | None = None
     base_url: str
+    last_message_timestamp: datetime.datetime | None = None
+    ids_at_timestamp: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+
+    def position(self) -> Position:
+        """The delivery position this saved session records."""
+        return Position(self.last_message_id, self.last_message_timestamp, self.ids_at_timestamp)
 
     def to_json(self) -> str:
         """The saved session as a JSON object (contains the secrets)."""
-        return json.dumps(
-            {
-                "conversationId": self.conversation_id,
-                "memberId": self.member_id,
-                "jwt": self.jwt,
-                "eventStreamUri": self.event_stream_uri,
-                "lastMessageId": self.last_message_id,
-                "baseUrl": self.base_url,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "conversationId": self.conversation_id,
+            "memberId": self.member_id,
+            "jwt": self.jwt,
+            "eventStreamUri": self.event_stream_uri,
+            "lastMessageId": self.last_message_id,
+            "baseUrl": self.base_url,
+        }
+        if self.last_message_timestamp is not None:
+            data["lastMessageTimestamp"] = format_datetime(self.last_message_timestamp)
+            data["idsAtTimestamp"] = list(self.ids_at_timestamp)
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SavedSession:
-        """Read what :meth:`to_json` wrote; ``ValueError`` if it does not fit."""
+        """Read what :meth:`to_json` wrote (any version); ``ValueError`` if it does not fit."""
         try:
             data = parse_json(text)
         except ValueError:
@@ -59,6 +80,16 @@ class SavedSession:
         last = data.get("lastMessageId")
         if last is not None and not isinstance(last, str):
             raise ValueError("lastMessageId must be a string or null")
+        stamp = data.get("lastMessageTimestamp")
+        timestamp = None
+        if stamp is not None:
+            try:
+                timestamp = parse_datetime(stamp)
+            except (DecodeError, TypeError, ValueError):
+                raise ValueError("lastMessageTimestamp must be an ISO-8601 string") from None
+        ids = data.get("idsAtTimestamp", [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValueError("idsAtTimestamp must be a list of strings")
         return cls(
             conversation_id=data["conversationId"],
             member_id=data["memberId"],
@@ -66,4 +97,6 @@ class SavedSession:
             event_stream_uri=data["eventStreamUri"],
             last_message_id=last,
             base_url=data["baseUrl"],
+            last_message_timestamp=timestamp,
+            ids_at_timestamp=tuple(ids),
         )

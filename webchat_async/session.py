@@ -26,7 +26,8 @@ a ``media-request`` message) and puts them in a bounded inbox that
 * **Exactly once, in order.** After the first attach, every reattach and a resume, the
   reader pages the messages endpoint ``after`` the last message id it delivered before it
   reads any further frame; frames that arrived meanwhile wait in the socket and are then
-  read, and a message already delivered is dropped by id (see :mod:`webchat_async._ordering`).
+  read; a message at or before the delivery position is dropped (see
+  :mod:`webchat_async._inbound` and docs/guarantees.md).
   A drop shows as :class:`StreamDisconnected`, then the recovered messages, then
   :class:`StreamReconnected` with their count.
 * **The guest's own messages** come back as :class:`MessageReceived` too (the service
@@ -61,7 +62,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
-from ._aio import cancel_and_wait
+from ._aio import cancel_and_wait, within
 from ._backoff import Backoff
 from ._events import (
     AnyEvent,
@@ -77,9 +78,10 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
-from ._feed import ENDED_CODE, Feed
-from ._options import UNSET, SessionOptions, Unset, merge_options
-from ._ordering import Sequencer
+from ._feed import Feed
+from ._inbound import Inbound, Position
+from ._options import UNSET, SessionOptions, Unset, check_interval, merge_options
+from ._rules import ENDED_CODE
 from ._saved import SavedSession
 from ._validate import check_message_text
 from .api import WebChatApi
@@ -194,6 +196,7 @@ class GuestSession:
         event_stream_uri: str,
         last_message_id: str | None,
         options: SessionOptions,
+        position: Position | None = None,
     ) -> None:
         self._api = api
         self._owned_apis = owned_apis
@@ -203,12 +206,11 @@ class GuestSession:
         self._event_stream_uri = event_stream_uri
         self._options = options
         self._leave_on_exit = options.leave_on_exit
-        # The last message handed to the consumer: what save() records, so that events
-        # still in the inbox are not skipped by a resume.
-        self._delivered_id = last_message_id
         # Ids of the guest's messages that send_message returned (recent ones): a message
         # found after an ambiguous failure must be none of them.
         self._sent_ids: collections.deque[str] = collections.deque(maxlen=256)
+        if position is None:
+            position = Position(cursor=last_message_id)
         # Imported here, on the first session: the websocket layer (and websockets) costs
         # about 12 ms, which an admin-only or REST-only program should not pay at import.
         from .stream import EventStream
@@ -223,16 +225,21 @@ class GuestSession:
             proxy=options.proxy,
             allow_insecure=api.allow_insecure_http,
         )
+        # The inbound core (pure) and its driver, the reader task's body.
+        core = Inbound(
+            member_id=member_id,
+            position=position,
+            capacity=options.queue_size,
+            window=options.dedupe_window,
+            hold_limit=options.dedupe_window,
+        )
         self._feed = Feed(
             api,
             self._stream,
-            Sequencer(last_message_id, options.dedupe_window),
+            core,
             conversation_id=conversation_id,
-            member_id=member_id,
-            queue_size=options.queue_size,
             backoff=options.backoff,
             retry_window=options.max_reconnect_window,
-            hold_limit=options.dedupe_window,
         )
         self._reader: asyncio.Task[None] | None = None
         self._left = False
@@ -415,6 +422,7 @@ class GuestSession:
                 event_stream_uri=saved.event_stream_uri,
                 last_message_id=saved.last_message_id,
                 options=options,
+                position=saved.position(),
             )
         except BaseException:
             await _close_all(owned)
@@ -453,8 +461,9 @@ class GuestSession:
 
     @property
     def ended(self) -> bool:
-        """Whether the conversation has ended for the guest."""
-        return self._feed.ended
+        """Whether the conversation has ended for the guest (it ended, or :meth:`leave`
+        succeeded)."""
+        return self._feed.ended or self._left
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "ended" if self._feed.ended else "open"
@@ -470,13 +479,17 @@ class GuestSession:
         does not leave it (``leave_on_exit`` is switched off).
         """
         self._leave_on_exit = False
+        # Where the consumer stands: events still queued are not skipped by a resume.
+        position = self._feed.position
         return SavedSession(
             conversation_id=self._conversation_id,
             member_id=self._member_id,
             jwt=self._jwt,
             event_stream_uri=self._event_stream_uri,
-            last_message_id=self._delivered_id,
+            last_message_id=position.cursor,
             base_url=self._api.base_url,
+            last_message_timestamp=position.timestamp,
+            ids_at_timestamp=position.ids,
         )
 
     # -- calls ---------------------------------------------------------------------------
@@ -520,7 +533,7 @@ class GuestSession:
         check_message_text(text, "text")
         kind = BodyType(body_type) if body_type is not None else None
         body = CreateWebChatMessageRequest(body=text, body_type=kind)
-        since = self._delivered_id
+        since = self._feed.position.cursor
         attempt = 1
         while True:
             try:
@@ -581,6 +594,7 @@ class GuestSession:
         stops the repetition and is logged, since typing is only a hint.
         """
         every = self._options.typing_interval if interval is None else interval
+        every = check_interval("interval", every)
         await self.send_typing()
         repeater = asyncio.get_running_loop().create_task(self._repeat_typing(every))
         try:
@@ -728,13 +742,10 @@ class GuestSession:
                     return event
             raise SessionClosedError("the event stream ended before a matching event")
 
-        return await asyncio.wait_for(first(), timeout)
+        return await within(timeout, first())
 
     async def _next_event(self) -> Event:
-        event = await self._feed.next_event()
-        if type(event) is MessageReceived and event.message.id:
-            self._delivered_id = event.message.id
-        return event
+        return await self._feed.next_event()
 
     # -- closing -------------------------------------------------------------------------
 

@@ -4,13 +4,16 @@
 :meth:`EventStream.receive` reads the next meaningful event. Keepalive costs one timer per
 socket (no task of its own beyond the websocket library's ping task, no timeout per read):
 
-* every frame counts as a sign of life (the server's heartbeat comes about every 30 s);
+* any traffic counts as a sign of life: frames, the server's heartbeat (about every 30 s),
+  and the RFC 6455 pongs;
 * when nothing arrives for ``ping_interval`` seconds while the owner waits for a frame, a
-  ``{"message": "ping"}`` text frame is sent (the server answers ``pong``); when nothing
+  ``{"message": "ping"}`` text frame and a protocol-level ping are sent; when nothing
   arrives for ``dead_peer_timeout`` more seconds, the peer is declared dead and the socket
-  aborted. While the owner is busy elsewhere (backpressure) silence is not held against
-  the peer;
-* the websocket library also sends protocol-level pings on the same schedule.
+  aborted. The defaults (20 + 30 s) put that above 1.5x the heartbeat interval
+  (docs/protocol.md, "What the documents leave open"). While the owner is busy elsewhere
+  silence is not held against the peer;
+* the websocket library's own keepalive is off: it could drop a socket whose frames
+  merely wait unread.
 
 When the socket drops (abnormal close, dead peer, network error, ``v2.system.socket_closing``,
 or even a clean close 1000: the owner stops reading once the guest's conversation has ended,
@@ -111,7 +114,7 @@ class EventStream:
         *,
         backoff: Backoff | None = None,
         ping_interval: float = 20.0,
-        dead_peer_timeout: float = 10.0,
+        dead_peer_timeout: float = 30.0,
         max_reconnect_window: float = 120.0,
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
@@ -197,12 +200,17 @@ class EventStream:
             return event
 
     async def aclose(self) -> None:
-        """Close the socket (idempotent)."""
+        """Close the socket (idempotent). The transport is released even when the closing
+        handshake is cancelled or fails (a peer that never answers the close frame)."""
         self._closed = True
         ws, self._ws = self._ws, None
-        await self._stop_watchdog()
-        if ws is not None:
-            await ws.close()
+        try:
+            await self._stop_watchdog()
+            if ws is not None:
+                await ws.close()
+        finally:
+            if ws is not None and not ws.transport.is_closing():
+                ws.transport.abort()
 
     async def _read(self, ws: ClientConnection) -> str | bytes:
         self._reading = True
@@ -255,14 +263,24 @@ class EventStream:
             self._watchdog = self._loop.call_at(idle_until, self._check_alive, ws)
             return
         self._pinged_at = now
+        previous = self._ping_task
+        if previous is not None and not previous.done():
+            previous.cancel()  # its pong never came; the verdict is the watchdog's
         self._ping_task = self._loop.create_task(self._ping(ws))
         self._watchdog = self._loop.call_at(now + self._dead_peer_timeout, self._check_alive, ws)
 
     async def _ping(self, ws: ClientConnection) -> None:
+        # The text ping (answered by a pong frame, if the service does) and an RFC 6455
+        # ping: its pong counts as traffic too (docs/protocol.md, "What the documents
+        # leave open": the text pong is not confirmed for guests).
         try:
             await ws.send(PING_FRAME)
+            pong = await ws.ping()
+            await pong
         except (ConnectionClosed, OSError):
-            pass  # the read notices the closed socket
+            return  # the read notices the closed socket
+        if ws is self._ws:
+            self._last_frame = self._loop.time()
 
     async def _stop_watchdog(self) -> None:
         if self._watchdog is not None:
@@ -287,7 +305,8 @@ class EventStream:
         attempt = 0
         while True:
             attempt += 1
-            delay = self._backoff.delay(attempt)
+            # The first attempt is not a retry (the one backoff rule): it does not wait.
+            delay = self._backoff.delay(attempt - 1)
             if attempt > 1 and self._clock() + delay - start > self._max_window:
                 raise StreamError(
                     f"the event stream could not be reattached within {self._max_window:g} s "
@@ -316,8 +335,10 @@ class EventStream:
                 compression=None,
                 max_size=MAX_FRAME_SIZE,
                 max_queue=self._max_queue,
-                ping_interval=self._ping_interval,
-                ping_timeout=self._dead_peer_timeout,
+                # No keepalive of the library's own: it could drop a socket whose frames
+                # wait unread. Ours (below) sends both pings and counts any traffic.
+                ping_interval=None,
+                ping_timeout=None,
                 open_timeout=self._open_timeout,
                 close_timeout=self._close_timeout,
                 proxy=self._proxy,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from webchat_async import Backoff
-from webchat_async._events import Event, MessageReceived
+from webchat_async._events import Event, MemberJoined, MessageReceived
 from webchat_async.models import BodyType, GuestMemberInfo
 from webchat_async.session import GuestSession, _Starter
 from webchat_async.simulator import Simulator
@@ -69,3 +69,16 @@ def is_text(body: str) -> Callable[[Event], bool]:
 
 
 GREETING = "Hello, I'm Sam. How can I help you today?"
+
+
+async def until_settled(session: GuestSession, timeout: float = TIMEOUT) -> list[Event]:
+    """The events up to both the agent's join and its greeting (on the first attach the
+    join may come on either side of the greeting)."""
+    out = await collect_until(
+        session, lambda e: isinstance(e, MemberJoined) or is_text(GREETING)(e), timeout
+    )
+    if of_type(out, MemberJoined):
+        out += await collect_until(session, is_text(GREETING), timeout)
+    else:
+        out += await collect_until(session, lambda e: isinstance(e, MemberJoined), timeout)
+    return out

@@ -16,7 +16,6 @@ from webchat_async.simulator import Behaviour, Simulator
 
 pytest.importorskip("aiohttp")
 
-NEEDS_CORE = pytest.mark.xfail(strict=True, reason="needs the inbound core (issue 10)")
 
 
 async def _detach(sim: Simulator, session_cid: str) -> None:
@@ -27,7 +26,7 @@ async def _detach(sim: Simulator, session_cid: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "next_links", [True, pytest.param(False, marks=NEEDS_CORE, id="pages-without-next")]
+    "next_links", [True, pytest.param(False, id="pages-without-next")]
 )
 async def test_no_loss_when_backfill_spans_pages(simulator: Simulator, next_links: bool) -> None:
     simulator.behaviour = Behaviour(next_links=next_links)
@@ -45,7 +44,7 @@ async def test_no_loss_when_backfill_spans_pages(simulator: Simulator, next_link
 
 
 @pytest.mark.parametrize(
-    "answer_text_ping", [True, pytest.param(False, marks=NEEDS_CORE, id="text-ping-unanswered")]
+    "answer_text_ping", [True, pytest.param(False, id="text-ping-unanswered")]
 )
 async def test_a_healthy_idle_stream_is_not_reconnected(answer_text_ping: bool) -> None:
     # Heartbeats every 0.1 s; the session pings after 0.03 s of silence and used to give
@@ -116,7 +115,6 @@ _END_CASES = [
         reads,
         status,
         id=f"reads-{reads}-handshake-{status}",
-        marks=() if (reads, status) == ("refused", 400) else NEEDS_CORE,
     )
     for reads in ("refused", "served")
     for status in (400, 401, 404)

@@ -1,4 +1,5 @@
-"""Where a backfill starts: a few messages back, and never at an id the service refuses."""
+"""Where a backfill starts: a few messages back (the core's REWIND, tested in
+test_inbound_core.py), and never at an id the service refuses."""
 
 from __future__ import annotations
 
@@ -8,37 +9,9 @@ import attrs
 import pytest
 from session_support import GREETING, collect_until, is_text, start, texts
 
-from webchat_async._ordering import REWIND, Sequencer
-from webchat_async.models import WebChatMessage
+from webchat_async._inbound import REWIND
 from webchat_async.simulator import Simulator
 from webchat_async.simulator._stream import message_frame
-
-
-def _m(i: int) -> WebChatMessage:
-    return WebChatMessage(id=f"m{i}", body=str(i))
-
-
-def test_cursor_reaches_back_over_the_last_delivered_messages() -> None:
-    seq = Sequencer()
-    assert seq.backfill_cursor() is None  # nothing delivered: from the start
-    for i in range(1, 4):
-        assert seq.accept(_m(i))
-    assert seq.backfill_cursor() == "m1"
-    for i in range(4, 4 + REWIND):
-        seq.accept(_m(i))
-    assert seq.backfill_cursor() == f"m{4 + REWIND - REWIND}"
-    seq.forget_cursor("m4")
-    assert seq.backfill_cursor() == "m5"
-    assert seq.last_message_id == f"m{3 + REWIND}"
-
-
-def test_cursor_never_reaches_back_beyond_the_dedupe_window() -> None:
-    seq = Sequencer(window=2)
-    for i in range(1, 6):
-        seq.accept(_m(i))
-    # Only m4 and m5 are remembered, so the backfill must not start before m4.
-    assert seq.backfill_cursor() == "m4"
-    assert Sequencer("saved").backfill_cursor() == "saved"
 
 
 async def test_swapped_frames_then_a_drop_lose_nothing(simulator: Simulator) -> None:

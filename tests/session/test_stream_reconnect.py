@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from webchat_async import Backoff
+from webchat_async import Backoff, Retry
 from webchat_async._events import (
     MessageReceived,
     StreamDisconnected,
@@ -314,11 +314,28 @@ async def test_websocket_debug_logs_never_show_the_jwt(
 
 
 def test_backoff_schedule() -> None:
-    backoff = Backoff(initial=0.5, maximum=4.0, factor=2.0, jitter=0.5, random=lambda: 1.0)
-    assert [backoff.delay(n) for n in range(1, 7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0]
-    low = Backoff(initial=0.5, maximum=4.0, jitter=0.5, random=lambda: 0.0)
-    assert low.delay(5) == 2.0
+    # delay(n) is the wait before retry n; the first attempt (n = 0) never waits.
+    backoff = Backoff(initial=0.5, maximum=4.0, factor=2.0, jitter=0.5, random=lambda: 0.0)
+    assert [backoff.delay(n) for n in range(0, 7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    low = Backoff(initial=0.5, maximum=4.0, jitter=0.5, random=lambda: 1.0)
+    assert low.delay(4) == 2.0
     assert all(Backoff.none().delay(n) == 0.0 for n in range(1, 10))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"initial": -1.0}, {"maximum": float("inf")}, {"factor": 0.5}, {"jitter": 2.0}],
+)
+def test_backoff_rejects_bad_values(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="Backoff"):
+        Backoff(**kwargs)
+
+
+def test_retry_is_the_one_backoff_type_with_the_same_first_attempt_rule() -> None:
+    retry = Retry(backoff_factor=0.5, backoff_max=4.0, jitter=0.0)
+    backoff = Backoff(initial=0.5, maximum=4.0, jitter=0.0)
+    assert isinstance(retry, Backoff)
+    assert [retry.delay(n) for n in range(5)] == [backoff.delay(n) for n in range(5)]
 
 
 def test_uri_must_be_a_websocket_uri() -> None:
