@@ -33,14 +33,16 @@ from ._inbound import (
     State,
     Undecodable,
 )
-from ._rules import Handshake, classify_handshake, is_ended_refusal
+from ._rules import Handshake, chat_is_over, classify_handshake, is_ended_refusal
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
     ApiError,
+    AuthenticationError,
     BadRequestError,
     DecodeError,
     HandshakeRefused,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     StreamError,
@@ -61,6 +63,9 @@ _CLOSING_GRACE = 5.0
 
 # A page that fails this way is worth another try: the service is busy or unreachable.
 _TRANSIENT = (ApiConnectionError, RateLimitError, ServerError)
+
+# A reattach refused as final: the chat may have ended meanwhile (Feed._ended_while_away).
+_REFUSED = (HandshakeRefused, AuthenticationError, PermissionDeniedError)
 
 # Members read after a reattach, at most (one conversation has a handful).
 _MAX_MEMBERS = 1000
@@ -184,10 +189,10 @@ class Feed:
                     # makes no request while live, so nothing needs waking meanwhile.
                     try:
                         event = await self._stream.receive()
-                    except HandshakeRefused as exc:
-                        stream_open = self._received(functools.partial(_reraise, exc), False)
+                    except _REFUSED as exc:
+                        stream_open = await self._received(functools.partial(_reraise, exc), False)
                     else:
-                        stream_open = self._received(functools.partial(_same, event), False)
+                        stream_open = await self._received(functools.partial(_same, event), False)
                     if core.ready():
                         self._readable.set()
                     continue
@@ -211,7 +216,7 @@ class Feed:
                     core.closing_done()
                 if receiving is not None and receiving in done:
                     task, receiving = receiving, None
-                    stream_open = self._received(task.result, closing_by is not None)
+                    stream_open = await self._received(task.result, closing_by is not None)
                     if closing_by is not None and not stream_open:
                         core.closing_done()
                 for task in [t for t in done if t in tasks]:
@@ -229,13 +234,16 @@ class Feed:
             self.finished = True
             self._readable.set()
 
-    def _received(self, result: Callable[[], Event], closing: bool) -> bool:
+    async def _received(self, result: Callable[[], Event], closing: bool) -> bool:
         """Feed a finished receive to the core; return whether the stream can be read on."""
         core = self._core
         try:
             event = result()
-        except HandshakeRefused as exc:
-            if classify_handshake(exc.status) is not Handshake.ENDED:
+        except _REFUSED as exc:
+            ended = isinstance(exc, HandshakeRefused) and (
+                classify_handshake(exc.status) is Handshake.ENDED
+            )
+            if not ended and not await self._ended_while_away():
                 raise
             # The chat ended while we were away: one read of what was missed, then the end.
             core.refused_reattach()
@@ -282,6 +290,25 @@ class Feed:
             core.members_received(request, task.result())
         else:
             core.media_received(request, task.result())
+
+    async def _ended_while_away(self) -> bool:
+        """Whether a reattach refused as final (401, 403, 404) means the chat ended.
+
+        What a handshake after the end gets is undocumented (400, 401 or 404:
+        docs/protocol.md#unknowns), so one read of the guest's own member decides: it is
+        ``DISCONNECTED``, or the read is refused as for an ended chat. Anything else (a 401
+        here too: the JWT really is refused) keeps the handshake's error.
+        """
+        member_id = self._core.member_id
+        try:
+            member = await self._api.get_webchat_guest_conversation_member(
+                self._conversation_id, member_id
+            )
+        except BadRequestError as exc:
+            return is_ended_refusal(exc.status, exc.code)
+        except (ApiError, ApiConnectionError, DecodeError):
+            return False
+        return chat_is_over(member.id or member_id, member_id, member.state)
 
     # -- requests ------------------------------------------------------------------------
 

@@ -384,9 +384,15 @@ class Inbound:
         else:
             self._put(event)
 
+    @property
+    def member_id(self) -> str:
+        """The guest's own member id (whose ``DISCONNECTED`` ends the chat)."""
+        return self._member_id
+
     def refused_reattach(self) -> None:
-        """The reattach handshake was refused as for an ended chat (400) while detached:
-        read the missed messages once, then end (saying whether they were all read)."""
+        """The reattach handshake was refused because the chat ended while detached (a 400,
+        or another refusal the driver found to mean the end): read the missed messages
+        once, then end (saying whether they were all read)."""
         if self.state in (State.ENDED, State.ENDING):
             return
         self._ending_reason = "the conversation ended while the stream was detached"

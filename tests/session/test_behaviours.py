@@ -122,8 +122,9 @@ _END_CASES = [
 
 
 @pytest.mark.parametrize(("reads", "status"), _END_CASES)
-# Only reads refused + 400 ends cleanly today; the inbound core reads once after the end
-# and treats 401/404 on a reattach after the end as the end.
+# eec547b ended cleanly only with reads refused + 400. Now a final refusal of the reattach
+# (400, or 401/404 confirmed by one read of the guest's member) reads the missed messages
+# once, then ends.
 async def test_the_end_while_detached(simulator: Simulator, reads: str, status: int) -> None:
     simulator.behaviour = Behaviour(
         reads_after_end=reads,  # type: ignore[arg-type]
