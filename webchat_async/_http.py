@@ -44,6 +44,7 @@ import httpx
 
 from . import _convert
 from ._redact import redact
+from ._transport import AiohttpTransport
 from ._validate import check_timeout
 from .errors import (
     ApiConnectionError,
@@ -202,6 +203,7 @@ class HttpClient:
                 follow_redirects=False,
                 headers=_client_headers(),
                 limits=_LIMITS,
+                transport=AiohttpTransport(limits=_LIMITS),
             )
             # httpcore's pool matches every waiting request against every connection
             # each time one frees up: with a thousand sessions on one client that is
