@@ -18,6 +18,7 @@ from . import (
     many_sessions,
     rest_call,
     rest_concurrent,
+    rest_load,
 )
 from ._harness import Result, SimulatorProcess, raise_open_files_limit
 
@@ -27,6 +28,7 @@ __all__ = ["BENCHMARKS", "PRESETS", "main", "run_benchmark"]
 BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     rest_call.NAME: (True, True, rest_call.run),
     rest_concurrent.NAME: (True, True, rest_concurrent.run),
+    rest_load.NAME: (False, False, rest_load.run),
     event_delivery.NAME: (True, True, event_delivery.run),
     many_sessions.NAME: (True, False, many_sessions.run),
     import_time.NAME: (False, False, import_time.run),
@@ -38,6 +40,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         rest_call.NAME: {"runs": 9, "calls": 300, "warmup": 30},
         rest_concurrent.NAME: {"runs": 9, "senders": 100, "per_sender": 10},
+        rest_load.NAME: {"runs": 5, "shapes": ((100, 20), (1000, 5))},
         event_delivery.NAME: {"runs": 9, "messages": 5000},
         many_sessions.NAME: {"counts": (100, 500, 1000), "runs": 3},
         import_time.NAME: {"runs": 15},
@@ -46,6 +49,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
         rest_concurrent.NAME: {"runs": 5, "senders": 100, "per_sender": 4},
+        rest_load.NAME: {"runs": 2, "shapes": ((100, 5), (1000, 2))},
         event_delivery.NAME: {"runs": 5, "messages": 1000},
         many_sessions.NAME: {"counts": (100, 1000), "runs": 1},
         import_time.NAME: {"runs": 7},

@@ -34,12 +34,16 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 if TYPE_CHECKING:
     import aiohttp
+
+#: aiohttp's raw response headers: (name, value) byte pairs.
+RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 __all__ = ["AiohttpTransport"]
 
@@ -60,6 +64,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl: ssl.SSLContext | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._closed = False
+        self._proxies: dict[str, str] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -76,31 +81,52 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector=connector,
             # The bytes are handed to httpx as they came: httpx decodes Content-Encoding.
             auto_decompress=False,
-            trust_env=self._trust_env,
+            # aiohttp's trust_env reads the proxy variables and ~/.netrc in a thread at
+            # every request (two executor jobs per message); they are read once here.
+            trust_env=False,
             # aiohttp would add its own; the request carries httpx's (the SDK's) headers.
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
         )
         # aiohttp resends an idempotent request (DELETE included) once when a reused
         # connection turns out closed. The retry policy of HttpClient decides alone.
         session._retry_connection = False
+        if self._trust_env:
+            import urllib.request
+
+            self._proxies = urllib.request.getproxies()
         self._session = session
         return session
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        spec = request.extensions.get("timeout") or {}
-        key = (spec.get("connect"), spec.get("read"), spec.get("pool"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url`` from the environment (``HTTPS_PROXY``, ``NO_PROXY``...)."""
+        import urllib.parse
+        import urllib.request
+
+        proxies = self._proxies
+        parts = urllib.parse.urlsplit(url)
+        proxy = proxies.get(parts.scheme)
+        if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
+            return None
+        return proxy
+
+    def client_timeout(self, timeout: httpx.Timeout | Mapping[str, Any]) -> aiohttp.ClientTimeout:
+        """aiohttp's timeout for httpx's (cached: a handful of distinct values per client)."""
+        if isinstance(timeout, httpx.Timeout):
+            key = (timeout.connect, timeout.read, timeout.pool)
+        else:
+            key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        found = self._timeouts.get(key)
+        if found is None:
             import aiohttp
 
             connect, read, pool = key
             # aiohttp's `connect` covers waiting for the pool and connecting.
             whole = None if connect is None or pool is None else connect + pool
-            timeout = aiohttp.ClientTimeout(
+            found = aiohttp.ClientTimeout(
                 total=None, connect=whole, sock_connect=connect, sock_read=read
             )
-            self._timeouts[key] = timeout
-        return timeout
+            self._timeouts[key] = found
+        return found
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -124,38 +150,63 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; return the whole response (see the module docs for errors)."""
-        session = self._session or self._open()
         url = request.url
-        content = request.content  # the SDK's requests are never streamed
-        try:
-            async with session.request(
-                request.method,
-                str(url),
-                headers=request.headers,
-                data=content or None,
-                allow_redirects=False,
-                timeout=self._timeout(request),
-                ssl=self._ssl_context() if url.scheme == "https" else True,
-            ) as response:
-                body = await response.read()
-                status = response.status
-                headers = response.raw_headers
-                reason = response.reason
-        except Exception as exc:
-            mapped = _map_error(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        spec = request.extensions.get("timeout") or {}
+        status, reason, headers, body = await self.send(
+            request.method,
+            str(url),
+            request.headers,
+            request.content or None,  # the SDK's requests are never streamed
+            self.client_timeout(spec),
+            https=url.scheme == "https",
+        )
         return httpx.Response(
             status,
             headers=headers,
             content=body,
             request=request,
-            extensions={
-                "http_version": _EXTENSIONS_HTTP11,
-                "reason_phrase": reason.encode("ascii", "replace") if reason else b"",
-            },
+            extensions={"http_version": _EXTENSIONS_HTTP11, "reason_phrase": reason},
         )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        https: bool,
+    ) -> tuple[int, bytes, RawHeaders, bytes]:
+        """Send one request: ``(status, reason phrase, raw headers, whole body)``.
+
+        Raises the ``httpx.TransportError`` of the module docs.
+        """
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=timeout,
+                ssl=self._ssl_context() if https else True,
+                proxy=self._proxy(url) if self._proxies else None,
+            ) as response:
+                body = await response.read()
+                reason = response.reason
+                return (
+                    response.status,
+                    reason.encode("ascii", "replace") if reason else b"",
+                    response.raw_headers,
+                    body,
+                )
+        except Exception as exc:
+            mapped = _map_error(exc, method, url, timeout)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
@@ -165,47 +216,45 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-def _where(request: httpx.Request) -> str:
-    url = request.url
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return f"{url.host}:{port}"
+def _where(url: str) -> str:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
 
 
-def _seconds(request: httpx.Request, kind: str) -> str:
-    value = (request.extensions.get("timeout") or {}).get(kind)
+def _seconds(value: float | None) -> str:
     return "no limit" if value is None else f"{value:g} s"
 
 
-def _map_error(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
+def _map_error(
+    exc: Exception, method: str, url: str, timeout: aiohttp.ClientTimeout
+) -> httpx.TransportError | None:
     """The httpx error for an aiohttp one; ``None`` for what is not a transport error."""
     import aiohttp
 
-    where = _where(request)
+    where = _where(url)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(
-            f"no connection to {where} within {_seconds(request, 'connect')}", request=request
+            f"no connection to {where} within {_seconds(timeout.sock_connect)}"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return httpx.ConnectError(f"cannot connect to {where}: {reason}", request=request)
+        return httpx.ConnectError(f"cannot connect to {where}: {reason}")
     if isinstance(exc, aiohttp.ServerTimeoutError):  # SocketTimeoutError: a read
         return httpx.ReadTimeout(
-            f"{request.method} to {where}: no answer within {_seconds(request, 'read')}",
-            request=request,
+            f"{method} to {where}: no answer within {_seconds(timeout.sock_read)}"
         )
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(
-            f"{where} closed the connection before answering", request=request
-        )
+        return httpx.RemoteProtocolError(f"{where} closed the connection before answering")
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
-        return httpx.RemoteProtocolError(f"malformed answer from {where}", request=request)
+        return httpx.RemoteProtocolError(f"malformed answer from {where}")
     if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.UnsupportedProtocol(f"invalid URL for {where}", request=request)
+        return httpx.UnsupportedProtocol(f"invalid URL for {where}")
     if isinstance(exc, (aiohttp.ClientError, OSError)):
         # Any other connection failure happened while or after the request was written.
-        return httpx.ReadError(
-            f"connection to {where} failed: {type(exc).__name__}", request=request
-        )
+        return httpx.ReadError(f"connection to {where} failed: {type(exc).__name__}")
     if isinstance(exc, asyncio.TimeoutError):
-        return httpx.ReadTimeout(f"{request.method} to {where}: timed out", request=request)
+        return httpx.ReadTimeout(f"{method} to {where}: timed out")
     return None

@@ -6,6 +6,7 @@ have the structure the report needs; it never judges a timing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import sys
@@ -29,6 +30,7 @@ from benchmarks import (  # noqa: E402
     many_sessions,
     rest_call,
     rest_concurrent,
+    rest_load,
 )
 from benchmarks._harness import Result, SimulatorProcess, Stats, alternate  # noqa: E402
 from webchat_async.simulator import Simulator  # noqa: E402
@@ -50,7 +52,10 @@ def check_result(result: Result, name: str, keys: set[str], runs: int) -> None:
         assert stats.min <= stats.q1 <= stats.median <= stats.q3 <= stats.max, figure.key
         assert math.isfinite(stats.median) and stats.unit, figure.key
     for check in result.checks:
-        assert check.met == (check.value <= check.limit)
+        if check.at_least:
+            assert check.met == (check.value >= check.limit)
+        else:
+            assert check.met == (check.value <= check.limit)
     data = json.loads(json.dumps(result.to_json()))
     assert data["name"] == name and len(data["figures"]) == len(result.figures)
 
@@ -71,6 +76,21 @@ async def test_event_delivery(sim: SimulatorProcess) -> None:
     result = await event_delivery.run(sim, runs=2, messages=5)
     check_result(result, "event_delivery", {"sdk_ms", "raw_ms", "ratio", "cpu_ratio"}, runs=2)
     assert [c.limit for c in result.checks] == [event_delivery.GOAL]
+
+
+def test_rest_load() -> None:
+    result = rest_load.run(runs=1, shapes=((3, 2),))
+    keys = {f"c3x2_{name}_{kind}" for name in ("sdk", "aiohttp") for kind in ("rps", "cpu_us")}
+    check_result(result, "rest_load", keys | {"c3x2_vs_aiohttp"}, runs=1)
+    if importlib.util.find_spec("PureCloudPlatformClientV2") is None:
+        assert "not installed" in result.notes[0]
+    else:
+        assert {c.limit for c in result.checks} == {
+            rest_load.GOAL_SPEEDUP,
+            rest_load.GOAL_MEMORY,
+            0,
+        }
+    assert result.checks[-1].value == 0  # no failed send
 
 
 def test_many_sessions(sim: SimulatorProcess) -> None:
