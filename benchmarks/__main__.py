@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         rest_call.NAME: {"runs": 9, "calls": 300, "warmup": 30},
         rest_concurrent.NAME: {"runs": 9, "senders": 100, "per_sender": 10},
-        rest_load.NAME: {"runs": 5, "shapes": ((100, 20), (1000, 5))},
+        rest_load.NAME: {"runs": 5, "shapes": ((1, 500), (100, 20), (1000, 5))},
         event_delivery.NAME: {"runs": 9, "messages": 5000},
         event_burst.NAME: {"runs": 7, "messages": 20000},
         many_sessions.NAME: {"counts": (100, 1000, 5000), "runs": 2},
@@ -53,7 +53,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
         rest_concurrent.NAME: {"runs": 5, "senders": 100, "per_sender": 4},
-        rest_load.NAME: {"runs": 2, "shapes": ((100, 5), (1000, 2))},
+        rest_load.NAME: {"runs": 2, "shapes": ((1, 100), (100, 5), (1000, 2))},
         event_delivery.NAME: {"runs": 5, "messages": 1000},
         event_burst.NAME: {"runs": 3, "messages": 2000},
         many_sessions.NAME: {"counts": (100, 1000), "runs": 1},

@@ -225,8 +225,10 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
             convert = None
         elif inner in models.ENUMS:
             names[f"E_{field.name}"] = inner
+            # The known members by value: a dict lookup, not Enum.__call__.
+            names[f"K_{field.name}"] = {m.value: m for m in inner}
             check = f"type({var}) is not str"
-            convert = f"E_{field.name}({var})"
+            convert = f"K_{field.name}.get({var}) or E_{field.name}({var})"
         elif inner is datetime.datetime:
             check = f"type({var}) is not str"
             convert = f"parse_datetime({var})"
