@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,11 +14,13 @@ from typing import Any
 from . import (
     _report,
     conversion,
+    event_burst,
     event_delivery,
     import_time,
     many_sessions,
     rest_call,
     rest_concurrent,
+    rest_load,
 )
 from ._harness import Result, SimulatorProcess, raise_open_files_limit
 
@@ -27,7 +30,9 @@ __all__ = ["BENCHMARKS", "PRESETS", "main", "run_benchmark"]
 BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     rest_call.NAME: (True, True, rest_call.run),
     rest_concurrent.NAME: (True, True, rest_concurrent.run),
+    rest_load.NAME: (False, False, rest_load.run),
     event_delivery.NAME: (True, True, event_delivery.run),
+    event_burst.NAME: (False, False, event_burst.run),
     many_sessions.NAME: (True, False, many_sessions.run),
     import_time.NAME: (False, False, import_time.run),
     conversion.NAME: (False, False, conversion.run),
@@ -38,15 +43,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         rest_call.NAME: {"runs": 9, "calls": 300, "warmup": 30},
         rest_concurrent.NAME: {"runs": 9, "senders": 100, "per_sender": 10},
+        rest_load.NAME: {"runs": 5, "shapes": ((1, 500), (100, 20), (1000, 5))},
         event_delivery.NAME: {"runs": 9, "messages": 5000},
-        many_sessions.NAME: {"counts": (100, 500, 1000), "runs": 3},
+        event_burst.NAME: {"runs": 7, "messages": 20000},
+        many_sessions.NAME: {"counts": (100, 1000, 5000), "runs": 2},
         import_time.NAME: {"runs": 15},
         conversion.NAME: {"runs": 9, "repeat": 200},
     },
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
         rest_concurrent.NAME: {"runs": 5, "senders": 100, "per_sender": 4},
+        rest_load.NAME: {"runs": 2, "shapes": ((1, 100), (100, 5), (1000, 2))},
         event_delivery.NAME: {"runs": 5, "messages": 1000},
+        event_burst.NAME: {"runs": 3, "messages": 2000},
         many_sessions.NAME: {"counts": (100, 1000), "runs": 1},
         import_time.NAME: {"runs": 7},
         conversion.NAME: {"runs": 5, "repeat": 50},
@@ -54,6 +63,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Where ``--quick`` writes unless told otherwise: never over the committed full results.
+QUICK_RESULTS = Path(tempfile.gettempdir()) / "webchat-async-benchmarks-quick"
 
 from .fleet import register as _register_fleet  # noqa: E402 (adds itself to both tables)
 
@@ -85,8 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"run only these ({', '.join(BENCHMARKS)})",
     )
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help=f"where to write results (default {RESULTS}; with --quick, {QUICK_RESULTS})",
+    )
     args = parser.parse_args(argv)
+    if args.results is None:
+        args.results = QUICK_RESULTS if args.quick else RESULTS
     raise_open_files_limit()
     preset = PRESETS["quick" if args.quick else "full"]
     names = args.only or list(BENCHMARKS)

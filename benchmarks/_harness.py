@@ -177,18 +177,25 @@ class Figure:
 
 @attrs.frozen
 class Check:
-    """A goal of the issue and whether the measured value meets it (``value <= limit``)."""
+    """A goal of the issue and whether the measured value meets it (``value <= limit``, or
+    ``value >= limit`` for an ``at_least`` goal)."""
 
     label: str
     value: float
     limit: float
     unit: str
     met: bool
+    at_least: bool = False
 
     @classmethod
     def at_most(cls, label: str, value: float, limit: float, unit: str) -> Check:
         """The goal ``value <= limit``."""
         return cls(label, value, limit, unit, value <= limit)
+
+    @classmethod
+    def at_least_(cls, label: str, value: float, limit: float, unit: str) -> Check:
+        """The goal ``value >= limit``."""
+        return cls(label, value, limit, unit, value >= limit, at_least=True)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -102,9 +102,11 @@ def markdown(results: Sequence[Result], env: dict[str, Any], *, command: str) ->
     ]
     for result in results:
         for check in result.checks:
+            bound = ">=" if check.at_least else "<="
             lines.append(
                 f"| {check.label} | {_with_unit(check.value, check.unit)} | "
-                f"<= {_with_unit(check.limit, check.unit)} | {'yes' if check.met else '**no**'} |"
+                f"{bound} {_with_unit(check.limit, check.unit)} | "
+                f"{'yes' if check.met else '**no**'} |"
             )
     lines += [
         "",

@@ -6,6 +6,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
+import respx.mocks
+
+# The SDK's own client sends through an aiohttp-based httpx transport (webchat_async/
+# _transport.py), which respx's default mocker (httpcore's pool) never sees; the "httpx"
+# mocker replaces the transport of any httpx client, so every `@respx.mock` still applies.
+respx.mocks.DEFAULT_MOCKER = "httpx"
 
 if TYPE_CHECKING:
     from webchat_async.simulator import Simulator

@@ -46,6 +46,7 @@ import httpx
 from . import _convert
 from ._backoff import Backoff, finite_non_negative
 from ._redact import redact
+from ._transport import AiohttpTransport
 from ._validate import check_timeout
 from .errors import (
     ApiConnectionError,
@@ -93,6 +94,10 @@ def _client_headers() -> dict[str, str]:
 #: The pool of a client the SDK creates: httpx's defaults, spelled out because the
 #: request gate of :class:`HttpClient` is sized on them.
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+# What respx (and any other patcher) replaces to mock a client: while it is the original,
+# the lean path below may skip httpx's client; when it is not, requests go through httpx.
+_TRANSPORT_FOR_URL = httpx.AsyncClient._transport_for_url
 
 
 class Auth(Protocol):
@@ -164,7 +169,17 @@ class HttpClient:
     closing one of them never closes the pool under the others.
     """
 
-    __slots__ = ("_client", "_closed", "_gate", "_owns_client", "max_retries", "retry", "timeout")
+    __slots__ = (
+        "_client",
+        "_closed",
+        "_gate",
+        "_lean",
+        "_lean_headers",
+        "_owns_client",
+        "max_retries",
+        "retry",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -185,16 +200,27 @@ class HttpClient:
         self.retry = retry if retry is not None else Retry()
         self._owns_client = client is None
         self._gate: asyncio.Semaphore | None = None
+        self._lean: AiohttpTransport | None = None
+        self._lean_headers: dict[int, dict[str, str]] = {}
         if client is None:
             # TLS verification stays on and redirects are not followed: a redirect is
             # never needed by this API, and following one could carry a token elsewhere.
             # Creating the client opens no socket.
+            # trust_env=False: the transport reads the proxy variables itself; httpx would
+            # mount httpcore transports for them.
+            self._lean = AiohttpTransport(limits=_LIMITS)
             client = httpx.AsyncClient(
                 timeout=self.timeout,
                 follow_redirects=False,
                 headers=_client_headers(),
                 limits=_LIMITS,
+                transport=self._lean,
+                trust_env=False,
             )
+            self._lean_headers = {
+                id(base): {**client.headers, **base}
+                for base in (_JSON_HEADERS, _FORM_HEADERS, _ACCEPT_HEADERS)
+            }
             # httpcore's pool matches every waiting request against every connection
             # each time one frees up: with a thousand sessions on one client that is
             # quadratic and takes most of the CPU (benchmarks/many_sessions.py). Requests
@@ -224,6 +250,8 @@ class HttpClient:
             derived.timeout = self.timeout
         derived._owns_client = False
         derived._gate = self._gate
+        derived._lean = self._lean
+        derived._lean_headers = self._lean_headers
         return derived
 
     @property
@@ -272,7 +300,17 @@ class HttpClient:
             base_headers = _FORM_HEADERS
         else:
             base_headers = _ACCEPT_HEADERS
-        send_headers = dict(base_headers)
+        lean = self._lean
+        if lean is not None and type(self._client)._transport_for_url is not _TRANSPORT_FOR_URL:
+            lean = None  # the client is mocked (respx): go through httpx
+        if lean is not None:
+            # What httpx would merge in: the client's headers under the request's (merged
+            # once per header set: reading httpx.Headers costs a few us per request).
+            send_headers = dict(self._lean_headers[id(base_headers)])
+            if params:
+                url = f"{url}?{urlencode(params)}"
+        else:
+            send_headers = dict(base_headers)
         if headers:
             send_headers.update(headers)
 
@@ -283,17 +321,20 @@ class HttpClient:
             if auth is not None:
                 sent_auth = await auth.authorization()
                 send_headers["Authorization"] = sent_auth
-            request = self._client.build_request(
-                method,
-                url,
-                params=params,
-                content=content,
-                headers=send_headers,
-                timeout=self.timeout,
-            )
             started = time.perf_counter()
             try:
-                response = await self._send(request)
+                if lean is not None:
+                    response = await self._send_lean(lean, method, url, send_headers, content)
+                else:
+                    request = self._client.build_request(
+                        method,
+                        url,
+                        params=params,
+                        content=content,
+                        headers=send_headers,
+                        timeout=self.timeout,
+                    )
+                    response = await self._send(request)
             except httpx.TransportError as exc:
                 if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
                     retries += 1
@@ -355,6 +396,50 @@ class HttpClient:
             return await self._client.send(request)
         finally:
             gate.release()
+
+    async def _send_lean(
+        self,
+        lean: AiohttpTransport,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+    ) -> httpx.Response:
+        """The client the SDK created, without httpx's client layer.
+
+        httpx's request building (URL parsing, header merging), its auth/redirect/cookie
+        loop and its response streaming were about half of the client CPU of a message
+        (benchmarks/rest_load.py); none of them does anything for this client (no auth
+        flow, no redirects, aiohttp keeps the cookies). The answer is still an
+        ``httpx.Response``, built from the bytes read whole.
+        """
+        gate = self._gate
+        if gate is not None:
+            if gate.locked():
+                try:
+                    await asyncio.wait_for(gate.acquire(), self.timeout.pool)
+                except asyncio.TimeoutError:
+                    raise httpx.PoolTimeout("timed out waiting for a connection") from None
+            else:
+                await gate.acquire()
+        try:
+            status, reason, raw_headers, body = await lean.send(
+                method,
+                url,
+                headers,
+                content,
+                lean.client_timeout(self.timeout),
+                https=url.startswith("https:"),
+            )
+        finally:
+            if gate is not None:
+                gate.release()
+        return httpx.Response(
+            status,
+            headers=raw_headers,
+            content=body,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
 
     async def _pause(
         self, method: str, path: str, reason: str, retry: int, retry_after: float | None

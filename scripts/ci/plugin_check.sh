@@ -4,7 +4,7 @@
 # pytest-asyncio, and a test using the webchat_simulator and guest_session fixtures, run in
 # pytest-asyncio's strict and auto modes.
 #
-# First with a plain install (no simulator extra): pytest still starts, the fixture and
+# First without aiohttp (removed from the venv): pytest still starts, the fixture and
 # `webchat-async demo` each say in one line to install webchat-async[simulator]. Then with
 # the extra: the test passes in both modes.
 set -euo pipefail
@@ -74,7 +74,10 @@ PY
 
 run() { echo "+ $*" >&2; "$@"; }
 
-# 1. Plain install: pytest loads the plugin; the fixture fails with the install hint.
+# 1. Without aiohttp: pytest loads the plugin; the fixture fails with the install hint.
+# aiohttp is a dependency of the SDK now (its HTTP transport), so a user meets this only in
+# an environment installed without dependencies; remove it to play that case.
+pip uninstall -q -y aiohttp
 if run python -m pytest -q -p no:cacheprovider -o asyncio_mode=strict plain_test.py > plain.log 2>&1; then
     cat plain.log; echo "plugin_check: expected a failure without aiohttp" >&2; exit 1
 fi
@@ -83,7 +86,7 @@ grep -q "pip install 'webchat-async\[simulator\]'" plain.log || { cat plain.log;
 if webchat-async demo > demo.out 2> demo.err; then echo "plugin_check: demo ran without aiohttp" >&2; exit 1; fi
 [ "$(wc -l < demo.err)" -eq 1 ] && grep -q "webchat-async\[simulator\]" demo.err || { cat demo.err; exit 1; }
 
-# 2. With the simulator extra: both modes pass.
+# 2. With the simulator extra (aiohttp back): both modes pass.
 pip install -q "$repo[simulator]"
 run python -m pytest -q -p no:cacheprovider -W error -o asyncio_mode=strict \
     -o asyncio_default_fixture_loop_scope=function tests/test_bot.py

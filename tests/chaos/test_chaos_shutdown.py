@@ -30,10 +30,10 @@ RETRYING = Backoff(initial=0.02, maximum=0.02, jitter=0.0)
 
 
 def pool_in_use(api: WebChatApi) -> tuple[int, int]:
-    """``(requests waiting or running, connections busy)`` of the api's httpx pool."""
-    pool: Any = api._http._client._transport._pool  # type: ignore[attr-defined]
-    busy = [c for c in pool.connections if not c.is_idle() and not c.is_closed()]
-    return len(pool._requests), len(busy)
+    """``(requests waiting, connections busy)`` of the api's pool (aiohttp's)."""
+    transport: Any = api._http._client._transport
+    in_use: tuple[int, int] = transport.pool_in_use()
+    return in_use
 
 
 @asynccontextmanager

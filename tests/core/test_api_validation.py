@@ -279,9 +279,8 @@ async def test_base_url_overrides_region_and_login_url_overrides_both() -> None:
 async def test_our_client_verifies_tls_and_has_finite_timeouts() -> None:
     async with WebChatApi() as api:
         client = api._http._client
-        # httpx builds the SSL context from verify=True: it checks certificates and hosts.
-        pool = client._transport._pool  # type: ignore[attr-defined]
-        context = pool._ssl_context
+        # The transport's SSL context is httpx's default: it checks certificates and hosts.
+        context = client._transport.ssl_context  # type: ignore[attr-defined]
         assert context.verify_mode == ssl.CERT_REQUIRED
         assert context.check_hostname is True
         assert api._http.timeout == DEFAULT_TIMEOUT

@@ -1,0 +1,129 @@
+"""The fast paths of the converter give what the general paths give, for every input.
+
+The specialised structure functions (``_convert._fast_structurer``), the ``Z`` timestamp
+shortcut and orjson in ``parse_json`` only speed up the common case; these property
+tests pin that results and errors are those of the cattrs functions and ``json.loads``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from webchat_async import _convert
+from webchat_async.errors import DecodeError
+from webchat_async.models import (
+    WebChatMemberInfo,
+    WebChatMessage,
+    WebChatTyping,
+)
+
+HOT = [WebChatMessage, WebChatMemberInfo, WebChatTyping]
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(["standard", "notice", "AGENT", "CUSTOMER", "CONNECTED"]),
+    st.sampled_from(["2026-11-30T12:00:00.123Z", "2026-11-30T12:00:00Z", "2026-13-30T12:00Z"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+keys = st.sampled_from(
+    ["id", "name", "body", "bodyType", "timestamp", "selfUri", "conversation", "sender",
+     "displayName", "role", "joinDate", "authenticatedGuest", "customFields", "state", "x"]
+)  # fmt: skip
+objects = st.recursive(
+    st.dictionaries(keys, values, max_size=6),
+    lambda inner: st.dictionaries(keys, values | inner, max_size=6),
+    max_leaves=12,
+)
+
+
+def slow(data: Any, cls: type[Any]) -> Any:
+    hook = _convert.get_converter().get_structure_hook(cls)
+    return hook.__globals__["slow"](data, cls)
+
+
+def outcome(function: Any, data: Any, cls: type[Any]) -> Any:
+    try:
+        return ("ok", function(data, cls))
+    except Exception as exc:
+        return ("error", type(exc))
+
+
+@pytest.mark.parametrize("cls", HOT)
+def test_the_hot_models_have_a_fast_structure_function(cls: type[Any]) -> None:
+    hook = _convert.get_converter().get_structure_hook(cls)
+    assert hook.__name__ == "structure_fast"
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=objects, cls=st.sampled_from(HOT))
+def test_fast_structure_equals_the_cattrs_function(data: dict[str, Any], cls: type[Any]) -> None:
+    fast = _convert.get_converter().get_structure_hook(cls)
+    assert outcome(fast, data, cls) == outcome(slow, data, cls)
+
+
+def test_a_field_of_the_wrong_type_still_gets_the_detailed_error() -> None:
+    with pytest.raises(DecodeError, match=r"\$\.sender"):
+        _convert.structure({"id": "m", "sender": "not an object"}, WebChatMessage)
+    with pytest.raises(DecodeError, match=r"\$\.timestamp"):
+        _convert.structure({"id": "m", "timestamp": "2026-13-30T12:00:00.000Z"}, WebChatMessage)
+    # A number where an id goes is tolerated, as by the general path.
+    assert _convert.structure({"id": 12}, WebChatMessage).id == "12"
+
+
+@given(st.text(max_size=30))
+def test_timestamp_shortcut_agrees_with_the_general_parse(suffix: str) -> None:
+    text = ("2026-11-30T12:00:00." + suffix)[:23] + "Z"
+    try:
+        fast = ("ok", _convert.parse_datetime(text))
+    except ValueError as exc:
+        fast = ("error", type(exc))
+    general = text[:-1] + "+00:00"
+    try:
+        expected = ("ok", _convert.parse_datetime(general))
+    except ValueError as exc:
+        expected = ("error", type(exc))
+    assert fast == expected
+
+
+json_texts = st.one_of(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats() | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    ).map(json.dumps),
+    st.text(max_size=20),
+    st.sampled_from(['"\\ud800"', "NaN", "[1e999]", "[" * 2000 + "]" * 2000, '{"a":1,}']),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_texts)
+def test_parse_json_gives_what_json_loads_gives(text: str) -> None:
+    try:
+        expected: Any = ("ok", json.loads(text))
+    except RecursionError:
+        expected = ("error", _convert.JSONTooDeep)
+    except ValueError:
+        expected = ("error", ValueError)
+    try:
+        got: Any = ("ok", _convert.parse_json(text))
+    except _convert.JSONTooDeep:
+        got = ("error", _convert.JSONTooDeep)
+    except ValueError:
+        got = ("error", ValueError)
+    # NaN != NaN: the reprs are compared (the same for equal values and for NaN).
+    assert repr(got) == repr(expected)

@@ -1,0 +1,203 @@
+"""The default transport (aiohttp under httpx's API) against real loopback servers.
+
+The retry policy resends a POST only after an error that proves nothing was sent; these
+tests pin that the transport raises such an error only when that is true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from webchat_async._http import HttpClient, Retry
+from webchat_async._transport import AiohttpTransport
+from webchat_async.errors import ApiConnectionError, ApiTimeoutError
+
+PATH = "/api/v2/webchat/guest/conversations/c/members/m/messages"
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+NO_WAIT = Retry(backoff_factor=0, sleep=_no_sleep)
+
+Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
+
+
+class StoringServer:
+    """An HTTP/1.1 server on 127.0.0.1 that stores every request body it receives whole."""
+
+    def __init__(self, answer: Handler) -> None:
+        self.stored: list[bytes] = []
+        self.connections = 0
+        self._answer = answer
+        self.port = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                self.stored.append(body)
+                await self._answer(body, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[StoringServer]:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        try:
+            yield self
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PATH}"
+
+
+async def drop(_: bytes, writer: asyncio.StreamWriter) -> None:
+    """Store the message, then close the connection without an answer."""
+    writer.close()
+
+
+async def ok(body: bytes, writer: asyncio.StreamWriter) -> None:
+    payload = json.dumps({"id": "m1", "body": json.loads(body)["body"]}).encode()
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
+    )
+    await writer.drain()
+
+
+async def test_default_client_uses_the_aiohttp_transport() -> None:
+    client = HttpClient()
+    try:
+        assert isinstance(client._client._transport, AiohttpTransport)
+    finally:
+        await client.aclose()
+
+
+async def test_a_post_the_server_stored_before_dropping_the_connection_is_not_resent() -> None:
+    async with StoringServer(drop).running() as server:
+        client = HttpClient(max_retries=3, retry=NO_WAIT)
+        try:
+            with pytest.raises(ApiConnectionError) as caught:
+                await client.request("POST", server.url, path=PATH, json_body={"body": "hi"})
+        finally:
+            await client.aclose()
+    assert server.stored == [b'{"body":"hi"}']
+    assert not isinstance(caught.value.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+
+
+async def test_a_get_on_a_dropped_connection_is_retried_by_the_policy_alone() -> None:
+    async with StoringServer(drop).running() as server:
+        client = HttpClient(max_retries=2, retry=NO_WAIT)
+        try:
+            with pytest.raises(ApiConnectionError):
+                await client.request("GET", server.url, path=PATH)
+        finally:
+            await client.aclose()
+    # The first attempt and two retries of the policy; aiohttp resends nothing itself.
+    assert len(server.stored) == 3
+
+
+async def test_a_delete_on_a_reused_connection_that_drops_is_sent_once() -> None:
+    answers = [ok, drop]
+
+    async def first_ok_then_drop(body: bytes, writer: asyncio.StreamWriter) -> None:
+        await answers.pop(0)(body, writer)
+
+    async with StoringServer(first_ok_then_drop).running() as server:
+        client = HttpClient(max_retries=3, retry=NO_WAIT)
+        try:
+            await client.request("POST", server.url, path=PATH, json_body={"body": "a"})
+            with pytest.raises(ApiConnectionError):
+                await client.request("DELETE", server.url, path=PATH)
+        finally:
+            await client.aclose()
+    assert len(server.stored) == 2 and server.connections == 1
+
+
+async def test_a_refused_connection_is_a_connect_error_naming_host_and_port() -> None:
+    async with StoringServer(ok).running() as server:
+        port = server.port
+    attempts: list[float] = []
+
+    async def record(delay: float) -> None:
+        attempts.append(delay)
+
+    client = HttpClient(max_retries=2, retry=Retry(backoff_factor=0, sleep=record))
+    try:
+        with pytest.raises(
+            ApiConnectionError, match=f"ConnectError: cannot connect to 127.0.0.1:{port}"
+        ):
+            await client.request(
+                "POST", f"http://127.0.0.1:{port}{PATH}", path=PATH, json_body={"body": "x"}
+            )
+    finally:
+        await client.aclose()
+    # Nothing was sent: a POST may go again.
+    assert len(attempts) == 2
+
+
+async def test_a_read_timeout_names_the_request_and_the_limit() -> None:
+    release = asyncio.Event()
+
+    async def never(_: bytes, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # no answer until the test is done
+        writer.close()
+
+    async with StoringServer(never).running() as server:
+        client = HttpClient(timeout=httpx.Timeout(5.0, read=0.05), max_retries=3, retry=NO_WAIT)
+        try:
+            with pytest.raises(ApiTimeoutError, match=r"POST .*no answer within 0.05 s"):
+                await client.request("POST", server.url, path=PATH, json_body={"body": "x"})
+        finally:
+            await client.aclose()
+            # Python 3.12+ waits for open connections when the server closes.
+            release.set()
+    assert len(server.stored) == 1
+
+
+async def test_a_2xx_answer_comes_back_whole() -> None:
+    async with StoringServer(ok).running() as server:
+        client = HttpClient()
+        try:
+            response = await client.request(
+                "POST", server.url, path=PATH, json_body={"body": "héllo"}
+            )
+        finally:
+            await client.aclose()
+    assert response.status_code == 200 and response.reason_phrase == "OK"
+    assert response.json() == {"id": "m1", "body": "héllo"}
+
+
+async def test_an_injected_client_keeps_its_own_transport() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(204))
+    async with httpx.AsyncClient(transport=transport) as injected:
+        client = HttpClient(injected)
+        assert client._client is injected and injected._transport is transport
+        response = await client.request("GET", "http://x.test/a", path="/a")
+        assert response.status_code == 204
+        await client.aclose()
+        assert not injected.is_closed
