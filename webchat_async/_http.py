@@ -341,7 +341,9 @@ class HttpClient:
                     await self._pause(method, path, type(exc).__name__, retries, None)
                     continue
                 _log_failure(method, path, type(exc).__name__, started)
-                raise _transport_error(exc, method, path, request.url, self.timeout) from exc
+                # The lean path builds no httpx.Request: its URL is taken from the base.
+                target = request.url if lean is None else self._client.base_url.join(url)
+                raise _transport_error(exc, method, path, target, self.timeout) from exc
 
             status = response.status_code
             if 200 <= status < 300:

@@ -81,6 +81,10 @@ async def test_reads_still_reach_the_service_after_leave(simulator: Simulator) -
     # asks rather than guessing (the simulator answers 400 conversation.state or data).
     async with start(simulator) as session:
         await session.leave()
+        # Drained to the end first: the reader's own member reads are then done, and the
+        # count below is of the call under test alone.
+        async for _ in session:
+            pass
         path = f"/api/v2/webchat/guest/conversations/{session.conversation_id}/members"
         before = simulator.state.count_requests("GET", path)
         try:
