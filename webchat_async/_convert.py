@@ -4,7 +4,7 @@ Built once, on the first conversion, and reused: cattrs generates a specialised 
 per class on first use, so a conversion costs about one dict comprehension per object.
 cattrs itself is imported then too (about 11 ms), not at ``import webchat_async``.
 
-Rules (the wire format of ``spec/PROTOCOL.md``):
+Rules (the wire format of docs/protocol.md#wire-format):
 
 * field names are camelCase on the wire, snake_case in Python;
 * unknown JSON keys are ignored (the service adds fields over time);

@@ -1,6 +1,6 @@
 """Typed events of the guest event stream, and the decoding of one websocket frame.
 
-Pure: no I/O. :func:`decode_frame` turns one text frame (``spec/PROTOCOL.md`` section 5)
+Pure: no I/O. :func:`decode_frame` turns one text frame (docs/protocol.md#frames)
 into an :class:`Event`, or ``None`` for the frames that only keep the socket alive
 (heartbeats and pongs). It never raises: a frame that is too large, not JSON, misses a
 field, has a wrong type or an unknown topic becomes :class:`UnknownEvent`, logged at DEBUG
@@ -56,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger("webchat_async.events")
 
-#: Frames longer than this (in characters) are not parsed (PROTOCOL 5: a client may bound
+#: Frames longer than this (in characters) are not parsed (docs/protocol.md#reconnecting: a client may bound
 #: frames at 1 MiB; a message body is at most 4,000 characters).
 MAX_FRAME_SIZE = 1024 * 1024
 
@@ -241,7 +241,7 @@ def _classify(frame: dict[str, Any], text: str) -> Event | None:
             if kind == "member-change":
                 return _member_change(body, text)
         elif topic.endswith((".mediarequests", ".mediarequest")):
-            # Not documented; PROTOCOL 5 [choice]: tolerated when a server sends one.
+            # Not documented; docs/protocol.md#frames [choice]: tolerated when a server sends one.
             return _media_request(body, text)
     if kind == "media-request":
         return _media_request(body, text)

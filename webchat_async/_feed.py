@@ -74,7 +74,7 @@ _MAX_MEMBERS = 1000
 @attrs.frozen(kw_only=True)
 class _RawPage:
     """A messages page with its entries left undecoded: read when the typed page does not
-    decode, so that one bad stored message does not hide the others (PROTOCOL 7)."""
+    decode, so that one bad stored message does not hide the others (docs/protocol.md#unknowns)."""
 
     entities: list[Any] | None = None
     next: str | None = None
@@ -335,7 +335,7 @@ class Feed:
             return list(listing.entities or ())
         except (ApiError, ApiConnectionError, DecodeError) as exc:
             # Typically the chat has just ended (400), or a stored field does not decode
-            # (PROTOCOL 7): the core goes on with what it knows.
+            # (docs/protocol.md#unknowns): the core goes on with what it knows.
             logger.warning("lookup %s failed: %r", type(request).__name__, exc)
             return None
 
@@ -358,7 +358,7 @@ class Feed:
     async def _lenient_page(
         self, request: FetchPage
     ) -> tuple[list[WebChatMessage | Undecodable], str | None]:
-        """The page again, each entry decoded on its own (PROTOCOL 7: a stored message
+        """The page again, each entry decoded on its own (docs/protocol.md#unknowns: a stored message
         that does not decode is reported, and the others are delivered)."""
         api = self._api
         path, params = api._messages_request(

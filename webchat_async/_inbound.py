@@ -170,7 +170,7 @@ Request = FetchPage | FetchMember | FetchMembers | FetchMediaRequests
 
 @attrs.frozen
 class Undecodable:
-    """An entry of a messages page that does not decode (PROTOCOL 7: reported, skipped)."""
+    """An entry of a messages page that does not decode (docs/protocol.md#unknowns: reported, skipped)."""
 
     id: str | None
     raw: str = attrs.field(repr=False)
@@ -436,7 +436,7 @@ class Inbound:
             if self._offer(item, None):
                 self._recovered += 1
                 progress = True
-        # PROTOCOL 7: the last page is a short one without ``next``; a full page without
+        # docs/protocol.md#unknowns: the last page is a short one without ``next``; a full page without
         # ``next`` may not be the last. A page that brings nothing new, or the page cap,
         # ends the backfill too: a server repeating a page must not make the reader loop.
         short = len(messages) < request.size
@@ -524,7 +524,7 @@ class Inbound:
                 unchanged = before is not None and before.state == member.state
                 if first or unchanged or member.id == self._member_id:
                     continue
-                # A change that happened while detached (PROTOCOL 7): reported now.
+                # A change that happened while detached (docs/protocol.md#unknowns): reported now.
                 self._put(_member_event(member.id, member.state, member, None))
         guest = next((m for m in members or () if m.id == self._member_id), None)
         if guest is not None and guest.state == MemberState.DISCONNECTED:

@@ -2,7 +2,7 @@
 
 Guest operations authenticate with the ``jwt`` of the create-conversation response;
 deployments and settings with an OAuth access token, either given ready-made or obtained
-with :class:`ClientCredentials` (``spec/PROTOCOL.md`` section 2)::
+with :class:`ClientCredentials` (docs/protocol.md#authentication)::
 
     api = WebChatApi(region="eu-west-1", credentials=ClientCredentials("id", "secret"))
 

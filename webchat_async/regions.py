@@ -1,4 +1,4 @@
-"""Genesys Cloud regions: the API and login hosts of each (``spec/PROTOCOL.md`` section 1).
+"""Genesys Cloud regions: the API and login hosts of each (docs/protocol.md#hosts-and-regions).
 
 A region is named by its code (``"eu-west-1"``) or its domain (``"mypurecloud.ie"``)::
 

@@ -24,7 +24,7 @@ with exponential backoff and jitter and returns
 final (:class:`~webchat_async.errors.AuthenticationError`,
 :class:`~webchat_async.errors.PermissionDeniedError`), and so is staying detached longer
 than ``max_reconnect_window``: the service removes a member detached for about two minutes
-(PROTOCOL 5), after which :class:`~webchat_async.errors.StreamError` is raised.
+(docs/protocol.md#reconnecting), after which :class:`~webchat_async.errors.StreamError` is raised.
 
 The URI embeds the guest JWT: it is never logged, shown in a repr or put in an exception.
 """
