@@ -56,8 +56,8 @@ __all__ = [
 
 logger = logging.getLogger("webchat_async.events")
 
-#: Frames longer than this (in characters) are not parsed (docs/protocol.md#reconnecting: a client may bound
-#: frames at 1 MiB; a message body is at most 4,000 characters).
+#: Frames longer than this (in characters) are not parsed (docs/protocol.md#reconnecting:
+#: a client may bound frames at 1 MiB; a message body is at most 4,000 characters).
 MAX_FRAME_SIZE = 1024 * 1024
 
 # How much of an unparsed frame an UnknownEvent keeps: enough to debug, never megabytes.

@@ -358,8 +358,8 @@ class Feed:
     async def _lenient_page(
         self, request: FetchPage
     ) -> tuple[list[WebChatMessage | Undecodable], str | None]:
-        """The page again, each entry decoded on its own (docs/protocol.md#unknowns: a stored message
-        that does not decode is reported, and the others are delivered)."""
+        """The page again, each entry decoded on its own (docs/protocol.md#unknowns: a stored
+        message that does not decode is reported, and the others are delivered)."""
         api = self._api
         path, params = api._messages_request(
             self._conversation_id, request.after, None, "ascending", request.size

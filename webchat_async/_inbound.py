@@ -170,7 +170,8 @@ Request = FetchPage | FetchMember | FetchMembers | FetchMediaRequests
 
 @attrs.frozen
 class Undecodable:
-    """An entry of a messages page that does not decode (docs/protocol.md#unknowns: reported, skipped)."""
+    """An entry of a messages page that does not decode (docs/protocol.md#unknowns:
+    reported, skipped)."""
 
     id: str | None
     raw: str = attrs.field(repr=False)
@@ -436,9 +437,10 @@ class Inbound:
             if self._offer(item, None):
                 self._recovered += 1
                 progress = True
-        # docs/protocol.md#unknowns: the last page is a short one without ``next``; a full page without
-        # ``next`` may not be the last. A page that brings nothing new, or the page cap,
-        # ends the backfill too: a server repeating a page must not make the reader loop.
+        # docs/protocol.md#unknowns: the last page is a short one without ``next``; a full
+        # page without ``next`` may not be the last. A page that brings nothing new, or the
+        # page cap, ends the backfill too: a server repeating a page must not make the
+        # reader loop.
         short = len(messages) < request.size
         done = (short and not next_link) or not messages
         self._stalls = 0 if progress else self._stalls + 1

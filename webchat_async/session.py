@@ -501,10 +501,11 @@ class GuestSession:
     def _check_active(self, action: str) -> None:
         """Refuse a call that acts in the conversation once the guest is out of it.
 
-        The service would answer 400 ``chat.error.conversation.state`` (docs/protocol.md#the-end-of-a-chat); the
-        session already knows, so it says so without a request. Reads (``members``,
-        ``history``, ``media_requests``) are still sent: whether the service answers them
-        after the end is not documented (docs/protocol.md, "After the end").
+        The service would answer 400 ``chat.error.conversation.state``
+        (docs/protocol.md#the-end-of-a-chat); the session already knows, so it says so
+        without a request. Reads (``members``, ``history``, ``media_requests``) are still
+        sent: whether the service answers them after the end is not documented
+        (docs/protocol.md#unknown-after-the-end).
         """
         self._check_open()
         if self._left:

@@ -1,4 +1,5 @@
-"""Regions: every region of docs/protocol.md#hosts-and-regions, by code and by domain, and in WebChatApi."""
+"""Regions: every region of docs/protocol.md#hosts-and-regions, by code and by domain,
+and in WebChatApi."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 from webchat_async.api import WebChatApi
 from webchat_async.regions import REGIONS, resolve_region
 
-# docs/protocol.md#hosts-and-regions, copied by hand: the test fails if the table and the code drift.
+# docs/protocol.md#hosts-and-regions, copied by hand: the test fails if the table and the
+# code drift.
 TABLE = [
     ("us-east-1", "https://api.mypurecloud.com", "https://login.mypurecloud.com"),
     ("eu-west-1", "https://api.mypurecloud.ie", "https://login.mypurecloud.ie"),
