@@ -10,7 +10,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from webchat_async import Backoff
+from loopback import GREETING, start_guest
+
 from webchat_async._events import (
     Event,
     MemberJoined,
@@ -19,7 +20,7 @@ from webchat_async._events import (
     StreamReconnected,
     UnknownEvent,
 )
-from webchat_async.models import BodyType, GuestMemberInfo, MemberRole, WebChatMessage
+from webchat_async.models import BodyType, MemberRole, WebChatMessage
 from webchat_async.session import GuestSession, _Starter
 from webchat_async.simulator import Simulator
 from webchat_async.simulator._faults import RestFault
@@ -42,20 +43,10 @@ SCALE = read_scale()
 #: Safety net of every wait (never a way to wait for something): grows with the scale.
 TIMEOUT = 30.0 + 10.0 * SCALE
 
-GREETING = "Hello, I'm Sam. How can I help you today?"
-
 
 def start(sim: Simulator, **kwargs: Any) -> _Starter:
-    """A session on the simulator with zero reconnect delays and no proxy."""
-    kwargs.setdefault("backoff", Backoff.none())
-    kwargs.setdefault("proxy", None)
-    return GuestSession.start(
-        organization_id=sim.organization_id,
-        deployment_id=sim.deployment_id,
-        member_info=GuestMemberInfo(display_name="Chaos Monkey"),
-        base_url=kwargs.pop("base_url", sim.base_url),
-        **kwargs,
-    )
+    """A session of "Chaos Monkey" on the simulator with zero reconnect delays, no proxy."""
+    return start_guest(sim, "Chaos Monkey", **kwargs)
 
 
 def figures(name: str, **values: object) -> str:

@@ -26,6 +26,7 @@ import pytest
 import respx
 from aiohttp import web
 from chaos_support import figures, start
+from loopback import serving
 
 from webchat_async import Backoff
 from webchat_async.api import WebChatApi
@@ -163,15 +164,8 @@ async def raw_server() -> AsyncIterator[tuple[str, list[web.Request]]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield base, seen
 
 
 async def test_ids_are_one_encoded_segment_on_the_wire(
@@ -297,20 +291,13 @@ async def test_tls_verification_stays_on(
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self_signed)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with WebChatApi(
-            base_url=f"https://127.0.0.1:{port}", guest_token=FAKE_JWT, max_retries=0
-        ) as api:
+    async with serving(app, ssl_context=self_signed) as base:
+        async with WebChatApi(base_url=base, guest_token=FAKE_JWT, max_retries=0) as api:
             with pytest.raises(ApiConnectionError) as info:
                 await api.get_webchat_guest_conversation_member("c", "m")
             assert "CERTIFICATE_VERIFY_FAILED" in repr(info.value.__cause__)
         stream = EventStream(
-            f"wss://127.0.0.1:{port}/chat/jwt/{FAKE_JWT}",
+            f"wss://{base.removeprefix('https://')}/chat/jwt/{FAKE_JWT}",
             backoff=Backoff.none(),
             max_reconnect_window=0.0,
             proxy=None,
@@ -319,8 +306,6 @@ async def test_tls_verification_stays_on(
             await stream.connect()
         await stream.aclose()
         assert stream.connections == 0
-    finally:
-        await runner.cleanup()
     assert seen == []  # not one request (and so not the JWT) reached the server
     figures("SECURITY tls", self_signed_refused_by="rest+stream", requests_received=len(seen))
 

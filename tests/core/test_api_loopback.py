@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from core_support import JWT, MESSAGE, SleepRecorder, make_api
+from loopback import serving
 
 from webchat_async import models
 from webchat_async.errors import ApiConnectionError, NotFoundError
@@ -40,15 +41,8 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         "/api/v2/webchat/guest/conversations/{c}/members/{m}/messages", send_message
     )
     app.router.add_get("/api/v2/webchat/guest/conversations/{c}/members/{m}", missing)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield base, seen
 
 
 async def test_round_trip_over_a_real_socket(server: tuple[str, list[dict[str, Any]]]) -> None:

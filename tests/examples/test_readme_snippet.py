@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import GREETING
 from typecheck import mypy_strict
 
 pytest.importorskip("aiohttp")
@@ -35,7 +36,6 @@ MARKERS = {
     "admin": "async def set_up(",
     "test_kit": "async def test_my_bot_survives_a_drop",
 }
-GREETING = "Hello, I'm Sam. How can I help you today?"
 
 
 def block(name: str) -> str:

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from webchat_async import Backoff
+from loopback import GREETING, start_guest
+
 from webchat_async._events import Event, MemberJoined, MessageReceived
-from webchat_async.models import BodyType, GuestMemberInfo
+from webchat_async.models import BodyType
 from webchat_async.session import GuestSession, _Starter
 from webchat_async.simulator import Simulator
 
@@ -18,16 +19,8 @@ TIMEOUT = 10.0
 
 
 def start(sim: Simulator, **kwargs: Any) -> _Starter:
-    """A session on the simulator with zero reconnect delays and no proxy."""
-    kwargs.setdefault("backoff", Backoff.none())
-    kwargs.setdefault("proxy", None)
-    return GuestSession.start(
-        organization_id=sim.organization_id,
-        deployment_id=sim.deployment_id,
-        member_info=GuestMemberInfo(display_name="Ann"),
-        base_url=sim.base_url,
-        **kwargs,
-    )
+    """A session of "Ann" on the simulator with zero reconnect delays and no proxy."""
+    return start_guest(sim, "Ann", **kwargs)
 
 
 async def collect_until(
@@ -66,9 +59,6 @@ def is_text(body: str) -> Callable[[Event], bool]:
         return isinstance(event, MessageReceived) and event.message.body == body
 
     return match
-
-
-GREETING = "Hello, I'm Sam. How can I help you today?"
 
 
 async def until_settled(session: GuestSession, timeout: float = TIMEOUT) -> list[Event]:
