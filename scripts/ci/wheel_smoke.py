@@ -52,7 +52,11 @@ def main() -> int:
     for module in modules:
         if module.endswith(".__main__"):  # runs the CLI when imported
             continue
+        if module == "webchat_async.pytest_plugin":  # pytest loads it (needs pytest)
+            continue
         importlib.import_module(module)
+    (plugin,) = importlib.metadata.entry_points(group="pytest11", name="webchat_async")
+    check(plugin.value == "webchat_async.pytest_plugin", f"pytest11 entry point: {plugin.value}")
     check("webchat_async.simulator" in modules, "webchat_async.simulator is not installed")
 
     (script,) = importlib.metadata.entry_points(group="console_scripts", name="webchat-async")
