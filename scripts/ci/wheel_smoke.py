@@ -11,14 +11,13 @@ the README's simulator example against the installed package.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import importlib.metadata
 import pkgutil
 import re
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 
 def check(condition: object, message: str) -> None:
@@ -63,18 +62,22 @@ def main() -> int:
     check(callable(script.load()), "the webchat-async entry point does not load")
     version = importlib.metadata.version("webchat-async")
 
-    # The README's test-kit example, run as a user would after `pip install`.
+    # The README's test-kit example, run as a user would after `pip install`: a test file
+    # of their own project, collected by pytest with the package's plugin.
     readme = (source / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     snippets = [b for b in blocks if "from webchat_async.simulator import" in b]
     check(snippets, "README.md has no simulator example")
-    for snippet in snippets:
-        namespace: dict[str, Any] = {}
-        exec(compile(snippet, "README.md", "exec"), namespace)
-        tests = [f for n, f in namespace.items() if n.startswith("test_") and callable(f)]
-        check(tests, "the README's simulator example defines no test_ function")
-        for test in tests:
-            asyncio.run(test())
+    for i, snippet in enumerate(snippets):
+        check("def test_" in snippet, "the README's simulator example defines no test_ function")
+        test_file = Path(f"test_readme_{i}.py")
+        test_file.write_text(snippet)
+        # -p no:cacheprovider: nothing written beside the test; strict mode, as by default.
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+            check=False,
+        )
+        check(ran.returncode == 0, f"the README's simulator example failed ({ran.returncode})")
 
     print(
         f"wheel smoke: webchat-async {version} on Python {sys.version.split()[0]}:"
