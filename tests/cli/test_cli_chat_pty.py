@@ -83,6 +83,8 @@ async def test_interactive_chat_in_a_terminal(simulator: Simulator) -> None:
         # Typing sent a typing indicator (throttled: one for these keystrokes).
         guest = simulator.state.conversations[cid].guest_member_id
         typing_path = f"/api/v2/webchat/guest/conversations/{cid}/members/{guest}/typing"
+        # The chat process posts it on its own: wait for it rather than race it.
+        await simulator.wait_requests("POST", typing_path, 1, timeout=TIMEOUT)
         assert simulator.state.count_requests("POST", typing_path) == 1
 
         term.type("ne\r")

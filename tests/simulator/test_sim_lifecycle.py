@@ -187,3 +187,21 @@ async def test_stop_closes_open_sockets_with_1001() -> None:
         with pytest.raises(websockets.ConnectionClosedOK) as closed:
             await stream.next()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+async def test_wait_requests_returns_once_the_requests_were_answered(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest, _stream = await routed(http, simulator)
+    typing = f"{guest.path}/members/{guest.member_id}/typing"
+    waiter = asyncio.ensure_future(simulator.wait_requests("POST", typing, 2))
+    await http.post(typing, headers=guest.auth)
+    await asyncio.sleep(0)
+    assert not waiter.done()  # one of two
+    await http.post(typing, headers=guest.auth)
+    await asyncio.wait_for(waiter, 5)
+    assert simulator.state.count_requests("POST", typing) == 2
+    # Already there: returns; a count never reached times out.
+    await simulator.wait_requests("POST", typing, 2)
+    with pytest.raises(asyncio.TimeoutError):
+        await simulator.wait_requests("POST", typing, 3, timeout=0.01)

@@ -121,6 +121,8 @@ class Chats:
         #: Exceptions raised in background work (the agent's ``reply``, mostly); the
         #: simulator raises the first one when it stops.
         self.errors: list[BaseException] = []
+        #: ``(method, path, count, future)``: resolved once ``count`` such requests were answered.
+        self._request_waiters: list[tuple[str, str, int, asyncio.Future[None]]] = []
 
     def __repr__(self) -> str:
         return f"<Chats conversations={len(self.state.conversations)} tasks={len(self._tasks)}>"
@@ -414,6 +416,28 @@ class Chats:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.runtime(conversation_id).attach_waiters.append((count, future))
+        await future
+
+    def request_answered(self) -> None:
+        """A REST request was logged in ``state.requests``: wake who waits for it."""
+        if not self._request_waiters:
+            return
+        keep = []
+        for method, path, count, future in self._request_waiters:
+            if future.done():
+                continue
+            if self.state.count_requests(method, path) >= count:
+                future.set_result(None)
+            else:
+                keep.append((method, path, count, future))
+        self._request_waiters = keep
+
+    async def wait_requests(self, method: str, path: str, count: int) -> None:
+        """Return once ``count`` ``method`` requests to ``path`` have been answered."""
+        if self.state.count_requests(method, path) >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._request_waiters.append((method, path, count, future))
         await future
 
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:

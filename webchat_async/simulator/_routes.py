@@ -120,6 +120,7 @@ class _App:
                 response.headers.update(self.rate_window.headers(response.status == 429))
         if is_api or path == "/oauth/token":
             self.state.requests.append(RequestRecord(request.method, path, response.status))
+            self.chats.request_answered()
         return response
 
     # -- credentials -----------------------------------------------------------------------

@@ -264,6 +264,17 @@ class Simulator:
         the conversation's sockets in all (not counting :meth:`send_heartbeats`)."""
         await asyncio.wait_for(self._chats.wait_heartbeats(conversation_id, count), timeout)
 
+    async def wait_requests(
+        self, method: str, path: str, count: int = 1, timeout: float | None = 5
+    ) -> None:
+        """Return once ``count`` ``method`` requests to ``path`` (no query string) have been
+        answered, whatever their status (``TimeoutError`` otherwise). For what the client
+        sends on its own, such as typing indicators::
+
+            await sim.wait_requests("POST", f"{conversation_path}/members/{member}/typing")
+        """
+        await asyncio.wait_for(self._chats.wait_requests(method, path, count), timeout)
+
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
         """Send ``text`` as the agent."""
         return await self._chats.agent_say(conversation_id, text)
