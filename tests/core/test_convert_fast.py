@@ -76,6 +76,91 @@ def test_fast_structure_equals_the_cattrs_function(data: dict[str, Any], cls: ty
     assert outcome(fast, data, cls) == outcome(slow, data, cls)
 
 
+def described(function: Any, data: Any) -> Any:
+    try:
+        return ("ok", function(data))
+    except DecodeError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=objects | values, cls=st.sampled_from(HOT))
+def test_structurer_gives_what_structure_gives_errors_included(data: Any, cls: type[Any]) -> None:
+    # The direct function of the event path: same result, same DecodeError text.
+    assert described(_convert.structurer(cls), data) == described(
+        lambda d: _convert.structure(d, cls), data
+    )
+
+
+# Nested members drawn from a few ids, with varying content: the interning table of a
+# structure function sees repeats, changes under one id, and values of other types.
+members = st.fixed_dictionaries(
+    {"id": st.sampled_from(["m1", "m2"])},
+    optional={
+        "displayName": st.sampled_from(["Ann", "Bob"]),
+        "role": st.sampled_from(["AGENT", "CUSTOMER", "NEW_ROLE"]),
+        "joinDate": st.sampled_from(["2026-11-30T12:00:00.123Z", "2026-13-30T12:00Z"]),
+        "authenticatedGuest": st.sampled_from([True, "true", 1]),
+        "customFields": st.sampled_from([{"k": "v"}, {"k": 1}, "k"]),
+        "x": values,
+    },
+)
+nested = st.one_of(members, st.integers(), st.just("m1"), st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frames=st.lists(
+        st.fixed_dictionaries(
+            {"id": st.text(max_size=3), "sender": nested, "conversation": nested},
+            optional={"timestamp": st.sampled_from(["2026-11-30T12:00:00.123Z", "x" * 24 + "Z"])},
+        ),
+        max_size=8,
+    ),
+    cls=st.sampled_from([WebChatMessage, WebChatTyping]),
+)
+def test_shared_nested_objects_give_what_the_cattrs_function_gives(
+    frames: list[dict[str, Any]], cls: type[Any]
+) -> None:
+    fast = _convert.get_converter().get_structure_hook(cls)
+    for data in frames:
+        got, expected = outcome(fast, data, cls), outcome(slow, data, cls)
+        assert got == expected
+        assert repr(got) == repr(expected)  # every slot set, as by __init__
+        if got[0] == "ok":
+            assert outcome(lambda o, _: hash(o), got[1], cls) == outcome(
+                lambda o, _: hash(o), expected[1], cls
+            )
+
+
+def test_equal_nested_objects_are_built_once() -> None:
+    hook = _convert.structurer(WebChatMessage)
+    sender = {"id": "s1", "displayName": "Ann"}
+    conversation = {"id": "c1"}
+    first = hook({"id": "a", "sender": dict(sender), "conversation": conversation})
+    second = hook({"id": "b", "sender": dict(sender), "conversation": conversation})
+    assert first.sender is second.sender
+    assert first.conversation is second.conversation
+    # The same id with other content is built anew, and its latest form is kept.
+    renamed = hook({"id": "c", "sender": {"id": "s1", "displayName": "Bob"}})
+    assert renamed.sender.display_name == "Bob"
+    assert hook({"id": "d", "sender": {"id": "s1"}}).sender == WebChatMemberInfo(id="s1")
+    # Only all-string objects are shared: a mutable field is never shared.
+    fields = {"id": "s2", "customFields": {"k": "v"}}
+    one = hook({"id": "e", "sender": fields}).sender
+    two = hook({"id": "f", "sender": fields}).sender
+    assert one == two and one is not two and one.custom_fields is not two.custom_fields
+
+
+def test_the_table_of_shared_objects_is_bounded() -> None:
+    fast = _convert.get_converter().get_structure_hook(WebChatMessage)
+    table = fast.__globals__["T_sender"]
+    for i in range(3 * _convert._INTERN_LIMIT):
+        message = fast({"id": "m", "sender": {"id": f"s{i}"}}, WebChatMessage)
+        assert message.sender == WebChatMemberInfo(id=f"s{i}")
+        assert len(table) <= _convert._INTERN_LIMIT
+
+
 def test_a_field_of_the_wrong_type_still_gets_the_detailed_error() -> None:
     with pytest.raises(DecodeError, match=r"\$\.sender"):
         _convert.structure({"id": "m", "sender": "not an object"}, WebChatMessage)
