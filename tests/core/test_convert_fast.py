@@ -150,6 +150,10 @@ def test_equal_nested_objects_are_built_once() -> None:
     one = hook({"id": "e", "sender": fields}).sender
     two = hook({"id": "f", "sender": fields}).sender
     assert one == two and one is not two and one.custom_fields is not two.custom_fields
+    # Equal is not enough: True == 1, but only True is a boolean.
+    assert hook({"id": "g", "sender": {"id": "s3", "authenticatedGuest": True}}).sender
+    with pytest.raises(DecodeError, match=r"\$\.sender"):
+        hook({"id": "h", "sender": {"id": "s3", "authenticatedGuest": 1}})
 
 
 def test_the_table_of_shared_objects_is_bounded() -> None:
