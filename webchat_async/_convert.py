@@ -235,14 +235,18 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
         elif inner is datetime.datetime:
             check = f"type({var}) is not str"
             convert = f"parse_datetime({var})"
-            if _FROMISOFORMAT_TAKES_Z:
-                # parse_datetime's shortcut for the service's form, without its call:
-                # a ValueError here hands the object to `slow` (parse_datetime decides).
-                names["fromisoformat"] = datetime.datetime.fromisoformat
-                convert = (
-                    f"fromisoformat({var}) if len({var}) == 24 and {var}[23] == 'Z' "
-                    f"else parse_datetime({var})"
-                )
+            # The service's form (2024-05-01T12:00:00.123Z) in one C call, without
+            # parse_datetime's: a ValueError here hands the object to `slow`, where
+            # parse_datetime decides. On 3.11+ this is parse_datetime's own shortcut; on
+            # 3.10 (no "Z") its general path minus the padding of 3 digits to 6 (3.10
+            # takes 3 or 6), only where the first "." is the seconds' (~1.2 us less).
+            names["fromisoformat"] = datetime.datetime.fromisoformat
+            shortcut = f"{var}" if _FROMISOFORMAT_TAKES_Z else f"{var}[:23] + '+00:00'"
+            guard = "" if _FROMISOFORMAT_TAKES_Z else f" and {var}.find('.') == 19"
+            convert = (
+                f"fromisoformat({shortcut}) if len({var}) == 24 and {var}[23] == 'Z'{guard} "
+                f"else parse_datetime({var})"
+            )
         elif inner in models.MODELS:
             names[f"M_{field.name}"] = inner
             names[f"h_{field.name}"] = _LazyHook(conv, inner)

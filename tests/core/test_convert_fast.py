@@ -206,6 +206,35 @@ def test_timestamp_shortcut_agrees_with_the_general_parse(suffix: str) -> None:
     assert fast == expected
 
 
+# 24 characters ending in "Z", the form the structure functions parse inline: near misses
+# of the service's form (a "." elsewhere, other separators, 1 to 6 fraction digits).
+near_timestamps = st.one_of(
+    st.text(max_size=30).map(lambda suffix: ("2026-11-30T12:00:00." + suffix)[:23] + "Z"),
+    st.text(alphabet="0123456789-:T. +Z", min_size=23, max_size=23).map(lambda t: t + "Z"),
+    st.sampled_from(
+        [
+            "2026-11-30.12:00:00.123Z",
+            "2026-11-30 12:00:00.123Z",
+            "2026-11-30T12:00.123456Z",
+            "2026-11-30T12:00:00.1+0Z",
+            "2026-11-30T12:00:00+0000Z",
+            "2026-02-30T12:00:00.123Z",
+        ]
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(near_timestamps, st.sampled_from([WebChatMessage, WebChatMemberInfo, WebChatTyping]))
+def test_the_inline_timestamp_parse_gives_what_parse_datetime_gives(
+    text: str, cls: type[Any]
+) -> None:
+    key = "joinDate" if cls is WebChatMemberInfo else "timestamp"
+    data = {"id": "x", key: text}
+    fast = _convert.get_converter().get_structure_hook(cls)
+    assert outcome(fast, data, cls) == outcome(slow, data, cls)
+
+
 json_texts = st.one_of(
     st.recursive(
         st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats() | st.text(),
