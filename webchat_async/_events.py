@@ -26,7 +26,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from ._convert import JSONTooDeep, parse_datetime, parse_json, structure
+from ._convert import JSONTooDeep, parse_datetime, parse_json, structurer
 from ._redact import preview
 from .errors import DecodeError
 from .models import (
@@ -183,6 +183,12 @@ class SocketClosing(Event):
     """
 
 
+# Called for every frame: each looks its class's structure function up once.
+_structure_message = structurer(WebChatMessage)
+_structure_typing = structurer(WebChatTyping)
+_structure_member = structurer(WebChatMemberInfo)
+_structure_media_request = structurer(WebChatGuestMediaRequest)
+
 _HEARTBEAT = "WebSocket Heartbeat"
 _PONG = "pong"
 _CHATS = "v2.conversations.chats."
@@ -218,6 +224,17 @@ def decode_frame(text: str | bytes) -> Event | None:
 def _classify(frame: dict[str, Any], text: str) -> Event | None:
     topic = frame.get("topicName")
     body = frame.get("eventBody")
+    metadata = frame.get("metadata")
+    kind = metadata.get("type") if isinstance(metadata, dict) else None
+    # Almost every frame is a message: told apart first, with the cheapest tests first.
+    if (
+        kind == "message"
+        and isinstance(topic, str)
+        and isinstance(body, dict)
+        and topic.startswith(_CHATS)
+        and topic.endswith(".messages")
+    ):
+        return _message(body, text)
     if not isinstance(topic, str):
         return _unknown(text, "no topicName")
     if topic == "channel.metadata":
@@ -229,13 +246,9 @@ def _classify(frame: dict[str, Any], text: str) -> Event | None:
         return SocketClosing()
     if not isinstance(body, dict):
         return _unknown(text, "no eventBody")
-    metadata = frame.get("metadata")
-    kind = metadata.get("type") if isinstance(metadata, dict) else None
     if topic.startswith(_CHATS):
         if topic.endswith(".messages"):
-            if kind == "message":
-                return _message(body, text)
-            if kind == "typing-indicator":
+            if kind == "typing-indicator":  # "message": told apart above
                 return _typing(body, text)
         elif topic.endswith(".members"):
             if kind == "member-change":
@@ -249,14 +262,14 @@ def _classify(frame: dict[str, Any], text: str) -> Event | None:
 
 
 def _message(body: dict[str, Any], text: str) -> Event:
-    message = structure(body, WebChatMessage)
+    message = _structure_message(body)
     if not message.id:
         return _unknown(text, "message without id")
     return MessageReceived(message)
 
 
 def _typing(body: dict[str, Any], text: str) -> Event:
-    typing = structure(body, WebChatTyping)
+    typing = _structure_typing(body)
     sender = typing.sender.id if typing.sender is not None else None
     if not sender:
         return _unknown(text, "typing without sender")
@@ -265,7 +278,7 @@ def _typing(body: dict[str, Any], text: str) -> Event:
 
 
 def _member_change(body: dict[str, Any], text: str) -> Event:
-    member = structure(body.get("member"), WebChatMemberInfo)
+    member = _structure_member(body.get("member"))
     if not member.id:
         return _unknown(text, "member-change without member id")
     conversation = body.get("conversation")
@@ -282,7 +295,7 @@ def _member_change(body: dict[str, Any], text: str) -> Event:
 
 
 def _media_request(body: dict[str, Any], text: str) -> Event:
-    request = structure(body, WebChatGuestMediaRequest)
+    request = _structure_media_request(body)
     if not request.id:
         return _unknown(text, "media request without id")
     return MediaRequestReceived(request)

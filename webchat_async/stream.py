@@ -73,15 +73,6 @@ _ws_logger = logging.getLogger("webchat_async.stream.websocket")
 _ws_logger.addFilter(RedactingFilter())
 
 
-class _Dropped(Exception):
-    """The current socket is gone; carries what the StreamDisconnected event says."""
-
-    def __init__(self, reason: str, code: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
 class _Retryable(Exception):
     """A connection attempt failed in a way worth another attempt."""
 
@@ -184,12 +175,23 @@ class EventStream:
                 down_since = self._down_since if self._down_since is not None else self._clock()
                 attempts = await self._attach()
                 return StreamReconnected(attempts=attempts, downtime=self._clock() - down_since)
+            # The read, inline (not a coroutine of its own: one frame less per event).
+            # _reading tells the watchdog that the owner waits for the peer.
+            self._reading = True
             try:
-                frame = await self._read(ws)
-            except _Dropped as drop:
+                frame = await ws.recv()
+            except (ConnectionClosed, OSError) as exc:
+                lost: ConnectionClosed | OSError | None = exc
+            else:
+                lost = None
+            finally:
+                self._reading = False
+            if lost is not None:
+                reason, code = self._drop_info(lost)
                 await self._detach(ws)
-                logger.info("event stream dropped: %s (code %s)", drop.reason, drop.code)
-                return StreamDisconnected(drop.reason, drop.code)
+                logger.info("event stream dropped: %s (code %s)", reason, code)
+                return StreamDisconnected(reason, code)
+            self._last_frame = self._loop.time()
             event = decode_frame(frame)
             if event is None:
                 continue
@@ -212,20 +214,11 @@ class EventStream:
             if ws is not None and not ws.transport.is_closing():
                 ws.transport.abort()
 
-    async def _read(self, ws: ClientConnection) -> str | bytes:
-        self._reading = True
-        try:
-            frame = await ws.recv()
-        except ConnectionClosed as exc:
-            if self._dead:
-                raise _Dropped("dead peer") from None
-            raise _Dropped(*_close_info(exc)) from None
-        except OSError as exc:
-            raise _Dropped(f"network error: {type(exc).__name__}") from None
-        finally:
-            self._reading = False
-        self._last_frame = self._loop.time()
-        return frame
+    def _drop_info(self, exc: ConnectionClosed | OSError) -> tuple[str, int | None]:
+        """What the StreamDisconnected for a failed read says."""
+        if isinstance(exc, ConnectionClosed):
+            return ("dead peer", None) if self._dead else _close_info(exc)
+        return f"network error: {type(exc).__name__}", None
 
     # Keepalive: one timer per socket, re-armed lazily, instead of a timeout around every
     # read (a frame then costs one clock read, not a timer of its own).

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from webchat_async._events import (
@@ -256,3 +256,97 @@ def test_decode_never_raises_on_structured_garbage(
     topic: str, kind: str | None, body: object
 ) -> None:
     decode_frame(frame(topic, body, kind))
+
+
+# -- the fast paths decide as the plain decoding does ----------------------------------
+#
+# decode_frame tells a message apart first and calls the structure functions directly
+# (_convert.structurer); `reference` is the plain decoding it replaced (e8271bc): every
+# test in the general order, and _convert.structure. Both must agree on every frame.
+
+
+def reference(text: str) -> object:
+    from webchat_async import _convert
+    from webchat_async.errors import DecodeError
+    from webchat_async.models import WebChatMessage
+
+    try:
+        data = _convert.parse_json(text)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(data, dict):
+        return "not an object"
+    topic, body, metadata = data.get("topicName"), data.get("eventBody"), data.get("metadata")
+    if not isinstance(topic, str) or not isinstance(body, dict):
+        return "general path"
+    if topic in ("channel.metadata", "v2.system.socket_closing"):
+        return "general path"
+    kind = metadata.get("type") if isinstance(metadata, dict) else None
+    is_message = topic.startswith("v2.conversations.chats.") and topic.endswith(".messages")
+    if not (is_message and kind == "message"):
+        return "general path"
+    try:
+        message = _convert.structure(body, WebChatMessage)
+    except DecodeError as exc:
+        return UnknownEvent(text, f"bad event: {type(exc).__name__}")
+    if not message.id:
+        return UnknownEvent(text, "message without id")
+    return MessageReceived(message)
+
+
+_members = st.fixed_dictionaries(
+    {"id": st.sampled_from(["a", "b"]) | _json},
+    optional={"displayName": st.sampled_from(["Ann", "Bob"]) | _json, "role": _json},
+)
+_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.sampled_from(["m1", "", "m2"]) | _json,
+        "body": st.text(max_size=5) | _json,
+        "bodyType": st.sampled_from(["standard", "notice", "new-kind"]) | _json,
+        "timestamp": st.sampled_from(["2026-11-30T12:00:00.123Z", "2026-11-30T25:00:00.000Z"])
+        | _json,
+        "sender": _members | _json,
+        "conversation": st.fixed_dictionaries({"id": st.sampled_from([CID]) | _json}) | _json,
+    },
+)
+
+
+_topics = st.sampled_from(
+    [
+        f"v2.conversations.chats.{CID}.messages",
+        f"v2.conversations.chats.{CID}.members",
+        f"v2.conversations.chats.{CID}.typing",
+        "v2.conversations.chats.messages",
+        f"v2.conversations.{CID}.messages",
+        "channel.metadata",
+        "v2.system.socket_closing",
+        None,
+        7,
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            _topics,
+            st.sampled_from(["message", "typing-indicator", "Message", None, 1]),
+            _bodies | _json,
+        ),
+        max_size=6,
+    )
+)
+def test_message_frames_decode_as_the_plain_decoding_does(
+    frames: list[tuple[object, object, object]],
+) -> None:
+    for topic, kind, body in frames:
+        text = json.dumps({"topicName": topic, "eventBody": body, "metadata": {"type": kind}})
+        expected = reference(text)
+        got = decode_frame(text)
+        if expected == "general path":
+            assert not isinstance(got, MessageReceived)
+        else:
+            assert got == expected
+            assert repr(got) == repr(expected)
