@@ -44,9 +44,10 @@ import attrs
 import httpx
 
 from . import _convert
+from ._aio import within
 from ._backoff import Backoff, finite_non_negative
 from ._redact import redact
-from ._transport import AiohttpTransport
+from ._transport import AiohttpTransport, RawHeaders
 from ._validate import check_timeout
 from .errors import (
     ApiConnectionError,
@@ -59,7 +60,15 @@ from .errors import (
 )
 from .models import ErrorBody
 
-__all__ = ["DEFAULT_TIMEOUT", "Auth", "HttpClient", "Retry", "parse_retry_after"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Answer",
+    "Auth",
+    "HttpClient",
+    "LeanAnswer",
+    "Retry",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger("webchat_async.http")
 
@@ -110,6 +119,52 @@ class Auth(Protocol):
     async def refresh(self, rejected: str) -> bool:
         """The service answered 401 to ``rejected``; return true if a retry may succeed."""
         ...
+
+
+class Answer(Protocol):
+    """What :meth:`HttpClient.request` returns: the 2xx answer, read whole.
+
+    An ``httpx.Response`` when the request went through httpx (an injected or a mocked
+    client), the lean path's own :class:`LeanAnswer` otherwise; callers read no more.
+    """
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status (2xx)."""
+        ...
+
+    @property
+    def content(self) -> bytes:
+        """The whole body."""
+        ...
+
+
+class LeanAnswer:
+    """An answer of the lean path, as aiohttp read it.
+
+    Building an ``httpx.Response`` (headers parsed into ``httpx.Headers``, the body
+    wrapped in a stream and read back) was ~10 us of a call that costs the bare transport
+    ~160 us (benchmarks/rest_load.py, one chat): a success needs only the body, so one is
+    built only for a failure (:meth:`response`), and errors are mapped from it by the one
+    function that maps them, :func:`error_from_response`.
+    """
+
+    __slots__ = ("content", "raw_headers", "reason", "status_code")
+
+    def __init__(self, status_code: int, reason: bytes, raw_headers: RawHeaders, content: bytes):
+        self.status_code = status_code
+        self.reason = reason
+        self.raw_headers = raw_headers
+        self.content = content
+
+    def response(self) -> httpx.Response:
+        """The answer as an ``httpx.Response``."""
+        return httpx.Response(
+            self.status_code,
+            headers=self.raw_headers,
+            content=self.content,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": self.reason},
+        )
 
 
 @attrs.frozen
@@ -277,8 +332,8 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         auth: Auth | None = None,
         idempotent: bool | None = None,
-    ) -> httpx.Response:
-        """Send a request, retrying where safe; return the 2xx response or raise.
+    ) -> Answer:
+        """Send a request, retrying where safe; return the 2xx answer or raise.
 
         ``path`` names the request in logs and errors (it carries no query string).
 
@@ -293,7 +348,7 @@ class HttpClient:
         content: bytes | None = None
         if json_body is not None:
             # Encoded once, outside the loop: a retry sends the very same bytes.
-            content = _convert.dump_json(json_body).encode()
+            content = _convert.dump_json_bytes(json_body)
             base_headers = _JSON_HEADERS
         elif form is not None:
             content = urlencode(form).encode()
@@ -322,9 +377,10 @@ class HttpClient:
                 sent_auth = await auth.authorization()
                 send_headers["Authorization"] = sent_auth
             started = time.perf_counter()
+            answer: LeanAnswer | httpx.Response
             try:
                 if lean is not None:
-                    response = await self._send_lean(lean, method, url, send_headers, content)
+                    answer = await self._send_lean(lean, method, url, send_headers, content)
                 else:
                     request = self._client.build_request(
                         method,
@@ -334,7 +390,7 @@ class HttpClient:
                         headers=send_headers,
                         timeout=self.timeout,
                     )
-                    response = await self._send(request)
+                    answer = await self._send(request)
             except httpx.TransportError as exc:
                 if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
                     retries += 1
@@ -345,7 +401,7 @@ class HttpClient:
                 target = request.url if lean is None else self._client.base_url.join(url)
                 raise _transport_error(exc, method, path, target, self.timeout) from exc
 
-            status = response.status_code
+            status = answer.status_code
             if 200 <= status < 300:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
@@ -356,7 +412,8 @@ class HttpClient:
                         (time.perf_counter() - started) * 1000,
                         retries + 1,
                     )
-                return response
+                return answer
+            response = answer.response() if isinstance(answer, LeanAnswer) else answer
             if status == 401 and auth is not None and not refreshed:
                 # One refresh and one retry: a second 401 means the credentials are bad. A
                 # 401 is answered before the request is processed, so a POST may go again.
@@ -384,20 +441,24 @@ class HttpClient:
         gate = self._gate
         if gate is None:
             return await self._client.send(request)
-        if gate.locked():
-            # The pool timeout still bounds the whole wait for a connection.
-            try:
-                await asyncio.wait_for(gate.acquire(), self.timeout.pool)
-            except asyncio.TimeoutError:
-                raise httpx.PoolTimeout(
-                    "timed out waiting for a connection", request=request
-                ) from None
-        else:
-            await gate.acquire()
+        await self._enter(gate)
         try:
             return await self._client.send(request)
         finally:
             gate.release()
+
+    async def _enter(self, gate: asyncio.Semaphore) -> None:
+        """Wait for a place in the pool; the pool timeout bounds the whole wait."""
+        if not gate.locked():
+            await gate.acquire()
+            return
+        # `within`, not asyncio.wait_for: before 3.12 that ran each wait in a task of its
+        # own, one per request beyond the pool's hundred (benchmarks/rest_load.py, 1,000
+        # chats).
+        try:
+            await within(self.timeout.pool, gate.acquire())
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("timed out waiting for a connection") from None
 
     async def _send_lean(
         self,
@@ -406,24 +467,17 @@ class HttpClient:
         url: str,
         headers: dict[str, str],
         content: bytes | None,
-    ) -> httpx.Response:
+    ) -> LeanAnswer:
         """The client the SDK created, without httpx's client layer.
 
         httpx's request building (URL parsing, header merging), its auth/redirect/cookie
         loop and its response streaming were about half of the client CPU of a message
         (benchmarks/rest_load.py); none of them does anything for this client (no auth
-        flow, no redirects, aiohttp keeps the cookies). The answer is still an
-        ``httpx.Response``, built from the bytes read whole.
+        flow, no redirects, aiohttp keeps the cookies).
         """
         gate = self._gate
         if gate is not None:
-            if gate.locked():
-                try:
-                    await asyncio.wait_for(gate.acquire(), self.timeout.pool)
-                except asyncio.TimeoutError:
-                    raise httpx.PoolTimeout("timed out waiting for a connection") from None
-            else:
-                await gate.acquire()
+            await self._enter(gate)
         try:
             status, reason, raw_headers, body = await lean.send(
                 method,
@@ -436,12 +490,7 @@ class HttpClient:
         finally:
             if gate is not None:
                 gate.release()
-        return httpx.Response(
-            status,
-            headers=raw_headers,
-            content=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
-        )
+        return LeanAnswer(status, reason, raw_headers, body)
 
     async def _pause(
         self, method: str, path: str, reason: str, retry: int, retry_after: float | None

@@ -8,6 +8,8 @@ the gate limits how many requests are in flight at once.
 from __future__ import annotations
 
 import asyncio
+import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -92,3 +94,38 @@ async def test_an_injected_client_is_not_gated() -> None:
         assert await asyncio.wait_for(asyncio.gather(*tasks), 10) == [200] * count
         await client.aclose()
     assert keeper.most == count
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="no asyncio.timeout: the wait is asyncio.wait_for's"
+)
+@respx.mock
+async def test_waiting_at_the_gate_starts_no_task_per_request() -> None:
+    """``asyncio.wait_for`` ran each wait in a task of its own before Python 3.12: at
+    1,000 chats, 900 extra tasks. The wait now runs in the caller's task."""
+    keeper = Gatekeeper(full_at=LIMIT)
+    respx.get(URL).mock(side_effect=keeper)
+    client = HttpClient(max_retries=0)
+    loop = asyncio.get_running_loop()
+    created = 0
+
+    def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        nonlocal created
+        created += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    previous = loop.get_task_factory()
+    loop.set_task_factory(counting_factory)
+    count = LIMIT + 50
+    try:
+        tasks = [asyncio.create_task(_get(client)) for _ in range(count)]
+        await asyncio.wait_for(keeper.full.wait(), 10)
+        keeper.release.set()
+        statuses = await asyncio.gather(*tasks)
+    finally:
+        loop.set_task_factory(previous)
+        await client.aclose()
+    assert statuses == [200] * count
+    assert keeper.most == LIMIT
+    # The callers' tasks and the one of the wait_for above: none for the 50 waits.
+    assert created == count + 1
