@@ -85,8 +85,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # aiohttp's trust_env reads the proxy variables and ~/.netrc in a thread at
             # every request (two executor jobs per message); they are read once here.
             trust_env=False,
-            # aiohttp would add its own; the request carries httpx's (the SDK's) headers.
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
         )
         # aiohttp resends an idempotent request (DELETE included) once when a reused
         # connection turns out closed. The retry policy of HttpClient decides alone.
@@ -153,7 +151,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Send ``request``; return the whole response (see the module docs for errors)."""
         url = request.url
         spec = request.extensions.get("timeout") or {}
-        status, reason, headers, body = await self.send(
+        status, reason, headers, body, _ = await self.send(
             request.method,
             str(url),
             request.headers,
@@ -178,8 +176,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: aiohttp.ClientTimeout,
         *,
         https: bool,
-    ) -> tuple[int, bytes, RawHeaders, bytes]:
-        """Send one request: ``(status, reason phrase, raw headers, whole body)``.
+    ) -> tuple[int, bytes, RawHeaders, bytes, bool]:
+        """Send one request: ``(status, reason phrase, raw headers, whole body, encoded)``.
+
+        ``encoded``: the answer has a ``Content-Encoding`` (gzip...), so the body is as
+        it came, for httpx to decode (it chose the ``Accept-Encoding`` the client sends).
 
         Raises the ``httpx.TransportError`` of the module docs.
         """
@@ -202,6 +203,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     reason.encode("ascii", "replace") if reason else b"",
                     response.raw_headers,
                     body,
+                    "Content-Encoding" in response.headers,
                 )
         except Exception as exc:
             mapped = _map_error(exc, timeout)

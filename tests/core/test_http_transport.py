@@ -35,6 +35,7 @@ class StoringServer:
 
     def __init__(self, answer: Handler) -> None:
         self.stored: list[bytes] = []
+        self.heads: list[bytes] = []
         self.connections = 0
         self._answer = answer
         self.port = 0
@@ -44,6 +45,7 @@ class StoringServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 length = 0
                 for line in head.split(b"\r\n"):
                     name, _, value = line.partition(b":")
@@ -302,3 +304,67 @@ async def test_the_lean_path_honours_retry_after_then_returns_the_success() -> N
     assert delays == [3.0]
     assert answer.status_code == 200 and answer.content == b'{"id":"m1"}'
     assert server.stored == [b'{"body":"x"}', b'{"body":"x"}']
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_answer_is_decoded(encoding: str) -> None:
+    """The client asks for gzip and deflate (httpx's Accept-Encoding); the body the API
+    reads is the decoded JSON, on a success and in an error."""
+    import zlib
+
+    def compress(data: bytes) -> bytes:
+        wbits = 31 if encoding == "gzip" else 15  # gzip / zlib wrappers
+        packer = zlib.compressobj(wbits=wbits)
+        return packer.compress(data) + packer.flush()
+
+    message = json.dumps({"id": "m1", "body": "squeezed " * 50}).encode()
+    answers = canned(
+        raw_response(
+            "200 OK",
+            compress(message),
+            "Content-Type: application/json",
+            f"Content-Encoding: {encoding}",
+        ),
+        raw_response(
+            "404 Not Found",
+            compress(ERROR_BODY),
+            "Content-Type: application/json",
+            f"Content-Encoding: {encoding}",
+        ),
+    )
+    async with StoringServer(answers).running() as server:
+        client = HttpClient(max_retries=0)
+        try:
+            answer = await client.request("GET", server.url, path=PATH)
+            with pytest.raises(ApiError) as caught:
+                await client.request("GET", server.url, path=PATH)
+        finally:
+            await client.aclose()
+    assert answer.content == message
+    assert caught.value.code == "not.found" and caught.value.context_id == "ctx-1"
+
+
+async def test_the_request_carries_the_sdk_headers_once_and_none_of_aiohttp() -> None:
+    async with StoringServer(ok).running() as server:
+        client = HttpClient()
+        try:
+            await client.request(
+                "POST",
+                server.url,
+                path=PATH,
+                json_body={"body": "x"},
+                headers={"X-Extra": "1", "accept": "application/json; v=2"},
+            )
+        finally:
+            await client.aclose()
+    lines = [line for line in server.heads[0].decode().split("\r\n")[1:] if line]
+    names = [line.partition(":")[0].lower() for line in lines]
+    assert len(names) == len(set(names)), names
+    fields = {name: line.partition(":")[2].strip() for name, line in zip(names, lines, strict=True)}
+    from webchat_async import __version__
+
+    assert fields["user-agent"] == f"webchat-async/{__version__}"
+    assert fields["accept"] == "application/json; v=2"  # the request's own wins
+    assert fields["accept-encoding"] == "gzip, deflate"
+    assert fields["content-type"] == "application/json"
+    assert fields["x-extra"] == "1"
