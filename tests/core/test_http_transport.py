@@ -368,3 +368,55 @@ async def test_the_request_carries_the_sdk_headers_once_and_none_of_aiohttp() ->
     assert fields["accept-encoding"] == "gzip, deflate"
     assert fields["content-type"] == "application/json"
     assert fields["x-extra"] == "1"
+
+
+async def test_the_lean_path_refreshes_a_rejected_token_once() -> None:
+    class Rotating:
+        def __init__(self) -> None:
+            self.token = "Bearer one"
+            self.rejected: list[str] = []
+
+        async def authorization(self) -> str:
+            return self.token
+
+        async def refresh(self, rejected: str) -> bool:
+            self.rejected.append(rejected)
+            self.token = "Bearer two"
+            return True
+
+    answers = canned(
+        raw_response("401 Unauthorized", b'{"code":"bad.credentials"}'),
+        raw_response("200 OK", b'{"id":"m1"}'),
+    )
+    auth = Rotating()
+    async with StoringServer(answers).running() as server:
+        client = HttpClient(max_retries=0)
+        try:
+            answer = await client.request(
+                "POST", server.url, path=PATH, json_body={"body": "x"}, auth=auth
+            )
+        finally:
+            await client.aclose()
+    assert answer.content == b'{"id":"m1"}' and auth.rejected == ["Bearer one"]
+    sent = [
+        line for head in server.heads for line in head.split(b"\r\n") if b"uthorization" in line
+    ]
+    assert sent == [b"Authorization: Bearer one", b"Authorization: Bearer two"]
+
+
+async def test_the_transport_under_an_httpx_client_decodes_as_httpx_does() -> None:
+    import gzip
+
+    message = json.dumps({"id": "m1"}).encode()
+    answers = canned(
+        raw_response("200 OK", gzip.compress(message), "Content-Encoding: gzip"),
+        raw_response("503 Service Unavailable", b"", "Retry-After: 4"),
+    )
+    async with StoringServer(answers).running() as server:
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=2))
+        async with httpx.AsyncClient(transport=transport) as client:
+            first = await client.get(server.url)
+            second = await client.get(server.url)
+    assert first.status_code == 200 and first.content == message
+    assert second.status_code == 503 and second.reason_phrase == "Service Unavailable"
+    assert second.headers["retry-after"] == "4"
