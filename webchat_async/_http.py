@@ -32,6 +32,7 @@ second token has no effect worth avoiding).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import logging
 import math
@@ -44,9 +45,10 @@ import attrs
 import httpx
 
 from . import _convert
+from ._aio import within
 from ._backoff import Backoff, finite_non_negative
 from ._redact import redact
-from ._transport import AiohttpTransport
+from ._transport import AiohttpTransport, RawHeaders
 from ._validate import check_timeout
 from .errors import (
     ApiConnectionError,
@@ -59,7 +61,15 @@ from .errors import (
 )
 from .models import ErrorBody
 
-__all__ = ["DEFAULT_TIMEOUT", "Auth", "HttpClient", "Retry", "parse_retry_after"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Answer",
+    "Auth",
+    "HttpClient",
+    "LeanAnswer",
+    "Retry",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger("webchat_async.http")
 
@@ -91,6 +101,15 @@ def _client_headers() -> dict[str, str]:
     return {"Accept": "application/json", "User-Agent": f"webchat-async/{__version__}"}
 
 
+def _merged_headers(client: httpx.Headers, request: Mapping[str, str]) -> dict[str, str]:
+    """What httpx sends: the client's headers under the request's, names compared
+    without case. They hold ``Accept``, ``Accept-Encoding`` and ``User-Agent``, so aiohttp
+    adds none of its own (a ``skip_auto_headers`` set cost ~2 us per request)."""
+    merged = httpx.Headers(client)
+    merged.update(request)
+    return dict(merged.items())
+
+
 #: The pool of a client the SDK creates: httpx's defaults, spelled out because the
 #: request gate of :class:`HttpClient` is sized on them.
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -110,6 +129,108 @@ class Auth(Protocol):
     async def refresh(self, rejected: str) -> bool:
         """The service answered 401 to ``rejected``; return true if a retry may succeed."""
         ...
+
+
+class _Gate:
+    """At most ``size`` requests in the pool at once; the others wait their turn, in order.
+
+    ``asyncio.Semaphore`` does the same, but its ``locked()`` builds a generator on each
+    call and ``acquire()`` calls it again: ~1 us of every request, about a third of the
+    SDK's own work around the transport. Entering a free gate here is a test and a
+    decrement. A place given up is handed to the first waiter still waiting (never to a
+    newcomer), and a waiter cancelled just after it was handed one passes it on.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def free(self) -> int:
+        """Places free now (for tests)."""
+        return self._free
+
+    def try_enter(self) -> bool:
+        """Take a place if one is free and nobody waits; false otherwise."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def enter(self, timeout: float | None) -> None:
+        """Wait for a place, at most ``timeout`` seconds (``asyncio.TimeoutError``)."""
+        if self.try_enter():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await within(timeout, waiter)
+        except BaseException:  # a timeout or a cancellation of the caller
+            if waiter.done() and not waiter.cancelled():
+                self.leave()  # the place came at the same time: hand it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def leave(self) -> None:
+        """Give a place back: to the first waiter still waiting, else to the pool."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a waiter whose wait ended is skipped
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+class Answer(Protocol):
+    """What :meth:`HttpClient.request` returns: the 2xx answer, read whole.
+
+    An ``httpx.Response`` when the request went through httpx (an injected or a mocked
+    client), the lean path's own :class:`LeanAnswer` otherwise; callers read no more.
+    """
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status (2xx)."""
+        ...
+
+    @property
+    def content(self) -> bytes:
+        """The whole body."""
+        ...
+
+
+class LeanAnswer:
+    """An answer of the lean path, as aiohttp read it.
+
+    Building an ``httpx.Response`` (headers parsed into ``httpx.Headers``, the body
+    wrapped in a stream and read back) was ~10 us of a call that costs the bare transport
+    ~160 us (benchmarks/rest_load.py, one chat): a success needs only the body, so one is
+    built only for a failure (:meth:`response`), and errors are mapped from it by the one
+    function that maps them, :func:`error_from_response`.
+    """
+
+    __slots__ = ("content", "raw_headers", "reason", "status_code")
+
+    def __init__(
+        self, status_code: int, reason: bytes, raw_headers: RawHeaders, content: bytes
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.raw_headers = raw_headers
+        self.content = content
+
+    def response(self) -> httpx.Response:
+        """The answer as an ``httpx.Response``."""
+        return httpx.Response(
+            self.status_code,
+            headers=self.raw_headers,
+            content=self.content,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": self.reason},
+        )
 
 
 @attrs.frozen
@@ -199,7 +320,7 @@ class HttpClient:
         self.max_retries = max_retries
         self.retry = retry if retry is not None else Retry()
         self._owns_client = client is None
-        self._gate: asyncio.Semaphore | None = None
+        self._gate: _Gate | None = None
         self._lean: AiohttpTransport | None = None
         self._lean_headers: dict[int, dict[str, str]] = {}
         if client is None:
@@ -218,7 +339,7 @@ class HttpClient:
                 trust_env=False,
             )
             self._lean_headers = {
-                id(base): {**client.headers, **base}
+                id(base): _merged_headers(client.headers, base)
                 for base in (_JSON_HEADERS, _FORM_HEADERS, _ACCEPT_HEADERS)
             }
             # httpcore's pool matches every waiting request against every connection
@@ -227,7 +348,7 @@ class HttpClient:
             # beyond the pool's size wait here instead, in O(1); no more than
             # max_connections run at once either way. (An injected client's limits are
             # unknown here: it is not gated.)
-            self._gate = asyncio.Semaphore(_LIMITS.max_connections or 100)
+            self._gate = _Gate(_LIMITS.max_connections or 100)
         self._client = client
         self._closed = False
 
@@ -277,8 +398,8 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         auth: Auth | None = None,
         idempotent: bool | None = None,
-    ) -> httpx.Response:
-        """Send a request, retrying where safe; return the 2xx response or raise.
+    ) -> Answer:
+        """Send a request, retrying where safe; return the 2xx answer or raise.
 
         ``path`` names the request in logs and errors (it carries no query string).
 
@@ -293,7 +414,7 @@ class HttpClient:
         content: bytes | None = None
         if json_body is not None:
             # Encoded once, outside the loop: a retry sends the very same bytes.
-            content = _convert.dump_json(json_body).encode()
+            content = _convert.dump_json_bytes(json_body)
             base_headers = _JSON_HEADERS
         elif form is not None:
             content = urlencode(form).encode()
@@ -322,9 +443,10 @@ class HttpClient:
                 sent_auth = await auth.authorization()
                 send_headers["Authorization"] = sent_auth
             started = time.perf_counter()
+            answer: LeanAnswer | httpx.Response
             try:
                 if lean is not None:
-                    response = await self._send_lean(lean, method, url, send_headers, content)
+                    answer = await self._send_lean(lean, method, url, send_headers, content)
                 else:
                     request = self._client.build_request(
                         method,
@@ -334,7 +456,7 @@ class HttpClient:
                         headers=send_headers,
                         timeout=self.timeout,
                     )
-                    response = await self._send(request)
+                    answer = await self._send(request)
             except httpx.TransportError as exc:
                 if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
                     retries += 1
@@ -345,7 +467,7 @@ class HttpClient:
                 target = request.url if lean is None else self._client.base_url.join(url)
                 raise _transport_error(exc, method, path, target, self.timeout) from exc
 
-            status = response.status_code
+            status = answer.status_code
             if 200 <= status < 300:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
@@ -356,7 +478,8 @@ class HttpClient:
                         (time.perf_counter() - started) * 1000,
                         retries + 1,
                     )
-                return response
+                return answer
+            response = answer.response() if isinstance(answer, LeanAnswer) else answer
             if status == 401 and auth is not None and not refreshed:
                 # One refresh and one retry: a second 401 means the credentials are bad. A
                 # 401 is answered before the request is processed, so a POST may go again.
@@ -384,20 +507,24 @@ class HttpClient:
         gate = self._gate
         if gate is None:
             return await self._client.send(request)
-        if gate.locked():
-            # The pool timeout still bounds the whole wait for a connection.
-            try:
-                await asyncio.wait_for(gate.acquire(), self.timeout.pool)
-            except asyncio.TimeoutError:
-                raise httpx.PoolTimeout(
-                    "timed out waiting for a connection", request=request
-                ) from None
-        else:
-            await gate.acquire()
+        if not gate.try_enter():
+            await self._wait_at(gate)
         try:
             return await self._client.send(request)
         finally:
-            gate.release()
+            gate.leave()
+
+    async def _wait_at(self, gate: _Gate) -> None:
+        """Wait for a place in the pool; the pool timeout bounds the whole wait.
+
+        In the caller's task (``_aio.within``): ``asyncio.wait_for`` before 3.12 ran each
+        wait in a task of its own, one per request beyond the pool's hundred
+        (benchmarks/rest_load.py, 1,000 chats).
+        """
+        try:
+            await gate.enter(self.timeout.pool)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("timed out waiting for a connection") from None
 
     async def _send_lean(
         self,
@@ -406,26 +533,20 @@ class HttpClient:
         url: str,
         headers: dict[str, str],
         content: bytes | None,
-    ) -> httpx.Response:
+    ) -> LeanAnswer | httpx.Response:
         """The client the SDK created, without httpx's client layer.
 
         httpx's request building (URL parsing, header merging), its auth/redirect/cookie
         loop and its response streaming were about half of the client CPU of a message
         (benchmarks/rest_load.py); none of them does anything for this client (no auth
-        flow, no redirects, aiohttp keeps the cookies). The answer is still an
-        ``httpx.Response``, built from the bytes read whole.
+        flow, no redirects, aiohttp keeps the cookies). A compressed answer is the one
+        exception: httpx decodes it, as it does on the other path.
         """
         gate = self._gate
-        if gate is not None:
-            if gate.locked():
-                try:
-                    await asyncio.wait_for(gate.acquire(), self.timeout.pool)
-                except asyncio.TimeoutError:
-                    raise httpx.PoolTimeout("timed out waiting for a connection") from None
-            else:
-                await gate.acquire()
+        if gate is not None and not gate.try_enter():
+            await self._wait_at(gate)
         try:
-            status, reason, raw_headers, body = await lean.send(
+            status, reason, raw_headers, body, encoded = await lean.send(
                 method,
                 url,
                 headers,
@@ -435,13 +556,9 @@ class HttpClient:
             )
         finally:
             if gate is not None:
-                gate.release()
-        return httpx.Response(
-            status,
-            headers=raw_headers,
-            content=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
-        )
+                gate.leave()
+        answer = LeanAnswer(status, reason, raw_headers, body)
+        return answer.response() if encoded else answer
 
     async def _pause(
         self, method: str, path: str, reason: str, retry: int, retry_after: float | None

@@ -33,6 +33,7 @@ retry policy decides alone, and a ``DELETE`` is not sent twice behind its back.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -84,8 +85,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # aiohttp's trust_env reads the proxy variables and ~/.netrc in a thread at
             # every request (two executor jobs per message); they are read once here.
             trust_env=False,
-            # aiohttp would add its own; the request carries httpx's (the SDK's) headers.
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
         )
         # aiohttp resends an idempotent request (DELETE included) once when a reused
         # connection turns out closed. The retry policy of HttpClient decides alone.
@@ -152,7 +151,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Send ``request``; return the whole response (see the module docs for errors)."""
         url = request.url
         spec = request.extensions.get("timeout") or {}
-        status, reason, headers, body = await self.send(
+        status, reason, headers, body, _ = await self.send(
             request.method,
             str(url),
             request.headers,
@@ -177,8 +176,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: aiohttp.ClientTimeout,
         *,
         https: bool,
-    ) -> tuple[int, bytes, RawHeaders, bytes]:
-        """Send one request: ``(status, reason phrase, raw headers, whole body)``.
+    ) -> tuple[int, bytes, RawHeaders, bytes, bool]:
+        """Send one request: ``(status, reason phrase, raw headers, whole body, encoded)``.
+
+        ``encoded``: the answer has a ``Content-Encoding`` (gzip...), so the body is as
+        it came, for httpx to decode (it chose the ``Accept-Encoding`` the client sends).
 
         Raises the ``httpx.TransportError`` of the module docs.
         """
@@ -201,9 +203,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     reason.encode("ascii", "replace") if reason else b"",
                     response.raw_headers,
                     body,
+                    "Content-Encoding" in response.headers,
                 )
         except Exception as exc:
-            mapped = _map_error(exc, method, url, timeout)
+            mapped = _map_error(exc, timeout)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -216,45 +219,49 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-def _where(url: str) -> str:
-    import urllib.parse
+def _os_reason(error: OSError) -> str:
+    """Why a connection failed, without the address (the error text names it once).
 
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.hostname}:{port}"
+    asyncio words a refused connection "Connect call failed ('127.0.0.1', 9)"; the errno
+    says it plainly ("Connection refused"). TLS and name-resolution errors have their own
+    codes, and their own texts say more.
+    """
+    import socket
+
+    code = error.errno
+    if code is not None and code > 0 and not isinstance(error, (ssl.SSLError, socket.gaierror)):
+        return os.strerror(code)
+    return error.strerror or str(error) or type(error).__name__
 
 
 def _seconds(value: float | None) -> str:
     return "no limit" if value is None else f"{value:g} s"
 
 
-def _map_error(
-    exc: Exception, method: str, url: str, timeout: aiohttp.ClientTimeout
-) -> httpx.TransportError | None:
-    """The httpx error for an aiohttp one; ``None`` for what is not a transport error."""
+def _map_error(exc: Exception, timeout: aiohttp.ClientTimeout) -> httpx.TransportError | None:
+    """The httpx error for an aiohttp one; ``None`` for what is not a transport error.
+
+    The error carries the low-level reason only: the request, the host and the port are
+    written once, by :func:`~webchat_async._http.transport_error_text`, which wraps it.
+    """
     import aiohttp
 
-    where = _where(url)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(
-            f"no connection to {where} within {_seconds(timeout.sock_connect)}"
-        )
+        return httpx.ConnectTimeout(f"no connection within {_seconds(timeout.sock_connect)}")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return httpx.ConnectError(f"cannot connect to {where}: {reason}")
+        return httpx.ConnectError(_os_reason(exc.os_error))
     if isinstance(exc, aiohttp.ServerTimeoutError):  # SocketTimeoutError: a read
-        return httpx.ReadTimeout(
-            f"{method} to {where}: no answer within {_seconds(timeout.sock_read)}"
-        )
+        return httpx.ReadTimeout(f"no answer within {_seconds(timeout.sock_read)}")
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(f"{where} closed the connection before answering")
+        return httpx.RemoteProtocolError("the server closed the connection before answering")
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
-        return httpx.RemoteProtocolError(f"malformed answer from {where}")
+        return httpx.RemoteProtocolError("malformed answer")
     if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.UnsupportedProtocol(f"invalid URL for {where}")
+        return httpx.UnsupportedProtocol("invalid URL")
     if isinstance(exc, (aiohttp.ClientError, OSError)):
         # Any other connection failure happened while or after the request was written.
-        return httpx.ReadError(f"connection to {where} failed: {type(exc).__name__}")
+        reason = exc.strerror if isinstance(exc, OSError) else None
+        return httpx.ReadError(reason or type(exc).__name__)
     if isinstance(exc, asyncio.TimeoutError):
-        return httpx.ReadTimeout(f"{method} to {where}: timed out")
+        return httpx.ReadTimeout("timed out")
     return None

@@ -43,6 +43,10 @@ def segment(value: object, name: str) -> str:
     segment instead of walking the path. ``"."`` and ``".."`` are refused: ``quote`` leaves
     dots alone and URL normalization would resolve them as dot-segments.
     """
+    if type(value) is str and value.isascii() and value.replace("-", "").isalnum():
+        # ASCII letters, digits and dashes (every id the service makes): nothing to
+        # escape and nothing to refuse, so the general path below is skipped.
+        return value
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value.strip():

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _convert
-from ._http import Auth, HttpClient, Retry
+from ._http import Answer, Auth, HttpClient, Retry
 from ._paging import iterate, resolve_link
 from ._redact import redact
 from ._validate import (
@@ -83,7 +83,7 @@ def _query_str(value: object, name: str) -> str:
     return value
 
 
-def _decode(response: httpx.Response, cls: type[T], method: str, path: str) -> T:
+def _decode(response: Answer, cls: type[T], method: str, path: str) -> T:
     if not response.content:
         raise DecodeError(f"{method} {redact(path)}: empty response, expected {cls.__name__}")
     try:

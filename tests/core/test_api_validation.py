@@ -319,3 +319,30 @@ def test_any_id_stays_one_path_segment(value: str) -> None:
     assert parts[:-1] == ["", "api", "v2", "webchat", "deployments"]
     assert urllib.parse.unquote(parts[-1], errors="surrogatepass") == value
     assert url.query == b""
+
+
+def _segment_outcome(value: object) -> object:
+    try:
+        return ("ok", segment(value, "member_id"))
+    except (TypeError, ValueError) as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _general_outcome(value: object) -> object:
+    """What segment() gave before its shortcut for plain ids (e8271bc)."""
+    if not isinstance(value, str):
+        return ("error", TypeError, f"member_id must be a str, not {type(value).__name__}")
+    if not value.strip():
+        return ("error", ValueError, "member_id must be a non-empty string")
+    if value in (".", ".."):
+        return ("error", ValueError, f"member_id must be an id, not {value!r}")
+    return ("ok", urllib.parse.quote(value, safe=""))
+
+
+@given(
+    st.text(alphabet=st.sampled_from("aZ09-_. /%é\u0661\t"), max_size=12)
+    | st.text(max_size=6)
+    | st.sampled_from(["-", "--", "٣", "ab\u0663", "\uff21\uff22", None, 5, b"ab"])
+)
+def test_the_plain_id_shortcut_gives_what_quoting_gives(value: object) -> None:
+    assert _segment_outcome(value) == _general_outcome(value)

@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from webchat_async._http import HttpClient, Retry
+from webchat_async._http import HttpClient, LeanAnswer, Retry
 from webchat_async._transport import AiohttpTransport
-from webchat_async.errors import ApiConnectionError, ApiTimeoutError
+from webchat_async.errors import ApiConnectionError, ApiError, ApiTimeoutError, RateLimitError
 
 PATH = "/api/v2/webchat/guest/conversations/c/members/m/messages"
 
@@ -35,6 +35,7 @@ class StoringServer:
 
     def __init__(self, answer: Handler) -> None:
         self.stored: list[bytes] = []
+        self.heads: list[bytes] = []
         self.connections = 0
         self._answer = answer
         self.port = 0
@@ -44,6 +45,7 @@ class StoringServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 length = 0
                 for line in head.split(b"\r\n"):
                     name, _, value = line.partition(b":")
@@ -106,7 +108,11 @@ async def test_a_post_the_server_stored_before_dropping_the_connection_is_not_re
             await client.aclose()
     assert server.stored == [b'{"body":"hi"}']
     assert not isinstance(caught.value.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
-    assert f"127.0.0.1:{server.port}" in str(caught.value)
+    # The host and port once: the transport carries the reason only.
+    assert str(caught.value) == (
+        f"POST {PATH}: request to 127.0.0.1:{server.port} failed "
+        "(RemoteProtocolError: the server closed the connection before answering)"
+    )
 
 
 async def test_a_get_on_a_dropped_connection_is_retried_by_the_policy_alone() -> None:
@@ -148,14 +154,17 @@ async def test_a_refused_connection_is_a_connect_error_naming_host_and_port() ->
 
     client = HttpClient(max_retries=2, retry=Retry(backoff_factor=0, sleep=record))
     try:
-        with pytest.raises(
-            ApiConnectionError, match=f"ConnectError: cannot connect to 127.0.0.1:{port}"
-        ):
+        with pytest.raises(ApiConnectionError) as caught:
             await client.request(
                 "POST", f"http://127.0.0.1:{port}{PATH}", path=PATH, json_body={"body": "x"}
             )
     finally:
         await client.aclose()
+    # One sentence, the address once (it read "cannot connect to 127.0.0.1:9 (ConnectError:
+    # cannot connect to 127.0.0.1:9: Connect call failed ('127.0.0.1', 9))").
+    assert str(caught.value) == (
+        f"POST {PATH}: cannot connect to 127.0.0.1:{port} (ConnectError: Connection refused)"
+    )
     # Nothing was sent: a POST may go again.
     assert len(attempts) == 2
 
@@ -189,8 +198,11 @@ async def test_a_2xx_answer_comes_back_whole() -> None:
             )
         finally:
             await client.aclose()
-    assert response.status_code == 200 and response.reason_phrase == "OK"
-    assert response.json() == {"id": "m1", "body": "héllo"}
+    # The lean path's own answer: no httpx.Response is built for a success.
+    assert isinstance(response, LeanAnswer)
+    assert response.status_code == 200 and response.reason == b"OK"
+    assert json.loads(response.content) == {"id": "m1", "body": "héllo"}
+    assert (b"Content-Type", b"application/json") in response.raw_headers
 
 
 async def test_an_injected_client_keeps_its_own_transport() -> None:
@@ -202,3 +214,209 @@ async def test_an_injected_client_keeps_its_own_transport() -> None:
         assert response.status_code == 204
         await client.aclose()
         assert not injected.is_closed
+
+
+def canned(*answers: bytes) -> Handler:
+    """Answer each request with the next of ``answers`` (raw HTTP/1.1 responses)."""
+    left = list(answers)
+
+    async def answer(_: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(left.pop(0))
+        await writer.drain()
+
+    return answer
+
+
+def raw_response(status: str, body: bytes, *headers: str) -> bytes:
+    head = "".join(f"{header}\r\n" for header in headers)
+    return (
+        f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+    )
+
+
+ERROR_BODY = json.dumps(
+    {"message": "no such member", "code": "not.found", "status": 404, "contextId": "ctx-1"}
+).encode()
+
+
+def error_fields(error: ApiError) -> tuple[object, ...]:
+    retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+    return (
+        type(error),
+        str(error),
+        error.status,
+        error.code,
+        error.context_id,
+        error.request_id,
+        error.body,
+        retry_after,
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        raw_response(
+            "404 Not Found",
+            ERROR_BODY,
+            "Content-Type: application/json",
+            "inin-correlation-id: r-9",
+        ),
+        raw_response("429 Too Many Requests", b"", "Retry-After: 7"),
+        raw_response("502 Bad Gateway", b"<html>proxy</html>", "Content-Type: text/html"),
+        raw_response("418 I'm a teapot", b"{}"),
+    ],
+    ids=["404-error-body", "429-retry-after", "502-html", "418-empty-object"],
+)
+async def test_the_lean_path_maps_an_error_as_httpx_does(answer: bytes) -> None:
+    """A failure is mapped from an httpx.Response on both paths: the same error."""
+    async with StoringServer(canned(answer)).running() as server:
+        client = HttpClient(max_retries=0)
+        try:
+            with pytest.raises(ApiError) as lean:
+                await client.request("POST", server.url, path=PATH, json_body={"body": "x"})
+        finally:
+            await client.aclose()
+        async with httpx.AsyncClient() as injected:  # httpx's own transport
+            via_httpx = HttpClient(injected, max_retries=0)
+            server._answer = canned(answer)
+            with pytest.raises(ApiError) as expected:
+                await via_httpx.request("POST", server.url, path=PATH, json_body={"body": "x"})
+    assert error_fields(lean.value) == error_fields(expected.value)
+
+
+async def test_the_lean_path_honours_retry_after_then_returns_the_success() -> None:
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    answers = canned(
+        raw_response("429 Too Many Requests", b"", "Retry-After: 3"),
+        raw_response("200 OK", b'{"id":"m1"}', "Content-Type: application/json"),
+    )
+    async with StoringServer(answers).running() as server:
+        client = HttpClient(max_retries=2, retry=Retry(backoff_factor=0, sleep=record))
+        try:
+            answer = await client.request("POST", server.url, path=PATH, json_body={"body": "x"})
+        finally:
+            await client.aclose()
+    assert delays == [3.0]
+    assert answer.status_code == 200 and answer.content == b'{"id":"m1"}'
+    assert server.stored == [b'{"body":"x"}', b'{"body":"x"}']
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_answer_is_decoded(encoding: str) -> None:
+    """The client asks for gzip and deflate (httpx's Accept-Encoding); the body the API
+    reads is the decoded JSON, on a success and in an error."""
+    import zlib
+
+    def compress(data: bytes) -> bytes:
+        wbits = 31 if encoding == "gzip" else 15  # gzip / zlib wrappers
+        packer = zlib.compressobj(wbits=wbits)
+        return packer.compress(data) + packer.flush()
+
+    message = json.dumps({"id": "m1", "body": "squeezed " * 50}).encode()
+    answers = canned(
+        raw_response(
+            "200 OK",
+            compress(message),
+            "Content-Type: application/json",
+            f"Content-Encoding: {encoding}",
+        ),
+        raw_response(
+            "404 Not Found",
+            compress(ERROR_BODY),
+            "Content-Type: application/json",
+            f"Content-Encoding: {encoding}",
+        ),
+    )
+    async with StoringServer(answers).running() as server:
+        client = HttpClient(max_retries=0)
+        try:
+            answer = await client.request("GET", server.url, path=PATH)
+            with pytest.raises(ApiError) as caught:
+                await client.request("GET", server.url, path=PATH)
+        finally:
+            await client.aclose()
+    assert answer.content == message
+    assert caught.value.code == "not.found" and caught.value.context_id == "ctx-1"
+
+
+async def test_the_request_carries_the_sdk_headers_once_and_none_of_aiohttp() -> None:
+    async with StoringServer(ok).running() as server:
+        client = HttpClient()
+        try:
+            await client.request(
+                "POST",
+                server.url,
+                path=PATH,
+                json_body={"body": "x"},
+                headers={"X-Extra": "1", "accept": "application/json; v=2"},
+            )
+        finally:
+            await client.aclose()
+    lines = [line for line in server.heads[0].decode().split("\r\n")[1:] if line]
+    names = [line.partition(":")[0].lower() for line in lines]
+    assert len(names) == len(set(names)), names
+    fields = {name: line.partition(":")[2].strip() for name, line in zip(names, lines, strict=True)}
+    from webchat_async import __version__
+
+    assert fields["user-agent"] == f"webchat-async/{__version__}"
+    assert fields["accept"] == "application/json; v=2"  # the request's own wins
+    assert fields["accept-encoding"] == "gzip, deflate"
+    assert fields["content-type"] == "application/json"
+    assert fields["x-extra"] == "1"
+
+
+async def test_the_lean_path_refreshes_a_rejected_token_once() -> None:
+    class Rotating:
+        def __init__(self) -> None:
+            self.token = "Bearer one"
+            self.rejected: list[str] = []
+
+        async def authorization(self) -> str:
+            return self.token
+
+        async def refresh(self, rejected: str) -> bool:
+            self.rejected.append(rejected)
+            self.token = "Bearer two"
+            return True
+
+    answers = canned(
+        raw_response("401 Unauthorized", b'{"code":"bad.credentials"}'),
+        raw_response("200 OK", b'{"id":"m1"}'),
+    )
+    auth = Rotating()
+    async with StoringServer(answers).running() as server:
+        client = HttpClient(max_retries=0)
+        try:
+            answer = await client.request(
+                "POST", server.url, path=PATH, json_body={"body": "x"}, auth=auth
+            )
+        finally:
+            await client.aclose()
+    assert answer.content == b'{"id":"m1"}' and auth.rejected == ["Bearer one"]
+    sent = [
+        line for head in server.heads for line in head.split(b"\r\n") if b"uthorization" in line
+    ]
+    assert sent == [b"Authorization: Bearer one", b"Authorization: Bearer two"]
+
+
+async def test_the_transport_under_an_httpx_client_decodes_as_httpx_does() -> None:
+    import gzip
+
+    message = json.dumps({"id": "m1"}).encode()
+    answers = canned(
+        raw_response("200 OK", gzip.compress(message), "Content-Encoding: gzip"),
+        raw_response("503 Service Unavailable", b"", "Retry-After: 4"),
+    )
+    async with StoringServer(answers).running() as server:
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=2))
+        async with httpx.AsyncClient(transport=transport) as client:
+            first = await client.get(server.url)
+            second = await client.get(server.url)
+    assert first.status_code == 200 and first.content == message
+    assert second.status_code == 503 and second.reason_phrase == "Service Unavailable"
+    assert second.headers["retry-after"] == "4"
