@@ -108,6 +108,10 @@ MAX_PAGES = 2000
 # Pages in a row without a new message after which a backfill stops.
 _STALLS = 3
 
+# An empty id set shared by every session until it needs a set of its own (an empty set
+# costs ~216 bytes; most sessions never hold a frame nor see a media request).
+_NO_IDS: frozenset[str] = frozenset()
+
 # Cursors kept for the backfill's start: the position's and the last REWIND deliveries.
 _CURSORS = REWIND + 1
 
@@ -277,7 +281,10 @@ class Inbound:
         # Everything stamped at or before the floor is taken as delivered: the saved
         # position's timestamp, then the greatest timestamp that left the ring.
         self._floor = position.timestamp
-        self._floor_ids: set[str] = set(self._pos_ids)  # what left the ring at the floor
+        # What left the ring at the floor.
+        self._floor_ids: set[str] | frozenset[str] = _NO_IDS
+        if self._pos_ids:
+            self._floor_ids = set(self._pos_ids)
         # Pages in a row that brought nothing new (a server repeating itself).
         self._stalls = 0
         # Where backfills may start: the last REWIND in-order deliveries, after the
@@ -287,7 +294,7 @@ class Inbound:
         self._outbox: deque[_Item] = deque()
         # Created by the first hold (a backfill that holds frames), dropped once released.
         self._held: deque[Event | _Pending | _Reattach] | None = None
-        self._held_ids: set[str] = set()
+        self._held_ids: set[str] | frozenset[str] = _NO_IDS
         self._unheld = 0  # message frames not held since the current page was asked for
         # The socket dropped or was reattached after the current page was asked for: it
         # may miss messages stored since, so it cannot be the last page.
@@ -305,7 +312,7 @@ class Inbound:
         # Members as last known (fetched, or announced by a frame), one entry per member.
         self._members: dict[str, WebChatMemberInfo] = {}
         self._members_read = False
-        self._media_seen: set[str] = set()
+        self._media_seen: set[str] | frozenset[str] = _NO_IDS
         self._ending_reason: str | None = None
         # A detach since the endpoint was last caught up: messages may exist that never
         # came live (only a page can bring them).
@@ -421,7 +428,7 @@ class Inbound:
         elif isinstance(event, MediaRequestReceived):
             request_id = event.request.id
             if request_id and request_id not in self._media_seen:
-                self._media_seen.add(request_id)
+                self._see_media(request_id)
                 self._put(event)
         elif isinstance(event, StreamDisconnected):
             self.detached(event)
@@ -589,7 +596,7 @@ class Inbound:
                     and media.state == MediaRequestState.PENDING
                     and media.id not in self._media_seen
                 ):
-                    self._media_seen.add(media.id)
+                    self._see_media(media.id)
                     events.append(MediaRequestReceived(media))
             pending.events = events
             break
@@ -655,7 +662,10 @@ class Inbound:
                 self._floor = old_ts
                 self._floor_ids = {old_id}
             elif old_ts == self._floor:
-                self._floor_ids.add(old_id)
+                floor_ids = self._floor_ids
+                if not isinstance(floor_ids, set):
+                    floor_ids = self._floor_ids = set(floor_ids)
+                floor_ids.add(old_id)
 
     def _stored_fault(self, fault: Undecodable) -> bool:
         """A stored message that does not decode: reported once (by id), then skipped."""
@@ -691,7 +701,10 @@ class Inbound:
             return
         if len(self._held_ids) < self._hold_limit:
             self._holding().append(event)
-            self._held_ids.add(message_id)
+            held_ids = self._held_ids
+            if not isinstance(held_ids, set):
+                held_ids = self._held_ids = set()
+            held_ids.add(message_id)
         else:
             self._unheld += 1
             self._unheld_last = event.message
@@ -705,7 +718,8 @@ class Inbound:
         while held:
             item = held.popleft()
             if isinstance(item, MessageReceived):
-                self._held_ids.discard(item.message.id or "")
+                if isinstance(self._held_ids, set):
+                    self._held_ids.discard(item.message.id or "")
                 if until is not None and item.message.id == until:
                     return
                 self._offer(item.message, item)
@@ -724,6 +738,12 @@ class Inbound:
         if held is None:
             held = self._held = deque()
         return held
+
+    def _see_media(self, media_id: str) -> None:
+        seen = self._media_seen
+        if not isinstance(seen, set):
+            seen = self._media_seen = set()
+        seen.add(media_id)
 
     def _cursor(self, message_id: str) -> None:
         cursors = self._cursors
