@@ -88,3 +88,29 @@ def test_the_worker_names_have_one_import_path_webchat_async_worker() -> None:
         obj = getattr(worker, name)
         if inspect.isclass(obj) or inspect.isfunction(obj):
             assert inspect.getdoc(obj), f"worker.{name} has no docstring"
+
+
+def test_import_loads_no_submodule_until_a_name_is_used() -> None:
+    # Issue 11: `import webchat_async` stays cheap (asyncio, attrs and the model classes cost
+    # more than httpx); each name loads its submodule on first use, by either spelling.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, webchat_async\n"
+        "heavy = {'asyncio', 'attr', 'httpx', 'webchat_async.models', 'webchat_async.session'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+        "from webchat_async import GuestSession\n"
+        "print(GuestSession.__module__, webchat_async.ApiError.__module__)\n"
+        "print(set(webchat_async.__all__) <= set(dir(webchat_async)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == ["[]", "webchat_async.session webchat_async.errors", "True"]
+    try:
+        webchat_async.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchName" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")

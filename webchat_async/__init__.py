@@ -18,45 +18,121 @@ the service lives in :mod:`webchat_async.simulator` (extra ``webchat-async[simul
 
 from __future__ import annotations
 
-from . import models
-from ._backoff import Backoff
-from ._events import (
-    AnyEvent,
-    ConversationEnded,
-    Event,
-    MediaRequestReceived,
-    MemberJoined,
-    MemberLeft,
-    MemberStateChanged,
-    MessageReceived,
-    StreamDisconnected,
-    StreamReconnected,
-    TypingStarted,
-    UnknownEvent,
-)
-from ._http import Retry
-from .api import WebChatApi
-from .auth import ClientCredentials
-from .errors import (
-    ApiConnectionError,
-    ApiError,
-    ApiTimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    DecodeError,
-    HandshakeRefused,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    SessionClosedError,
-    StreamError,
-    WebChatError,
-)
-from .models import GuestMemberInfo
-from .regions import REGIONS, Region, resolve_region
-from .session import GuestSession, SavedSession, SessionOptions
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each is loaded on first use
+    from . import models
+    from ._backoff import Backoff
+    from ._events import (
+        AnyEvent,
+        ConversationEnded,
+        Event,
+        MediaRequestReceived,
+        MemberJoined,
+        MemberLeft,
+        MemberStateChanged,
+        MessageReceived,
+        StreamDisconnected,
+        StreamReconnected,
+        TypingStarted,
+        UnknownEvent,
+    )
+    from ._http import Retry
+    from .api import WebChatApi
+    from .auth import ClientCredentials
+    from .errors import (
+        ApiConnectionError,
+        ApiError,
+        ApiTimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        DecodeError,
+        HandshakeRefused,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        SessionClosedError,
+        StreamError,
+        WebChatError,
+    )
+    from .models import GuestMemberInfo
+    from .regions import REGIONS, Region, resolve_region
+    from .session import GuestSession, SavedSession, SessionOptions
+
+# Each public name and the submodule that defines it. ``import webchat_async`` loads none
+# of them (issue 11: asyncio, attrs and the ~30 model classes cost more than httpx itself);
+# the first use of a name loads its submodule (PEP 562). ``from webchat_async import X``
+# and ``webchat_async.X`` both work as before.
+_WHERE: dict[str, str] = {
+    "models": "models",
+    "GuestMemberInfo": "models",
+    "Backoff": "_backoff",
+    "Retry": "_http",
+    "WebChatApi": "api",
+    "ClientCredentials": "auth",
+    "Region": "regions",
+    "REGIONS": "regions",
+    "resolve_region": "regions",
+    "GuestSession": "session",
+    "SavedSession": "session",
+    "SessionOptions": "session",
+    **dict.fromkeys(
+        (
+            "AnyEvent",
+            "ConversationEnded",
+            "Event",
+            "MediaRequestReceived",
+            "MemberJoined",
+            "MemberLeft",
+            "MemberStateChanged",
+            "MessageReceived",
+            "StreamDisconnected",
+            "StreamReconnected",
+            "TypingStarted",
+            "UnknownEvent",
+        ),
+        "_events",
+    ),
+    **dict.fromkeys(
+        (
+            "ApiConnectionError",
+            "ApiError",
+            "ApiTimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConflictError",
+            "DecodeError",
+            "HandshakeRefused",
+            "NotFoundError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ServerError",
+            "SessionClosedError",
+            "StreamError",
+            "WebChatError",
+        ),
+        "errors",
+    ),
+}
+
+if not TYPE_CHECKING:  # hidden from type checkers: an unknown name stays an error there
+
+    def __getattr__(name: str) -> Any:
+        where = _WHERE.get(name)
+        if where is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = importlib.import_module(f"{__name__}.{where}")
+        value = module if name == where else getattr(module, name)
+        globals()[name] = value  # the next lookup is a plain module attribute
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 

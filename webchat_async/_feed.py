@@ -93,6 +93,22 @@ class Feed:
         failure: the error that stopped the reader, if one did.
     """
 
+    __slots__ = (
+        "_api",
+        "_backoff",
+        "_closing_grace",
+        "_conversation_id",
+        "_core",
+        "_failing_since",
+        "_failure_seen",
+        "_kick",
+        "_retry_window",
+        "_stream",
+        "_waiters",
+        "failure",
+        "finished",
+    )
+
     def __init__(
         self,
         api: WebChatApi,
@@ -112,8 +128,10 @@ class Feed:
         self._retry_window = retry_window
         self._closing_grace = closing_grace
         self._failing_since: float | None = None
-        # Set when the reader has something for consumers (or finished); cleared by them.
-        self._readable = asyncio.Event()
+        # Consumers waiting for the reader to have something for them (or to finish): one
+        # future per wait, as asyncio.Event keeps, without the Event and its deque per
+        # session (there are thousands).
+        self._waiters: list[asyncio.Future[None]] = []
         # Set by a consumer that took an event: the core may now want a page.
         self._kick: asyncio.Future[None] | None = None
         self.finished = False
@@ -147,8 +165,18 @@ class Feed:
                 return event
             if self.finished:
                 self._raise_end()
-            self._readable.clear()
-            await self._readable.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        """Wake every waiting consumer (each checks again what there is to take)."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _raise_end(self) -> None:
         if self.failure is not None:
@@ -160,7 +188,7 @@ class Feed:
         """Mark the feed finished (the reader was stopped), wake consumers, and return the
         reader's failure if no consumer has received it yet."""
         self.finished = True
-        self._readable.set()
+        self._wake()
         if self.failure is not None and not self._failure_seen:
             self._failure_seen = True
             return self.failure
@@ -176,13 +204,13 @@ class Feed:
         tasks: dict[asyncio.Task[Any], Request] = {}
         stream_open = True
         closing_by: float | None = None
+        # No local outlives its round: while a session idles (for hours, thousands of them)
+        # this frame must not keep the last event or the last done task (and its page).
         try:
             core.attached(None)
             # After the end, only the lookups that events in the outbox wait for remain.
             while not core.ended or core.waiting():
-                for request in core.requests():
-                    task = loop.create_task(self._carry_out(request))
-                    tasks[task] = request
+                tasks.update({loop.create_task(self._carry_out(r)): r for r in core.requests()})
                 if receiving is None and not tasks and stream_open and core.state is State.LIVE:
                     # Live with nothing else to wait for (the common case): read in this
                     # task, a frame costs no task of its own. A consumer taking events
@@ -193,8 +221,23 @@ class Feed:
                         stream_open = await self._received(functools.partial(_reraise, exc), False)
                     else:
                         stream_open = await self._received(functools.partial(_same, event), False)
+                        del event
                     if core.ready():
-                        self._readable.set()
+                        self._wake()
+                    continue
+                if receiving is not None and not tasks and core.state is State.LIVE:
+                    # Live again with the receive started during a backfill still pending:
+                    # wait for it alone, as above (an idle session then holds no kick, no
+                    # asyncio.wait waiter and callbacks while nothing comes).
+                    try:
+                        await receiving
+                    except Exception:  # task.result() raises it again, below
+                        pass
+                    received, receiving = receiving, None
+                    stream_open = await self._received(received.result, False)
+                    del received
+                    if core.ready():
+                        self._wake()
                     continue
                 if receiving is None and stream_open and not core.ended:
                     receiving = loop.create_task(self._stream.receive())
@@ -215,14 +258,15 @@ class Feed:
                 if not done and closing_by is not None:
                     core.closing_done()
                 if receiving is not None and receiving in done:
-                    task, receiving = receiving, None
-                    stream_open = await self._received(task.result, closing_by is not None)
+                    received, receiving = receiving, None
+                    stream_open = await self._received(received.result, closing_by is not None)
+                    del received
                     if closing_by is not None and not stream_open:
                         core.closing_done()
-                for task in [t for t in done if t in tasks]:
-                    self._answered(tasks.pop(task), task)
+                self._answer_all(done, tasks)
+                del done, _, waiting, kick
                 if core.ready():
-                    self._readable.set()
+                    self._wake()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -232,7 +276,7 @@ class Feed:
             for task in [*tasks, *([receiving] if receiving is not None else [])]:
                 await cancel_and_wait(task)
             self.finished = True
-            self._readable.set()
+            self._wake()
 
     async def _received(self, result: Callable[[], Event], closing: bool) -> bool:
         """Feed a finished receive to the core; return whether the stream can be read on."""
@@ -257,6 +301,13 @@ class Feed:
         else:
             core.frame(event)
         return True
+
+    def _answer_all(
+        self, done: set[asyncio.Future[Any]], tasks: dict[asyncio.Task[Any], Request]
+    ) -> None:
+        """Feed the core the answers of the request tasks in ``done``, in turn."""
+        for task in [t for t in done if t in tasks]:
+            self._answered(tasks.pop(task), task)
 
     def _answered(self, request: Request, task: asyncio.Task[Any]) -> None:
         core = self._core

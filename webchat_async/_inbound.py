@@ -108,6 +108,13 @@ MAX_PAGES = 2000
 # Pages in a row without a new message after which a backfill stops.
 _STALLS = 3
 
+# An empty id set shared by every session until it needs a set of its own (an empty set
+# costs ~216 bytes; most sessions never hold a frame nor see a media request).
+_NO_IDS: frozenset[str] = frozenset()
+
+# Cursors kept for the backfill's start: the position's and the last REWIND deliveries.
+_CURSORS = REWIND + 1
+
 
 @attrs.frozen
 class Position:
@@ -199,6 +206,10 @@ _Item = Event | _Pending
 class Inbound:
     """The inbound state machine of one session (module docstring).
 
+    One per session, thousands per process: slots, and no collection that an idle
+    session leaves empty is allocated before it is needed (a deque costs ~760 bytes even
+    empty; the lists below are short).
+
     Args:
         member_id: the guest's own member id (its ``DISCONNECTED`` ends the chat).
         position: where a resumed session's consumer stood (``None`` for a new one).
@@ -207,6 +218,42 @@ class Inbound:
             always kept for the backfill's reach-back).
         hold_limit: message frames held while a backfill runs.
     """
+
+    __slots__ = (
+        "_capacity",
+        "_cursors",
+        "_ending_reason",
+        "_floor",
+        "_floor_ids",
+        "_held",
+        "_held_ids",
+        "_hold_limit",
+        "_lost_at_end",
+        "_media_seen",
+        "_member_id",
+        "_members",
+        "_members_read",
+        "_missed",
+        "_next_after",
+        "_outbox",
+        "_page",
+        "_pages",
+        "_pos_ids",
+        "_pos_ts",
+        "_reconnected",
+        "_recovered",
+        "_requests",
+        "_rescan",
+        "_ring",
+        "_ring_ids",
+        "_ring_size",
+        "_stale",
+        "_stalls",
+        "_taken",
+        "_unheld",
+        "_unheld_last",
+        "state",
+    )
 
     def __init__(
         self,
@@ -234,15 +281,20 @@ class Inbound:
         # Everything stamped at or before the floor is taken as delivered: the saved
         # position's timestamp, then the greatest timestamp that left the ring.
         self._floor = position.timestamp
-        self._floor_ids: set[str] = set(self._pos_ids)  # what left the ring at the floor
+        # What left the ring at the floor.
+        self._floor_ids: set[str] | frozenset[str] = _NO_IDS
+        if self._pos_ids:
+            self._floor_ids = set(self._pos_ids)
         # Pages in a row that brought nothing new (a server repeating itself).
         self._stalls = 0
         # Where backfills may start: the last REWIND in-order deliveries, after the
-        # position's cursor (``None``: the conversation's start, for a new session).
-        self._cursors: deque[str | None] = deque([position.cursor], maxlen=REWIND + 1)
+        # position's cursor (``None``: the conversation's start, for a new session). A
+        # list of at most _CURSORS (a deque would cost more than its 17 entries).
+        self._cursors: list[str | None] = [position.cursor]
         self._outbox: deque[_Item] = deque()
-        self._held: deque[Event | _Pending | _Reattach] = deque()
-        self._held_ids: set[str] = set()
+        # Created by the first hold (a backfill that holds frames), dropped once released.
+        self._held: deque[Event | _Pending | _Reattach] | None = None
+        self._held_ids: set[str] | frozenset[str] = _NO_IDS
         self._unheld = 0  # message frames not held since the current page was asked for
         # The socket dropped or was reattached after the current page was asked for: it
         # may miss messages stored since, so it cannot be the last page.
@@ -256,11 +308,11 @@ class Inbound:
         self._rescan = False  # the backfill pages from the start (cursors refused)
         self._recovered = 0
         # Reattaches not yet reported, oldest first (one StreamReconnected per drop).
-        self._reconnected: deque[StreamReconnected] = deque()
+        self._reconnected: list[StreamReconnected] = []
         # Members as last known (fetched, or announced by a frame), one entry per member.
         self._members: dict[str, WebChatMemberInfo] = {}
         self._members_read = False
-        self._media_seen: set[str] = set()
+        self._media_seen: set[str] | frozenset[str] = _NO_IDS
         self._ending_reason: str | None = None
         # A detach since the endpoint was last caught up: messages may exist that never
         # came live (only a page can bring them).
@@ -312,7 +364,7 @@ class Inbound:
 
     def held(self) -> int:
         """Events held aside while a backfill runs."""
-        return len(self._held)
+        return len(self._held) if self._held is not None else 0
 
     def remembered(self) -> int:
         """Message ids held in memory by the guard (ring, ties, held frames)."""
@@ -339,7 +391,7 @@ class Inbound:
             return
         if reconnected is not None:
             self._reconnected.append(reconnected)
-            self._held.append(_REATTACH)
+            self._holding().append(_REATTACH)
         self._stale = self._page is not None
         self._start_backfill()
         self._requests.append(FetchMembers())
@@ -376,7 +428,7 @@ class Inbound:
         elif isinstance(event, MediaRequestReceived):
             request_id = event.request.id
             if request_id and request_id not in self._media_seen:
-                self._media_seen.add(request_id)
+                self._see_media(request_id)
                 self._put(event)
         elif isinstance(event, StreamDisconnected):
             self.detached(event)
@@ -544,7 +596,7 @@ class Inbound:
                     and media.state == MediaRequestState.PENDING
                     and media.id not in self._media_seen
                 ):
-                    self._media_seen.add(media.id)
+                    self._see_media(media.id)
                     events.append(MediaRequestReceived(media))
             pending.events = events
             break
@@ -561,16 +613,16 @@ class Inbound:
         pos = self._pos_ts
         if ts is None:
             # No place in server order: told apart by id only (the ring).
-            self._cursors.append(message_id)
+            self._cursor(message_id)
             self._remember(ts, message_id)
         elif pos is None or ts > pos:
             self._pos_ts = ts
             self._pos_ids = {message_id}
-            self._cursors.append(message_id)
+            self._cursor(message_id)
             self._remember(ts, message_id)
         elif ts == pos:
             self._pos_ids.add(message_id)
-            self._cursors.append(message_id)
+            self._cursor(message_id)
             self._remember(ts, message_id)
         elif self._floor is not None and (
             ts < self._floor or (ts == self._floor and message_id in self._floor_ids)
@@ -610,7 +662,10 @@ class Inbound:
                 self._floor = old_ts
                 self._floor_ids = {old_id}
             elif old_ts == self._floor:
-                self._floor_ids.add(old_id)
+                floor_ids = self._floor_ids
+                if not isinstance(floor_ids, set):
+                    floor_ids = self._floor_ids = set(floor_ids)
+                floor_ids.add(old_id)
 
     def _stored_fault(self, fault: Undecodable) -> bool:
         """A stored message that does not decode: reported once (by id), then skipped."""
@@ -645,8 +700,11 @@ class Inbound:
         if message_id in self._held_ids:
             return
         if len(self._held_ids) < self._hold_limit:
-            self._held.append(event)
-            self._held_ids.add(message_id)
+            self._holding().append(event)
+            held_ids = self._held_ids
+            if not isinstance(held_ids, set):
+                held_ids = self._held_ids = set()
+            held_ids.add(message_id)
         else:
             self._unheld += 1
             self._unheld_last = event.message
@@ -655,19 +713,43 @@ class Inbound:
         """Release held events in order: all, or those before the held copy of ``until``
         (dropped: the page delivers that message itself)."""
         held = self._held
+        if held is None:
+            return
         while held:
             item = held.popleft()
             if isinstance(item, MessageReceived):
-                self._held_ids.discard(item.message.id or "")
+                if isinstance(self._held_ids, set):
+                    self._held_ids.discard(item.message.id or "")
                 if until is not None and item.message.id == until:
                     return
                 self._offer(item.message, item)
             elif isinstance(item, _Reattach):
                 if self._reconnected:
-                    reconnected = self._reconnected.popleft()
+                    reconnected = self._reconnected.pop(0)
                     self._outbox.append(attrs.evolve(reconnected, backfilled=self._recovered))
             else:
                 self._outbox.append(item)
+        if self._held is held:
+            self._held = None  # all released: the deque goes until the next hold
+
+    def _holding(self) -> deque[Event | _Pending | _Reattach]:
+        """The held events, created on the first hold."""
+        held = self._held
+        if held is None:
+            held = self._held = deque()
+        return held
+
+    def _see_media(self, media_id: str) -> None:
+        seen = self._media_seen
+        if not isinstance(seen, set):
+            seen = self._media_seen = set()
+        seen.add(media_id)
+
+    def _cursor(self, message_id: str) -> None:
+        cursors = self._cursors
+        cursors.append(message_id)
+        if len(cursors) > _CURSORS:
+            del cursors[0]
 
     def _start_backfill(self) -> None:
         self.state = State.BACKFILL
@@ -695,7 +777,7 @@ class Inbound:
 
     def _flush_reconnected(self) -> None:
         while self._reconnected:
-            reconnected = self._reconnected.popleft()
+            reconnected = self._reconnected.pop(0)
             self._put(attrs.evolve(reconnected, backfilled=self._recovered))
 
     def _ask(self) -> None:
@@ -752,11 +834,14 @@ class Inbound:
     def _pendings(self, request: Request) -> list[_Pending]:
         # By identity: two changes of one member are two equal requests.
         found = [p for p in self._outbox if isinstance(p, _Pending) and p.request is request]
-        return found + [p for p in self._held if isinstance(p, _Pending) and p.request is request]
+        held = self._held or ()
+        return found + [p for p in held if isinstance(p, _Pending) and p.request is request]
 
     def _settle(self) -> None:
         """Replace answered placeholders by their events."""
         for place in (self._outbox, self._held):
+            if place is None:
+                continue
             if not any(isinstance(p, _Pending) and p.events is not None for p in place):
                 continue
             items: deque[Any] = deque()

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Any
+import operator
+import threading
+from collections.abc import Callable
+from typing import Any, cast
 
 import attrs
 
@@ -96,6 +99,72 @@ class _OpenEnum(str, enum.Enum):
 # Secrets (the guest JWT, the stream URI that embeds it) never reach a repr.
 _mask = mask
 
+# Per model class: its fields' values as a tuple, and the fields its repr shows.
+_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_REPRS: dict[type, tuple[tuple[str, Callable[[Any], str]], ...]] = {}
+_repr_context = threading.local()
+
+
+def _values_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    get = _VALUES.get(cls)
+    if get is None:
+        names = [a.name for a in attrs.fields(cls)]
+        if len(names) == 1:
+            one = operator.attrgetter(names[0])
+            get = _VALUES[cls] = lambda obj: (one(obj),)
+        else:
+            get = _VALUES[cls] = operator.attrgetter(*names)
+    return get
+
+
+class _Model:
+    """Equality, hash and repr shared by every model, as attrs would generate them.
+
+    attrs compiles each generated method from source, class by class, at import: with
+    ~30 models that was most of ``webchat_async.models``' import time (issue 11). These
+    are written once: equal when of the same class with equal fields, in order; hashed
+    on the class and the fields (the models are frozen); shown as
+    ``Name(field=value, ...)`` with secrets masked.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        get = _values_of(self.__class__)
+        return get(self) == get(other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        cls = self.__class__
+        return hash((cls, *_values_of(cls)(self)))
+
+    def __repr__(self) -> str:
+        cls = self.__class__
+        shown = _REPRS.get(cls)
+        if shown is None:
+            shown = _REPRS[cls] = tuple(
+                (a.name, repr if a.repr is True else a.repr)
+                for a in attrs.fields(cast("type[attrs.AttrsInstance]", cls))
+                if a.repr is not False
+            )
+        # A model inside itself (only possible through a mutable field) shows as "...".
+        seen: set[int] | None = getattr(_repr_context, "seen", None)
+        if seen is None:
+            seen = _repr_context.seen = set()
+        if id(self) in seen:
+            return "..."
+        seen.add(id(self))
+        try:
+            fields = ", ".join(f"{name}={show(getattr(self, name))}" for name, show in shown)
+        finally:
+            seen.discard(id(self))
+        return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({fields})"
+
 
 class MediaRequestState(_OpenEnum):
     """State of a media request (``WebChatGuestMediaRequest.state``)."""
@@ -148,8 +217,8 @@ class RoutingTargetType(_OpenEnum):
     QUEUE = "QUEUE"
 
 
-@attrs.frozen(kw_only=True)
-class WebChatDeployment:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatDeployment(_Model):
     """A web chat deployment: the settings under which guest chats are created."""
 
     id: str | None = None
@@ -164,8 +233,8 @@ class WebChatDeployment:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatDeploymentEntityListing:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatDeploymentEntityListing(_Model):
     """The list of deployments returned by ``get_webchat_deployments``."""
 
     total: int | None = None
@@ -173,15 +242,15 @@ class WebChatDeploymentEntityListing:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatSettings:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatSettings(_Model):
     """Organization-wide web chat settings."""
 
     require_deployment: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatGuestMediaRequest:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatGuestMediaRequest(_Model):
     """A request from the agent for media (for example co-browse or screen share)."""
 
     id: str | None = None
@@ -193,15 +262,15 @@ class WebChatGuestMediaRequest:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatGuestMediaRequestEntityList:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatGuestMediaRequestEntityList(_Model):
     """The media requests of a conversation."""
 
     entities: list[WebChatGuestMediaRequest] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatMemberInfo:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatMemberInfo(_Model):
     """A member of a chat conversation: the guest, an agent, ACD or a workflow."""
 
     id: str | None = None
@@ -219,8 +288,8 @@ class WebChatMemberInfo:
     state: MemberState | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatMemberInfoEntityList:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatMemberInfoEntityList(_Model):
     """One page of conversation members (page-number paging)."""
 
     entities: list[WebChatMemberInfo] | None = None
@@ -235,8 +304,8 @@ class WebChatMemberInfoEntityList:
     page_count: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatMessage:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatMessage(_Model):
     """A message in a chat conversation, as the messages endpoint and the event stream carry it."""
 
     id: str | None = None
@@ -249,8 +318,8 @@ class WebChatMessage:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatMessageEntityList:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatMessageEntityList(_Model):
     """One page of messages (cursor paging through ``next`` / ``previous_page``)."""
 
     page_size: int | None = None
@@ -260,8 +329,8 @@ class WebChatMessageEntityList:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatTyping:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatTyping(_Model):
     """A typing indicator, as returned by the typing endpoint."""
 
     id: str | None = None
@@ -270,16 +339,16 @@ class WebChatTyping:
     timestamp: datetime.datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CreateWebChatMessageRequest:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class CreateWebChatMessageRequest(_Model):
     """Body of a message sent by the guest (``body`` is at most 4,000 characters)."""
 
     body: str | None = None
     body_type: BodyType | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CreateWebChatConversationRequest:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class CreateWebChatConversationRequest(_Model):
     """Body of the create-guest-conversation call."""
 
     organization_id: str | None = None
@@ -290,8 +359,8 @@ class CreateWebChatConversationRequest:
     journey_context: JourneyContext | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CreateWebChatConversationResponse:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class CreateWebChatConversationResponse(_Model):
     """The created conversation: its id, the guest JWT, the event stream URI and the guest member.
 
     The ``jwt`` and ``event_stream_uri`` are secrets: they are masked in ``repr``."""
@@ -302,8 +371,8 @@ class CreateWebChatConversationResponse:
     member: WebChatMemberInfo | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ErrorBody:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class ErrorBody(_Model):
     """The JSON body of an error response."""
 
     message: str | None = None
@@ -319,15 +388,15 @@ class ErrorBody:
     limit: Limit | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatConfig:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatConfig(_Model):
     """Widget configuration of a deployment."""
 
     web_chat_skin: WebChatSkin | None = None
 
 
-@attrs.frozen(kw_only=True)
-class DomainEntityRef:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class DomainEntityRef(_Model):
     """A reference to another entity by id (and optionally name)."""
 
     id: str | None = None
@@ -335,8 +404,8 @@ class DomainEntityRef:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatConversation:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatConversation(_Model):
     """A reference to a chat conversation."""
 
     id: str | None = None
@@ -345,8 +414,8 @@ class WebChatConversation:
     self_uri: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class WebChatRoutingTarget:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class WebChatRoutingTarget(_Model):
     """Where to route a new chat; ``target_address`` is the queue *name*."""
 
     target_type: RoutingTargetType | None = None
@@ -356,8 +425,8 @@ class WebChatRoutingTarget:
     priority: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GuestMemberInfo:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class GuestMemberInfo(_Model):
     """Who the guest is, as given when the conversation is created."""
 
     display_name: str | None = None
@@ -369,8 +438,8 @@ class GuestMemberInfo:
     custom_fields: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class JourneyContext:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class JourneyContext(_Model):
     """Journey data linked to the new conversation."""
 
     customer: JourneyCustomer | None = None
@@ -378,8 +447,8 @@ class JourneyContext:
     triggering_action: JourneyAction | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Detail:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class Detail(_Model):
     """One detail of an error, usually naming the field at fault."""
 
     error_code: str | None = None
@@ -388,8 +457,8 @@ class Detail:
     entity_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Limit:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class Limit(_Model):
     """The rate limit that was hit, on 429 errors."""
 
     key: str | None = None
@@ -397,32 +466,32 @@ class Limit:
     value: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class JourneyCustomer:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class JourneyCustomer(_Model):
     """A customer of the Journey system."""
 
     id: str | None = None
     id_type: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class JourneyCustomerSession:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class JourneyCustomerSession(_Model):
     """A customer session of the Journey system."""
 
     id: str | None = None
     type: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class JourneyAction:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class JourneyAction(_Model):
     """A Journey action that triggered the conversation."""
 
     id: str | None = None
     action_map: JourneyActionMap | None = None
 
 
-@attrs.frozen(kw_only=True)
-class JourneyActionMap:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class JourneyActionMap(_Model):
     """The Journey action map that triggered an action."""
 
     id: str | None = None

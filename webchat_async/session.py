@@ -55,7 +55,6 @@ messages shows it was not stored (see :meth:`GuestSession.send_message`).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Generator
@@ -131,6 +130,9 @@ __all__ = [
 #: and a read shows the message was not stored.
 _SEND_ATTEMPTS = 3
 
+#: Ids of the guest's own sent messages remembered, at most (the newest).
+_SENT_IDS = 256
+
 logger = logging.getLogger("webchat_async.session")
 
 _E = TypeVar("_E", bound=Event)
@@ -185,6 +187,25 @@ class GuestSession:
     :meth:`save`); the constructor is internal.
     """
 
+    # Thousands of sessions per process: no per-instance dict.
+    __slots__ = (
+        "__weakref__",
+        "_api",
+        "_closed",
+        "_conversation_id",
+        "_event_stream_uri",
+        "_feed",
+        "_jwt",
+        "_leave_on_exit",
+        "_left",
+        "_member_id",
+        "_options",
+        "_owned_apis",
+        "_reader",
+        "_sent_ids",
+        "_stream",
+    )
+
     def __init__(
         self,
         *,
@@ -207,8 +228,9 @@ class GuestSession:
         self._options = options
         self._leave_on_exit = options.leave_on_exit
         # Ids of the guest's messages that send_message returned (recent ones): a message
-        # found after an ambiguous failure must be none of them.
-        self._sent_ids: collections.deque[str] = collections.deque(maxlen=256)
+        # found after an ambiguous failure must be none of them. A list, trimmed by hand:
+        # an empty deque alone would cost ~760 bytes in every session.
+        self._sent_ids: list[str] = []
         if position is None:
             position = Position(cursor=last_message_id)
         # Imported here, on the first session: the websocket layer (and websockets) costs
@@ -499,7 +521,8 @@ class GuestSession:
             raise SessionClosedError("the session is closed")
 
     def _check_active(self, action: str) -> None:
-        """Refuse a call that acts in the conversation once the guest is out of it.
+        """Refuse a call that acts in the conversation once the session is closed or the
+        guest is out of it (one check: it includes :meth:`_check_open`'s).
 
         The service would answer 400 ``chat.error.conversation.state``
         (docs/protocol.md#the-end-of-a-chat); the session already knows, so it says so
@@ -507,7 +530,8 @@ class GuestSession:
         sent: whether the service answers them after the end is not documented
         (docs/protocol.md#unknown-after-the-end).
         """
-        self._check_open()
+        if self._closed:
+            raise SessionClosedError("the session is closed")
         if self._left:
             raise SessionClosedError(f"cannot {action}: the guest has left the conversation")
         if self._feed.ended:
@@ -556,7 +580,10 @@ class GuestSession:
                     await asyncio.sleep(self._options.backoff.delay(attempt))
                     continue
             if message.id is not None:
-                self._sent_ids.append(message.id)
+                sent = self._sent_ids
+                sent.append(message.id)
+                if len(sent) > _SENT_IDS:
+                    del sent[0]
             return message
 
     async def _find_sent(

@@ -321,7 +321,7 @@ class EventStream:
 
     async def _open(self) -> ClientConnection:
         try:
-            return await connect(
+            ws = await connect(
                 self._uri,
                 # Frames are small JSON; per-message deflate would cost far more memory per
                 # idle socket (zlib state) than it saves in bandwidth.
@@ -351,6 +351,13 @@ class EventStream:
             raise StreamError("eventStreamUri is not a valid websocket URI") from None
         except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
             raise _Retryable(redact(f"{type(exc).__name__}: {exc}")) from None
+        # The handshake's headers would stay with the socket for its lifetime (~4 KB per
+        # idle session, issue 11) and nothing reads them after the handshake. The response
+        # itself stays: websockets takes the first event for it while it is None.
+        ws.request = None
+        if ws.response is not None:
+            ws.response.headers.clear()
+        return ws
 
 
 def _close_info(exc: ConnectionClosed) -> tuple[str, int | None]:

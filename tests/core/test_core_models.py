@@ -168,3 +168,29 @@ def test_is_known_looks_at_values_not_member_names() -> None:
     assert BodyType("standard").is_known
     upper = BodyType("STANDARD")  # the member's *name*, not a value the service sends
     assert not upper.is_known and upper != BodyType.STANDARD
+
+
+@pytest.mark.parametrize("cls", list(FULL_EXAMPLES), ids=lambda c: c.__name__)
+def test_models_compare_hash_and_show_as_attrs_would(cls: type) -> None:
+    # The models share one written __eq__/__hash__/__repr__ (issue 11: attrs compiled them
+    # per class at import); what a caller sees is what attrs generated.
+    obj = _convert.structure(example(cls), cls)
+    twin = _convert.structure(example(cls), cls)
+    names = [a.name for a in attrs.fields(cls)]
+    assert obj == twin and not obj != twin and obj is not twin
+    assert obj != cls() and not obj == cls()
+    assert obj.__eq__(object()) is NotImplemented and obj != object()
+    changed = attrs.evolve(obj, **{names[-1]: "changed"})
+    assert changed != obj
+    assert hash(cls()) == hash(cls())
+    try:
+        hash(tuple(getattr(obj, n) for n in names))
+    except TypeError:  # a list or dict inside: unhashable, as with attrs
+        with pytest.raises(TypeError):
+            hash(obj)
+    else:
+        assert hash(obj) == hash(twin)
+    text = repr(obj)
+    assert text.startswith(f"{cls.__name__}({names[0]}=") and text.endswith(")")
+    shown = [a.name for a in attrs.fields(cls) if a.repr is not False]
+    assert repr(cls()) == f"{cls.__name__}({', '.join(f'{n}=None' for n in shown)})"

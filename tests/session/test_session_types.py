@@ -145,9 +145,12 @@ def test_an_exhaustive_match_passes_assert_never(mypy_errors: dict[str, list[str
 
 
 def test_any_event_is_every_event_a_session_yields() -> None:
+    # Through __all__: the package loads its names on first use (PEP 562), so vars() of
+    # a fresh import holds none of them.
+    exported = (getattr(webchat_async, name) for name in webchat_async.__all__)
     public = {
         obj
-        for obj in vars(webchat_async).values()
+        for obj in exported
         if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event
     }
     assert set(typing.get_args(AnyEvent)) == public
