@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         rest_call.NAME: {"runs": 9, "calls": 300, "warmup": 30},
         rest_concurrent.NAME: {"runs": 9, "senders": 100, "per_sender": 10},
-        rest_load.NAME: {"runs": 5, "shapes": ((1, 500), (100, 20), (1000, 5))},
+        rest_load.NAME: {"runs": 5, "shapes": ((1, 2000), (100, 20), (1000, 5))},
         event_delivery.NAME: {"runs": 9, "messages": 5000},
         event_burst.NAME: {"runs": 7, "messages": 20000},
         many_sessions.NAME: {"counts": (100, 1000, 5000), "runs": 2},

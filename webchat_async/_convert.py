@@ -424,14 +424,23 @@ def get_converter() -> cattrs.Converter:
     return _converter
 
 
+# Each class's hook, looked up once: the converter's dispatch per call (a cached lookup
+# behind two calls) was ~1 us of every REST answer (benchmarks/rest_load.py).
+_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
 def structure(data: Any, cls: type[T]) -> T:
     """Turn decoded JSON into a model; raise :class:`DecodeError` if it does not fit."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise DecodeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    hook = _hooks.get(cls)
+    if hook is None:
+        hook = _hooks[cls] = (_converter or get_converter()).get_structure_hook(cls)
     try:
-        return (_converter or get_converter()).structure(data, cls)
+        result: T = hook(data, cls)
     except Exception as exc:  # cattrs raises several types; one SDK error leaves here
         raise DecodeError(f"could not decode {cls.__name__}: {_describe(exc)}") from exc
+    return result
 
 
 def structurer(cls: type[T]) -> Callable[[Any], T]:
