@@ -181,3 +181,25 @@ def test_command_line_behaviour_switches() -> None:
             handshake_after_end=401,
         )
     }
+
+
+async def test_agent_says_many_in_many_chats_from_one_request(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    (one, s1), (two, s2) = await routed(http, simulator), await routed(http, simulator)
+    body = {"action": "say_many", "text": "tick", "count": 3}
+    answer = await http.post(f"{ADMIN}/agent", json={**body, "conversationIds": [one.id, two.id]})
+    assert answer.json() == {"count": 3, "conversations": 2}
+    for stream in (s1, s2):
+        for _ in range(3):
+            assert (await stream.message("standard"))["body"] == "tick"
+    # What does not fit is refused before any message is said.
+    before = len(simulator.state.conversations[one.id].messages)
+    for bad, status in [
+        ({**body, "conversationIds": [one.id, "nope"]}, 404),
+        ({**body, "conversationIds": one.id}, 400),
+        ({**body, "conversationIds": [one.id], "count": 0}, 400),
+        ({**body, "action": "say", "conversationIds": [one.id]}, 400),
+    ]:
+        assert (await http.post(f"{ADMIN}/agent", json=bad)).status_code == status
+    assert len(simulator.state.conversations[one.id].messages) == before

@@ -14,6 +14,10 @@ Every answer is JSON; a bad request answers 400 ``{"status", "code", "message"}`
   (also ``typing``, ``request_media`` with ``types``, ``end``, and ``say_many`` with
   ``count``: the agent sends ``text`` that many times in a row, answering
   ``{"count": n, "lastId": ...}`` once every frame is sent; the benchmarks use it).
+* ``POST /__simulator__/agent`` ``{"action": "say_many", "text": ..., "count": n,
+  "conversationIds": [...]}``: the same in many chats from one request (round by round:
+  every chat's first message, then every chat's second...); answers
+  ``{"count": n, "conversations": k}``, 404 naming an unknown id.
 * ``GET /__simulator__/state``: ids and a summary of each conversation.
 * ``GET /__simulator__/behaviour``: the :class:`~webchat_async.simulator.Behaviour` in
   force, camelCase (``{"nextLinks": true, "answerTextPing": true,
@@ -152,6 +156,33 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
             return _error(409, str(exc))
         return _error(400, "action must be say, say_many, typing, request_media or end")
 
+    async def post_agents(request: web.Request) -> web.Response:
+        # One request for many chats: a load driver that posted one per chat spent more of
+        # its own CPU on those requests than on the events it meant to measure
+        # (benchmarks/fleet.py).
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        if data.get("action") != "say_many":
+            return _error(400, "action must be say_many")
+        ids = data.get("conversationIds")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return _error(400, "conversationIds must be a list of conversation ids")
+        count = data.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            return _error(400, "count must be an integer >= 1")
+        unknown = [i for i in ids if i not in sim.state.conversations]
+        if unknown:
+            return _error(404, f"Unknown conversation: {unknown[0]}")
+        text = str(data.get("text", ""))
+        try:
+            for _ in range(count):
+                for conversation_id in ids:
+                    await sim.agent_say(conversation_id, text)
+        except RuntimeError as exc:
+            return _error(409, str(exc))
+        return web.json_response({"count": count, "conversations": len(ids)})
+
     async def get_state(request: web.Request) -> web.Response:
         conversations = [
             {
@@ -223,6 +254,12 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
             PREFIX + "/conversations/{conversationId}/agent",
             post_agent,
             "act as the agent: {action: say|say_many|typing|request_media|end}",
+        ),
+        (
+            "POST",
+            f"{PREFIX}/agent",
+            post_agents,
+            "the agent in many chats: {action: say_many, text, count, conversationIds}",
         ),
         ("GET", f"{PREFIX}/state", get_state, "ids and a summary of each conversation"),
         ("GET", f"{PREFIX}/behaviour", get_behaviour, "the behaviour switches in force"),
