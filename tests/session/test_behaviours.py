@@ -17,7 +17,6 @@ from webchat_async.simulator import Behaviour, Simulator
 pytest.importorskip("aiohttp")
 
 
-
 async def _detach(sim: Simulator, session_cid: str) -> None:
     """Drop the session's socket and refuse its reattach until ``faults.clear()``."""
     sim.faults.refuse_handshakes(10**9, status=503)
@@ -25,9 +24,7 @@ async def _detach(sim: Simulator, session_cid: str) -> None:
     await sim.wait_sockets(session_cid, 0)
 
 
-@pytest.mark.parametrize(
-    "next_links", [True, pytest.param(False, id="pages-without-next")]
-)
+@pytest.mark.parametrize("next_links", [True, pytest.param(False, id="pages-without-next")])
 async def test_no_loss_when_backfill_spans_pages(simulator: Simulator, next_links: bool) -> None:
     simulator.behaviour = Behaviour(next_links=next_links)
     async with start(simulator) as session:
@@ -43,9 +40,7 @@ async def test_no_loss_when_backfill_spans_pages(simulator: Simulator, next_link
         assert texts(events, agent) == sent
 
 
-@pytest.mark.parametrize(
-    "answer_text_ping", [True, pytest.param(False, id="text-ping-unanswered")]
-)
+@pytest.mark.parametrize("answer_text_ping", [True, pytest.param(False, id="text-ping-unanswered")])
 async def test_a_healthy_idle_stream_is_not_reconnected(answer_text_ping: bool) -> None:
     # Heartbeats every 0.1 s; the session pings after 0.03 s of silence and used to give
     # the peer 0.03 s more: only the text pong (or any other sign of life) keeps it.
