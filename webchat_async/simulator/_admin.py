@@ -79,6 +79,14 @@ def _snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 
 
+def _say_count(data: dict[str, Any]) -> int | None:
+    """The ``count`` of a ``say_many``: an integer >= 1 (not a bool), else ``None``."""
+    count = data.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return None
+    return count
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response(
         {"status": status, "code": "bad.request", "message": message}, status=status
@@ -135,8 +143,8 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
                     unstructure(await sim.agent_say(conversation_id, str(data.get("text", ""))))
                 )
             if action == "say_many":
-                count = data.get("count")
-                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                count = _say_count(data)
+                if count is None:
                     return _error(400, "count must be an integer >= 1")
                 text = str(data.get("text", ""))
                 last = None
@@ -168,8 +176,8 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         ids = data.get("conversationIds")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return _error(400, "conversationIds must be a list of conversation ids")
-        count = data.get("count")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        count = _say_count(data)
+        if count is None:
             return _error(400, "count must be an integer >= 1")
         unknown = [i for i in ids if i not in sim.state.conversations]
         if unknown:
