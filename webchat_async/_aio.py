@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-__all__ = ["cancel_and_wait", "within"]
+__all__ = ["cancel_and_wait", "cancel_until_done", "within"]
 
 _T = TypeVar("_T")
 
@@ -41,3 +41,30 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
     await asyncio.wait({task})
     if not task.cancelled():
         task.exception()
+
+
+async def cancel_until_done(tasks: set[asyncio.Task[Any]], every: float) -> set[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and wait for them, cancelling the ones still running again every
+    ``every`` seconds; return the ones that needed more than one cancellation.
+
+    asyncio delivers a cancellation once. Code that swallows it (redis-py's blocking calls,
+    redis/redis-py#2028; ``asyncio.wait_for`` on 3.10 when the awaited result and the
+    cancellation arrive together) then goes on, and a plain ``cancel_and_wait`` waits for
+    as long as that code runs: a task waiting for an event that no longer comes waits for
+    ever. Cancelling again reaches it at its next wait, which is what a cancel scope does.
+    Each round leaves the task ``every`` seconds for the cleanup it does on cancellation.
+    """
+    stubborn: set[asyncio.Task[Any]] = set()
+    pending = {task for task in tasks if not task.done()}
+    first = True
+    while pending:
+        for task in pending:
+            task.cancel()
+            if not first:
+                stubborn.add(task)
+        first = False
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()
+    return stubborn

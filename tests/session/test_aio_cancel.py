@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from webchat_async._aio import cancel_and_wait
+from webchat_async._aio import cancel_and_wait, cancel_until_done
 
 
 async def test_the_callers_cancellation_is_not_swallowed() -> None:
@@ -41,3 +41,38 @@ async def test_a_task_that_failed_is_retrieved_not_raised() -> None:
     await asyncio.wait({task})
     await cancel_and_wait(task)  # no raise; and no "never retrieved" warning (pytest errors)
     assert isinstance(task.exception(), RuntimeError)
+
+
+async def test_cancel_until_done_reaches_a_task_that_swallows_cancellations() -> None:
+    async def swallows(times: int) -> int:
+        for _ in range(times):
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                pass  # lost, as some libraries lose it
+        await asyncio.Event().wait()
+        return times
+
+    plain = asyncio.create_task(asyncio.Event().wait())
+    stubborn = [asyncio.create_task(swallows(n)) for n in (1, 3)]
+    await asyncio.sleep(0)
+    tasks = {plain, *stubborn}
+    again = await cancel_until_done(tasks, every=0.001)
+    assert all(task.cancelled() for task in tasks)
+    assert again == set(stubborn)  # the plain one stopped at the first cancellation
+
+
+async def test_cancel_until_done_retrieves_failures_and_skips_finished_tasks() -> None:
+    async def fails_on_cancel() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+    done = asyncio.create_task(asyncio.sleep(0))
+    failing = asyncio.create_task(fails_on_cancel())
+    await asyncio.sleep(0)
+    await done
+    assert await cancel_until_done({done, failing}, every=1.0) == set()
+    assert isinstance(failing.exception(), RuntimeError)
+    assert not done.cancelled()

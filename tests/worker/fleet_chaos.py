@@ -29,6 +29,8 @@ from pathlib import Path
 import attrs
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The exit code reported for a worker that did not exit within a minute of its SIGTERM.
+NOT_EXITED = -1000
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -52,8 +54,17 @@ class ChaosReport:
     failovers: list[float]
     handovers: list[float]
     exit_codes: dict[str, int]
+    killed_worker: str
+    stopped_worker: str
+    logs: Path
     seconds: float
     takeovers: int
+
+    def log_tail(self, worker: str, lines: int = 20) -> str:
+        """The end of a worker's log (for a failure's message)."""
+        path = self.logs / f"{worker}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def line(self) -> str:
         """The script's last line."""
@@ -170,6 +181,7 @@ async def run_chaos(
     logdir = logs or Path(tempfile.mkdtemp(prefix="fleet-chaos-"))
     fleet_procs = Workers(redis_url, prefix, lease, logdir)
     exit_codes: dict[str, int] = {}
+    victim = stopped = ""
     try:
         async with Simulator(port=0, agent=agent) as sim, WebChatApi(base_url=sim.base_url) as api:
             agent.bind(sim)
@@ -197,16 +209,27 @@ async def run_chaos(
             total = chats * lines
             killed = 0
             await asyncio.wait_for(progress.reach(total // 3), timeout)
+            # The victims are the workers holding the most chats at that moment: a fixed
+            # name could hold none (its chats all ended first on a loaded machine).
+            victim = await busiest(store, exclude=set())
             kill_at = await server_ms(store)
-            fleet_procs.signal("w0", signal.SIGKILL)
+            fleet_procs.signal(victim, signal.SIGKILL)
             killed += 1
             fleet_procs.start(f"w{workers}")
             await asyncio.wait_for(progress.reach(2 * total // 3), timeout)
+            stopped = await busiest(store, exclude={victim})
             term_at = await server_ms(store)
-            fleet_procs.signal("w1", signal.SIGTERM)
+            fleet_procs.signal(stopped, signal.SIGTERM)
             killed += 1
             fleet_procs.start(f"w{workers + 1}")
-            exit_codes["w1"] = await asyncio.to_thread(fleet_procs.processes["w1"].wait, 60)
+            try:
+                exit_codes[stopped] = await asyncio.to_thread(
+                    fleet_procs.processes[stopped].wait, 60
+                )
+            except subprocess.TimeoutExpired:
+                # Reported, not raised: the run goes on, and the report says which worker
+                # did not stop and what it logged.
+                exit_codes[stopped] = NOT_EXITED
 
             ends = [sim.wait_ended(cid, None) for cid in ids]
             try:
@@ -242,7 +265,7 @@ async def run_chaos(
                     orphaned += 1
             orphaned += len(status.chats)
 
-            failovers, handovers = await _failover_times(store, kill_at, term_at)
+            failovers, handovers = await _failover_times(store, victim, kill_at, stopped, term_at)
             report_handled = status.counters.get("handled", 0)
             takeovers = status.counters.get("takeovers", 0)
     finally:
@@ -250,6 +273,9 @@ async def run_chaos(
         codes.update(exit_codes)
         await store.aclose()
     return ChaosReport(
+        killed_worker=victim,
+        stopped_worker=stopped,
+        logs=logdir,
         chats=chats,
         workers=workers,
         killed=killed,
@@ -265,8 +291,15 @@ async def run_chaos(
     )
 
 
+async def busiest(store: RedisStore, exclude: set[str]) -> str:
+    """The live worker (not in ``exclude``) holding the most chats now."""
+    status = await store.status(chat_limit=1)
+    held = {w.worker_id: w.chats for w in status.workers if w.alive and w.worker_id not in exclude}
+    return max(sorted(held), key=held.__getitem__)
+
+
 async def _failover_times(
-    store: RedisStore, kill_at: int, term_at: int
+    store: RedisStore, killed: str, kill_at: int, stopped: str, term_at: int
 ) -> tuple[list[float], list[float]]:
     """Seconds from the SIGKILL to each claim of a chat the killed worker held, and from
     the SIGTERM to each claim of a chat the stopped worker released."""
@@ -277,9 +310,9 @@ async def _failover_times(
     for _, fields in entries:
         f = {k.decode(): v.decode() for k, v in fields.items()}
         at = int(f["at"])
-        if f["op"] == "claim" and f["other"] == "w0" and at >= kill_at:
+        if f["op"] == "claim" and f["other"] == killed and at >= kill_at:
             failovers.append((at - kill_at) / 1000)
-        elif f["op"] == "release" and f["worker"] == "w1" and at >= term_at:
+        elif f["op"] == "release" and f["worker"] == stopped and at >= term_at:
             released[f["chat"]] = at
         elif f["op"] == "claim" and f["chat"] in released:
             rel = released.pop(f["chat"])

@@ -22,7 +22,7 @@ from types import TracebackType
 
 import attrs
 
-from .._aio import cancel_and_wait
+from .._aio import cancel_and_wait, cancel_until_done
 from .._options import SessionOptions
 from ..api import WebChatApi
 from ._chat import ChatRunner, Handler, Outcome
@@ -105,6 +105,7 @@ class Worker:
         self._errors: list[BaseException] = []
         self._running = False
         self._registered = False
+        self._renewing = False
         self._main: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
 
@@ -170,6 +171,7 @@ class Worker:
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
+        self._renewing = True
         renew = loop.create_task(self._renew_loop(), name=f"worker-renew-{self.id}")
         intake = loop.create_task(self._intake_loop(), name=f"worker-intake-{self.id}")
         stop = loop.create_task(self._stop.wait())
@@ -186,6 +188,7 @@ class Worker:
                 await cancel_and_wait(intake)
                 await self._hand_over()
             finally:
+                self._renewing = False
                 await cancel_and_wait(renew)
                 await self._close()
         for task in (intake, renew):
@@ -232,8 +235,14 @@ class Worker:
         tasks = {r.task for r in runners if r.task is not None}
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=self._handover_timeout)
-            for task in late:
-                await cancel_and_wait(task)
+            # Cancelled again while they run: a handler (or a library under it) that
+            # swallowed the first cancellation would otherwise hold the hand-over, and the
+            # worker's exit, for ever. Each round leaves a runner the hand-over time to
+            # release its chat.
+            stubborn = await cancel_until_done(late, max(self._handover_timeout, 0.1))
+            for task in stubborn:
+                logger.warning("worker %s: %s needed more than one cancellation to stop",
+                               self.id, task.get_name())  # fmt: skip
 
     async def _close(self) -> None:
         try:
@@ -365,9 +374,14 @@ class Worker:
 
     async def _renew_loop(self) -> None:
         every = self._lease / 3
-        while True:
+        # The flag ends the loop as the stop flag does the intake's: a renewal whose
+        # cancellation the store's client swallowed (redis/redis-py#2028) would otherwise
+        # renew for ever, and the worker would never finish stopping. (Leases are renewed
+        # through the hand-over: a handler finishing its event may still send.)
+        while self._renewing:
             await asyncio.sleep(every)
-            await self.renew()
+            if self._renewing:
+                await self.renew()
 
     async def renew(self) -> None:
         """Renew the heartbeat and every lease now (done every third of the lease);

@@ -1,0 +1,116 @@
+"""A worker asked to stop ends, whatever swallows a cancellation on the way.
+
+asyncio delivers a cancellation once; redis-py's blocking calls (redis/redis-py#2028) and
+``asyncio.wait_for`` on Python 3.10 can lose it. A worker SIGTERMed in the fleet chaos run
+on 3.10 then never exited (CI, a81869b). Each test has one part of the worker swallow the
+first cancellation; ``run()`` must still return. The bounds below are failure bounds, not
+waits: each test returns as soon as the worker has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+
+from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
+from webchat_async.simulator import Agent, Simulator
+from webchat_async.worker import Chat, Fleet, MemoryStore, Worker
+
+BOUND = 20.0  # seconds before a test declares the worker hung
+
+
+class SwallowingRenewStore(MemoryStore):
+    """A store whose renewal, once ``hold`` is set, waits and swallows its cancellation
+    (as a client library that loses it does), then answers as if nothing happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.holding = asyncio.Event()
+        self.swallowed = 0
+
+    async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
+        if self.hold:
+            self.hold = False
+            self.holding.set()
+            try:
+                await asyncio.get_running_loop().create_future()
+            except asyncio.CancelledError:
+                self.swallowed += 1
+        return await super().renew(worker_id, leases, ttl=ttl)
+
+
+async def test_stop_ends_the_worker_when_its_renewal_swallows_the_cancellation() -> None:
+    store = SwallowingRenewStore()
+    # A short lease: renewals come every 0.1 s, so one is in flight when the test stops it.
+    worker = Worker(lambda chat, event: asyncio.sleep(0), store=store, lease=0.3)
+    store.hold = True
+    run = asyncio.get_running_loop().create_task(worker.run())
+    await asyncio.wait_for(store.holding.wait(), BOUND)
+    worker.stop()
+    # Failed on a81869b: the renewal loop went on renewing for ever after the swallow.
+    await asyncio.wait_for(run, BOUND)
+    assert store.swallowed == 1
+    assert (await store.status()).workers == ()  # unregistered on the way out
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    pytest.importorskip("aiohttp")
+    async with Simulator(port=0, heartbeat_interval=None, agent=Agent(greeting="hi")) as s:
+        yield s
+
+
+class SwallowingHandler:
+    """Handles the agent's greeting by waiting; swallows the first cancellation of that wait
+    and waits again (a library under the handler that lost a cancellation)."""
+
+    def __init__(self) -> None:
+        self.waiting = asyncio.Event()
+        self.swallowed = 0
+        self.cancelled = 0
+
+    async def __call__(self, chat: Chat, event: Event) -> None:
+        if not isinstance(event, MessageReceived) or chat.is_own(event.message):
+            return
+        self.waiting.set()
+        never = asyncio.get_running_loop().create_future
+        try:
+            await never()
+        except asyncio.CancelledError:
+            self.swallowed += 1
+        try:
+            await never()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+async def test_a_hand_over_ends_when_a_handler_swallows_the_first_cancellation(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryStore()
+    handler = SwallowingHandler()
+    async with WebChatApi(base_url=sim.base_url) as api:
+        worker = Worker(handler, store=store, lease=60.0, handover_timeout=0.05, worker_id="A")
+        run = asyncio.get_running_loop().create_task(worker.run())
+        started = await Fleet(store, api=api).start_chat(
+            organization_id=sim.organization_id,
+            deployment_id=sim.deployment_id,
+            member_info=GuestMemberInfo(display_name="Bot"),
+        )
+        await asyncio.wait_for(handler.waiting.wait(), BOUND)
+        with caplog.at_level(logging.WARNING, logger="webchat_async.worker"):
+            worker.stop()
+            # Failed on a81869b: the hand-over cancelled the busy runner once and waited for
+            # it for ever.
+            await asyncio.wait_for(run, BOUND)
+    assert (handler.swallowed, handler.cancelled) == (1, 1)
+    assert any("needed more than one cancellation" in r.getMessage() for r in caplog.records)
+    # Released for the next worker, not left to its lease (60 s).
+    (chat,) = (await store.status()).chats
+    assert chat.conversation_id == started.conversation_id
+    assert chat.owner == ""
