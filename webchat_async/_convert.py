@@ -433,14 +433,20 @@ def structure(data: Any, cls: type[T]) -> T:
     """Turn decoded JSON into a model; raise :class:`DecodeError` if it does not fit."""
     if type(data) is not dict and not isinstance(data, Mapping):
         raise DecodeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
-    hook = _hooks.get(cls)
-    if hook is None:
-        hook = _hooks[cls] = (_converter or get_converter()).get_structure_hook(cls)
+    hook = _hooks.get(cls) or _hook(cls)
     try:
         result: T = hook(data, cls)
     except Exception as exc:  # cattrs raises several types; one SDK error leaves here
         raise DecodeError(f"could not decode {cls.__name__}: {_describe(exc)}") from exc
     return result
+
+
+def _hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """The class's structure hook, from the converter on first use, then from ``_hooks``."""
+    hook = _hooks.get(cls)
+    if hook is None:
+        hook = _hooks[cls] = (_converter or get_converter()).get_structure_hook(cls)
+    return hook
 
 
 def structurer(cls: type[T]) -> Callable[[Any], T]:
@@ -459,7 +465,7 @@ def structurer(cls: type[T]) -> Callable[[Any], T]:
         if type(data) is not dict:
             return structure(data, cls)  # its type check and error text
         if hook is None:
-            hook = (_converter or get_converter()).get_structure_hook(cls)
+            hook = _hook(cls)
         try:
             return hook(data, cls)
         except Exception as exc:  # as in structure(): one SDK error leaves here
