@@ -48,9 +48,9 @@ def _ids(raw: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in data) if isinstance(data, list) else ()
 
 
-#: A commit waiting for the next batch: the lease length (ms), the script's six values
-#: for it, and the future its caller waits on.
-_Commit = tuple[int, tuple[Any, ...], "asyncio.Future[Any]"]
+#: A commit waiting for the next batch: the lease length (ms), whether the handler failed,
+#: the script's five values for it, and the future its caller waits on.
+_Commit = tuple[int, bool, tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 def _ms(seconds: float) -> int:
@@ -280,10 +280,9 @@ class RedisStore:
         values = (
             conversation_id, token, progress.saved, progress.position or "",
             json.dumps(list(outstanding)) if outstanding else "[]",
-            1 if progress.failed else 0,
         )  # fmt: skip
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((_ms(ttl), values, future))
+        self._batch.append((_ms(ttl), progress.failed, values, future))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         if await future == 0:
@@ -301,30 +300,31 @@ class RedisStore:
                 for entry in batch:
                     groups.setdefault(entry[0], []).append(entry)
                 for ttl_ms, group in groups.items():
-                    arguments: list[Any] = [k.prefix, self._now(), ttl_ms]
-                    for _, values, _ in group:
-                        arguments += values
-                    answers: list[Any]
+                    failed = "".join("1" if entry[1] else "0" for entry in group)
+                    arguments: list[Any] = [k.prefix, self._now(), ttl_ms, failed]
+                    for entry in group:
+                        arguments += entry[2]
+                    answers: Sequence[Any]
                     try:
-                        answers = list(await self._run("COMMIT", (k.leases, k.stats), arguments))
+                        answers = _text(await self._run("COMMIT", (k.leases, k.stats), arguments))
                     except StoreError as exc:
                         answers = [exc] * len(group)
                     if len(answers) != len(group):  # pragma: no cover - a broken server
                         answers = [StoreError("the Redis store answered a commit oddly")] * len(
                             group
                         )
-                    for (_, _, future), answer in zip(group, answers, strict=True):
+                    for (_, _, _, future), answer in zip(group, answers, strict=True):
                         if future.done():
                             continue  # the caller was cancelled; the commit went out anyway
                         if isinstance(answer, BaseException):
                             future.set_exception(answer)
                         else:
-                            future.set_result(answer)
+                            future.set_result(1 if answer == "1" else 0)
                 batch = []
         finally:
             self._flusher = None
             # Cancelled while sending (the loop is closing): nobody must wait for ever.
-            for _, _, future in batch + self._batch:
+            for *_, future in batch + self._batch:
                 if not future.done():
                     future.set_exception(StoreError("the Redis store was closed"))
             self._batch = []
