@@ -53,6 +53,11 @@ def _ids(raw: Any) -> tuple[str, ...]:
 _Commit = tuple[int, bool, tuple[Any, ...], "asyncio.Future[Any]"]
 
 
+#: Commits per script call at most: a call runs alone on the server, and a command's
+#: size stays bounded however many chats are busy at once.
+_MAX_BATCH = 500
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -299,7 +304,12 @@ class RedisStore:
                 groups: dict[int, list[_Commit]] = {}
                 for entry in batch:
                     groups.setdefault(entry[0], []).append(entry)
-                for ttl_ms, group in groups.items():
+                chunks = [
+                    (ttl_ms, entries[i : i + _MAX_BATCH])
+                    for ttl_ms, entries in groups.items()
+                    for i in range(0, len(entries), _MAX_BATCH)
+                ]
+                for ttl_ms, group in chunks:
                     failed = "".join("1" if entry[1] else "0" for entry in group)
                     arguments: list[Any] = [k.prefix, self._now(), ttl_ms, failed]
                     for entry in group:
