@@ -6,7 +6,7 @@ on PATH, started on a free port), and K bare ``GuestSession`` objects consume ev
 plain way; all in this process, the simulator in its own. Each run has the agent send M
 messages to every chat of one set (one ``say_many`` request) and times until all K*M were handled;
 the sets take turns. The handler only counts, so what is measured is the fleet's own
-cost per event: the handler call, ``session.save()`` and the commit (one store write).
+cost per event: the handler call, the saved session's JSON and the commit (one store write).
 
 Figures: client CPU per event for each set and the ratios to the bare sessions (one
 admin request per round makes the agent speak in every chat of the set);

@@ -13,7 +13,7 @@ from ._inbound import Position
 from ._redact import mask
 from .errors import DecodeError
 
-__all__ = ["SavedSession"]
+__all__ = ["SavedJson", "SavedSession"]
 
 # The quoting json.dumps does by default (ASCII only), as one C call per string.
 _quote: Callable[[str], str] = encode_basestring_ascii
@@ -58,23 +58,12 @@ class SavedSession:
         # a worker saves at every event, and json.dumps builds an encoder per call (about
         # half of a worker's own cost per event, benchmarks/fleet.py). Same bytes (a
         # property test compares them).
-        last = self.last_message_id
-        text = (
-            '{"conversationId":' + _quote(self.conversation_id)
-            + ',"memberId":' + _quote(self.member_id)
-            + ',"jwt":' + _quote(self.jwt)
-            + ',"eventStreamUri":' + _quote(self.event_stream_uri)
-            + ',"lastMessageId":' + ("null" if last is None else _quote(last))
-            + ',"baseUrl":' + _quote(self.base_url)
-        )  # fmt: skip
-        if self.last_message_timestamp is None:
-            return text + "}"
-        ids = ",".join(map(_quote, self.ids_at_timestamp))
-        return (
-            text
-            + ',"lastMessageTimestamp":' + _quote(format_datetime(self.last_message_timestamp))
-            + ',"idsAtTimestamp":[' + ids + "]}"
-        )  # fmt: skip
+        return _head(self) + _tail(
+            self.last_message_id,
+            _quote(self.base_url),
+            self.last_message_timestamp,
+            self.ids_at_timestamp,
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SavedSession:
@@ -112,3 +101,53 @@ class SavedSession:
             last_message_timestamp=timestamp,
             ids_at_timestamp=tuple(ids),
         )
+
+
+def _head(saved: SavedSession) -> str:
+    # The fields before the position, which never change for a session.
+    return (
+        '{"conversationId":' + _quote(saved.conversation_id)
+        + ',"memberId":' + _quote(saved.member_id)
+        + ',"jwt":' + _quote(saved.jwt)
+        + ',"eventStreamUri":' + _quote(saved.event_stream_uri)
+        + ',"lastMessageId":'
+    )  # fmt: skip
+
+
+def _tail(
+    last: str | None,
+    quoted_base: str,
+    timestamp: datetime.datetime | None,
+    ids: tuple[str, ...],
+) -> str:
+    text = ("null" if last is None else _quote(last)) + ',"baseUrl":' + quoted_base
+    if timestamp is None:
+        return text + "}"
+    return (
+        text
+        + ',"lastMessageTimestamp":' + _quote(format_datetime(timestamp))
+        + ',"idsAtTimestamp":[' + ",".join(map(_quote, ids)) + "]}"
+    )  # fmt: skip
+
+
+class SavedJson:
+    """``SavedSession.to_json`` of one session at any delivery position, with what never
+    changes (ids, the JWT, the stream URI, the base URL) quoted once.
+
+    A worker writes its session's saved JSON at every event; only the position moves. The
+    text is the same as ``attrs.evolve(saved, <position>).to_json()`` (a property test
+    compares them), so whatever reads a saved session reads this one.
+    """
+
+    __slots__ = ("_base", "_head")
+
+    def __init__(self, saved: SavedSession) -> None:
+        self._head = _head(saved)
+        self._base = _quote(saved.base_url)
+
+    def __repr__(self) -> str:
+        return "<SavedJson>"  # the cached text holds the JWT
+
+    def at(self, position: Position) -> str:
+        """The saved session's JSON with ``position`` as its delivery position."""
+        return self._head + _tail(position.cursor, self._base, position.timestamp, position.ids)

@@ -514,6 +514,11 @@ class GuestSession:
             ids_at_timestamp=position.ids,
         )
 
+    def _position(self) -> Position:
+        """What :meth:`save` records as the position, without building a ``SavedSession``
+        (a worker reads it at every event; call :meth:`save` once first)."""
+        return self._feed.position
+
     # -- calls ---------------------------------------------------------------------------
 
     def _check_open(self) -> None:

@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from .._events import ConversationEnded, Event, MessageReceived
+from .._inbound import Position
 from .._options import SessionOptions
-from .._saved import SavedSession
+from .._saved import SavedJson, SavedSession
 from ..api import WebChatApi
 from ..errors import (
     ApiError,
@@ -177,6 +178,11 @@ class ChatRunner:
         self.deadline = claimed_at + lease
         self.member_id = ""
         self._session: GuestSession | None = None
+        #: The session's saved JSON, written once per delivery position (most of it never
+        #: changes: :class:`SavedJson` quotes that part once).
+        self._saved_json: SavedJson | None = None
+        self._saved_at: Position | None = None
+        self._saved = ""
         self._position = claim.position
         self._outstanding = list(claim.outstanding)
         self._serial = 0
@@ -254,6 +260,7 @@ class ChatRunner:
             return "released"
         self._session = session
         self.member_id = session.member_id
+        self._saved_json = SavedJson(session.save())
         try:
             try:
                 outcome = await self._handle_all(session)
@@ -338,8 +345,13 @@ class ChatRunner:
             return
         self._outstanding.extend(chat._sent)
         del self._outstanding[:-_MAX_OUTSTANDING]
+        position = session._position()
+        if position is not self._saved_at:  # a Position is immutable: same object, same text
+            assert self._saved_json is not None
+            self._saved_at = position
+            self._saved = self._saved_json.at(position)
         progress = Progress(
-            saved=session.save().to_json(),
+            saved=self._saved,
             position=self._position,
             outstanding=tuple(self._outstanding),
             failed=failed,

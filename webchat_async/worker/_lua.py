@@ -176,19 +176,37 @@ return 1
 """
 )
 
-#: KEYS: chat, leases, stats. ARGV: cid, token, saved, position, outstanding (JSON), now,
-#: ttl_ms, failed (0/1).
+#: KEYS: leases, stats. ARGV: prefix, now, ttl_ms, failed (one '0'/'1' per commit: the
+#: handler raised), then for each commit five values: cid, token, saved, position,
+#: outstanding (JSON). Returns one character per commit: '1' written, '0' the token is no
+#: longer current (one string: an array of numbers costs the client a parse per element).
+#: Many commits in one script: a pipeline of one script per commit cost the client more
+#: than the events (each command packed and its answer parsed on its own); each commit is
+#: still checked against its own token, and the whole script is one atomic step.
 COMMIT = (
     _PRELUDE
     + """
-local h = redis.call('HMGET', KEYS[1], 'owner', 'token')
-if not h[1] or h[1] == '' or h[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'saved', ARGV[3], 'pos', ARGV[4], 'out', ARGV[5], 'pev', '',
-           'psends', '[]')
-redis.call('ZADD', KEYS[2], now_ms(ARGV[6]) + tonumber(ARGV[7]), ARGV[1])
-redis.call('HINCRBY', KEYS[3], 'handled', 1)
-if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[3], 'handler_errors', 1) end
-return 1
+local P, flags = ARGV[1], ARGV[4]
+local expires = now_ms(ARGV[2]) + tonumber(ARGV[3])
+local answers, handled, failed = {}, 0, 0
+for i = 5, #ARGV, 5 do
+  local cid = ARGV[i]
+  local key = chat_key(P, cid)
+  local h = redis.call('HMGET', key, 'owner', 'token')
+  if not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
+    table.insert(answers, '0')
+  else
+    redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
+               'pev', '', 'psends', '[]')
+    redis.call('ZADD', KEYS[1], expires, cid)
+    handled = handled + 1
+    if string.byte(flags, #answers + 1) == 49 then failed = failed + 1 end  -- '1'
+    table.insert(answers, '1')
+  end
+end
+if handled > 0 then redis.call('HINCRBY', KEYS[2], 'handled', handled) end
+if failed > 0 then redis.call('HINCRBY', KEYS[2], 'handler_errors', failed) end
+return table.concat(answers)
 """
 )
 

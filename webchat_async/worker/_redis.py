@@ -2,9 +2,10 @@
 
 Each fenced write is one Lua script (:mod:`._lua`): the token check and the write happen in
 one atomic step and one round trip. Commits, the write of every handled event, are
-batched: those made while a batch is on the wire go out together in the next pipeline
-(still one script each, so each stays atomic), which cuts the client's cost per commit
-about sixfold when many chats are busy. redis-py is imported when a store is created, so
+batched: those made while a batch is on the wire go out together in the next call, as one
+script that checks each commit's token on its own (one command for the batch: a pipeline
+of one script per commit cost the client about as much as the events themselves).
+redis-py is imported when a store is created, so
 ``import webchat_async.worker`` works without the ``redis`` extra.
 """
 
@@ -47,6 +48,16 @@ def _ids(raw: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in data) if isinstance(data, list) else ()
 
 
+#: A commit waiting for the next batch: the lease length (ms), whether the handler failed,
+#: the script's five values for it, and the future its caller waits on.
+_Commit = tuple[int, bool, tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+#: Commits per script call at most: a call runs alone on the server, and a command's
+#: size stays bounded however many chats are busy at once.
+_MAX_BATCH = 500
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -79,7 +90,7 @@ class RedisStore:
         self._owns = owns_client
         #: Network round trips made so far (a pipeline counts one): for measurements.
         self.round_trips = 0
-        self._batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._batch: list[_Commit] = []
         self._flusher: asyncio.Task[None] | None = None
         self._scripts = {
             name: client.register_script(getattr(_lua, name))
@@ -270,66 +281,60 @@ class RedisStore:
         self, conversation_id: str, token: int, progress: Progress, *, ttl: float
     ) -> None:
         """See :meth:`SessionStore.commit` (batched with the other chats' commits)."""
-        k = self.keys
-        arguments = [
-            k.chat(conversation_id), k.leases, k.stats,
+        outstanding = progress.outstanding
+        values = (
             conversation_id, token, progress.saved, progress.position or "",
-            json.dumps(list(progress.outstanding)), self._now(), _ms(ttl),
-            1 if progress.failed else 0,
-        ]  # fmt: skip
+            json.dumps(list(outstanding)) if outstanding else "[]",
+        )  # fmt: skip
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((arguments, future))
+        self._batch.append((_ms(ttl), progress.failed, values, future))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         if await future == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
 
     async def _flush(self) -> None:
-        """Send the waiting commits, one pipeline at a time, until none is left."""
-        from redis.exceptions import NoScriptError, RedisError
-
-        script = self._scripts["COMMIT"]
-        batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        """Send the waiting commits, one script call per batch (per lease length, which is
+        the same for every commit of a worker), until none is left."""
+        k = self.keys
+        batch: list[_Commit] = []
         try:
             while self._batch:
                 batch, self._batch = self._batch, []
-                answers: list[Any]
-                if len(batch) == 1:  # alone: a plain call costs less than a pipeline
-                    arguments = batch[0][0]
+                groups: dict[int, list[_Commit]] = {}
+                for entry in batch:
+                    groups.setdefault(entry[0], []).append(entry)
+                chunks = [
+                    (ttl_ms, entries[i : i + _MAX_BATCH])
+                    for ttl_ms, entries in groups.items()
+                    for i in range(0, len(entries), _MAX_BATCH)
+                ]
+                for ttl_ms, group in chunks:
+                    failed = "".join("1" if entry[1] else "0" for entry in group)
+                    arguments: list[Any] = [k.prefix, self._now(), ttl_ms, failed]
+                    for entry in group:
+                        arguments += entry[2]
+                    answers: Sequence[Any]
                     try:
-                        answers = [await self._run("COMMIT", arguments[:3], arguments[3:])]
+                        answers = _text(await self._run("COMMIT", (k.leases, k.stats), arguments))
                     except StoreError as exc:
-                        answers = [exc]
-                else:
-                    try:
-                        self.round_trips += 1
-                        async with self._redis.pipeline(transaction=False) as pipe:
-                            for arguments, _ in batch:
-                                pipe.evalsha(script.sha, 3, *arguments)
-                            answers = await pipe.execute(raise_on_error=False)
-                    except RedisError as exc:
-                        error = StoreError(f"the Redis store failed: {type(exc).__name__}")
-                        answers = [error] * len(batch)
-                for (arguments, future), answer in zip(batch, answers, strict=True):
-                    if isinstance(answer, NoScriptError):
-                        # Redis restarted (or flushed its scripts): load it, run this one.
-                        try:
-                            answer = await self._run("COMMIT", arguments[:3], arguments[3:])
-                        except StoreError as exc:
-                            answer = exc
-                    if future.done():
-                        continue  # the caller was cancelled; the commit went out anyway
-                    if isinstance(answer, BaseException):
-                        if not isinstance(answer, StoreError):
-                            answer = StoreError(f"the Redis store failed: {type(answer).__name__}")
-                        future.set_exception(answer)
-                    else:
-                        future.set_result(answer)
+                        answers = [exc] * len(group)
+                    if len(answers) != len(group):  # pragma: no cover - a broken server
+                        answers = [StoreError("the Redis store answered a commit oddly")] * len(
+                            group
+                        )
+                    for (_, _, _, future), answer in zip(group, answers, strict=True):
+                        if future.done():
+                            continue  # the caller was cancelled; the commit went out anyway
+                        if isinstance(answer, BaseException):
+                            future.set_exception(answer)
+                        else:
+                            future.set_result(1 if answer == "1" else 0)
                 batch = []
         finally:
             self._flusher = None
             # Cancelled while sending (the loop is closing): nobody must wait for ever.
-            for _, future in batch + self._batch:
+            for *_, future in batch + self._batch:
                 if not future.done():
                     future.set_exception(StoreError("the Redis store was closed"))
             self._batch = []
