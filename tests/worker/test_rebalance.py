@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 from fleet_support import TIMEOUT, EchoRecorder, guest_texts
 
-from webchat_async import GuestMemberInfo, WebChatApi
+from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.worker import Fleet, SessionStore, Worker
+from webchat_async.worker import Chat, Fleet, MemoryStore, SessionStore, Worker
 from webchat_async.worker._cli import add_commands
 
 SCAN = 0.05  # seconds between scans: loop time, so the test runs many of them quickly
@@ -187,6 +187,127 @@ async def test_every_agent_message_is_answered_once_across_a_rebalance(
         after = {c: w for c, _, w, e in echo.handled if getattr(e, "message", None)
                  and e.message.body == "after"}  # fmt: skip
         assert {c for c, w in after.items() if w == "late"} == moved
+
+
+class GatedEcho(EchoRecorder):
+    """Echoes, but holds the handler of an agent message ``slow`` until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.holding: set[str] = set()
+
+    async def __call__(self, chat: Chat, event: Event) -> None:
+        if (
+            isinstance(event, MessageReceived)
+            and event.message.body == "slow"
+            and not chat.is_own(event.message)
+        ):
+            self.holding.add(chat.conversation_id)
+            async with self._changed:  # wakes those waiting on ``holding``
+                self._changed.notify_all()
+            await self.gate.wait()
+        await super().__call__(chat, event)
+
+
+async def test_idle_chats_move_first_and_a_busy_one_only_after_its_event(
+    store: SessionStore, sim: Simulator
+) -> None:
+    echo = GatedEcho()
+    async with WebChatApi(base_url=sim.base_url) as api, contextlib.AsyncExitStack() as stack:
+        a = await stack.enter_async_context(make(echo, store, "a"))
+        cids = await start_chats(store, sim, api, 4)
+        await all_answered_hi(echo, sim, cids)
+        busy = cids[:2]
+        for cid in busy:
+            await sim.agent_say(cid, "slow")
+        # Two handlers now hold their event; the other two chats are idle.
+        await echo.wait(lambda: echo.holding == set(busy))
+        late = await stack.enter_async_context(make(echo, store, "late"))
+        await late.wait_for(lambda w: len(w.chats) == 2, timeout=TIMEOUT)
+        assert set(late.chats) == set(cids[2:])  # the idle ones
+        await scans_pass([a, late], 5)
+        assert a.rebalanced == 2 and set(a.chats) == set(busy)
+        echo.gate.set()
+        await echo.wait(lambda: all(len(guest_texts(sim, c)) == 2 for c in busy))
+        await scans_pass([a, late], 5)
+        assert held([a, late]) == [2, 2] and a.rebalanced == 2
+        for cid in busy:
+            assert guest_texts(sim, cid) == ["echo: hi", "echo: slow"]
+
+
+async def test_a_busy_chat_moves_after_its_event_committed_and_no_round_overlaps(
+    store: SessionStore, sim: Simulator
+) -> None:
+    echo = GatedEcho()
+    async with WebChatApi(base_url=sim.base_url) as api, contextlib.AsyncExitStack() as stack:
+        a = await stack.enter_async_context(make(echo, store, "a"))
+        cids = await start_chats(store, sim, api, 4)
+        await all_answered_hi(echo, sim, cids)
+        for cid in cids:
+            await sim.agent_say(cid, "slow")
+        await echo.wait(lambda: echo.holding == set(cids))
+        late = await stack.enter_async_context(make(echo, store, "late"))
+        await a.wait_for(lambda w: w.rebalanced == 2, timeout=TIMEOUT)
+        # Every handler still holds its event: nothing has moved, and the round in flight
+        # is not counted again, however many scans pass.
+        await scans_pass([a, late], 10)
+        assert held([a, late]) == [4, 0] and a.rebalanced == 2
+        echo.gate.set()
+        await late.wait_for(lambda w: len(w.chats) == 2, timeout=TIMEOUT)
+        await echo.wait(lambda: all(len(guest_texts(sim, c)) == 2 for c in cids))
+        await scans_pass([a, late], 5)
+        assert held([a, late]) == [2, 2] and a.rebalanced == 2
+        for cid in cids:  # committed before the hand-over: not handled, nor answered, again
+            assert guest_texts(sim, cid) == ["echo: hi", "echo: slow"]
+        slow = [c for c, _, _, e in echo.handled if getattr(e, "message", None)
+                and e.message.body == "slow"]  # fmt: skip
+        assert sorted(slow) == sorted(cids)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_handed_over_chat_keeps_its_lease_while_its_handler_runs_past_it(
+    sim: Simulator,
+) -> None:
+    # Lease time is a fake clock moved by the test; renewals are made by the test too.
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    echo = GatedEcho()
+    lease = 100.0
+
+    def worker(name: str) -> Worker:
+        return Worker(echo, store=store, lease=lease, scan_interval=SCAN, worker_id=name,
+                      clock=clock)  # fmt: skip
+
+    async with WebChatApi(base_url=sim.base_url) as api, contextlib.AsyncExitStack() as stack:
+        a = await stack.enter_async_context(worker("a"))
+        cids = await start_chats(store, sim, api, 4)
+        await all_answered_hi(echo, sim, cids)
+        for cid in cids:
+            await sim.agent_say(cid, "slow")
+        await echo.wait(lambda: echo.holding == set(cids))
+        late = await stack.enter_async_context(worker("late"))
+        await a.wait_for(lambda w: w.rebalanced == 2, timeout=TIMEOUT)
+        # The handlers run for three leases; the worker renews as it does every third.
+        for _ in range(9):
+            clock.now += lease / 3
+            await a.renew()
+            await late.renew()
+        echo.gate.set()
+        await late.wait_for(lambda w: len(w.chats) == 2, timeout=TIMEOUT)
+        await echo.wait(lambda: all(len(guest_texts(sim, c)) == 2 for c in cids))
+        # Handed over, not taken over after a lost lease: every event committed once.
+        assert store.counters["takeovers"] == 0
+        assert store.counters["handovers"] == 2
+        for cid in cids:
+            assert guest_texts(sim, cid) == ["echo: hi", "echo: slow"]
 
 
 def test_the_worker_command_takes_the_rebalancing_options() -> None:

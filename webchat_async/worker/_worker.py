@@ -446,7 +446,9 @@ class Worker:
         stop the chats whose lease was lost, or ran out locally while the store was out of
         reach."""
         sent_at = self._clock()
-        leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
+        # A chat being handed over keeps its lease while its handler finishes the event
+        # (a rebalance waits for it however long it takes); once idle it is being released.
+        leases = {cid: r.token for cid, r in self._runners.items() if r.busy or not r.stopping}
         try:
             lost = await self._store.renew(self.id, leases, ttl=self._lease)
         except StoreError as exc:
@@ -457,6 +459,8 @@ class Worker:
                 if runner is None or runner.token != token:
                     continue
                 if cid in lost:
+                    if runner.stopping and not runner.busy:
+                        continue  # released while the renewal was on its way
                     logger.warning("worker %s lost chat %s", self.id, cid)
                     runner.lose()
                 else:
