@@ -126,6 +126,26 @@ async def test_a_worker_at_capacity_or_dead_is_not_given_chats(
     assert scan.total == 3
 
 
+async def test_a_worker_that_missed_a_renewal_is_given_chats_only_when_all_did(
+    st: SessionStore, clock: Clock
+) -> None:
+    # Renewals come every third of the lease: a worker whose heartbeat has less than half
+    # the lease left missed one (killed, paused). A chat reserved for it would wait out
+    # the reservation, so a worker that renewed comes first, even with more chats.
+    await workers(st, "A")
+    for i in range(2):
+        assert await st.add_chat(f"a{i}", "{}", "http://x", reserve=TTL) == "A"
+        assert await st.claim(f"a{i}", "A", ttl=TTL) is not None
+    await workers(st, "B")
+    clock.now += 0.6 * TTL
+    assert await st.renew("A", {}, ttl=TTL) == set()  # B missed its renewal
+    assert await st.add_chat("c1", "{}", "http://x", reserve=TTL) == "A"
+    await st.renew("B", {}, ttl=TTL)  # back: the least loaded again
+    assert await st.add_chat("c2", "{}", "http://x", reserve=TTL) == "B"
+    clock.now += 0.6 * TTL  # both missed one: the least loaded of them
+    assert await st.add_chat("c3", "{}", "http://x", reserve=TTL) == "B"
+
+
 async def test_release_hands_the_chat_to_another_live_worker_at_once(
     st: SessionStore, clock: Clock
 ) -> None:

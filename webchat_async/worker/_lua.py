@@ -32,13 +32,24 @@ local function now_ms(arg)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 -- The least loaded live worker with room (chats held + chats handed), other than exclude.
+-- A worker that renewed within the last half of its lease comes first: one that missed a
+-- renewal is likely dead (killed, paused), and a chat reserved for it waits out the
+-- reservation. Renewals come every third of the lease, so a live one is never that late.
 local function pick(P, workers, now, exclude)
-  local best, best_load = '', -1
-  for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, '(' .. now, '+inf')) do
+  local best, best_load, best_stale = '', -1, true
+  local rows = redis.call('ZRANGEBYSCORE', workers, '(' .. now, '+inf', 'WITHSCORES')
+  for i = 1, #rows, 2 do
+    local w = rows[i]
     if w ~= exclude then
-      local cap = tonumber(redis.call('HGET', worker_key(P, w), 'concurrency') or '0') or 0
+      local info = redis.call('HMGET', worker_key(P, w), 'concurrency', 'ttl')
+      local cap = tonumber(info[1] or '0') or 0
+      local ttl = tonumber(info[2] or '0') or 0
+      local stale = tonumber(rows[i + 1]) - now < ttl / 2
       local load = redis.call('SCARD', owned_key(P, w)) + redis.call('LLEN', inbox_key(P, w))
-      if load < cap and (best_load < 0 or load < best_load) then best, best_load = w, load end
+      if load < cap and (best_load < 0 or (best_stale and not stale)
+                         or (stale == best_stale and load < best_load)) then
+        best, best_load, best_stale = w, load, stale
+      end
     end
   end
   return best
@@ -82,7 +93,8 @@ REGISTER = (
     + """
 local now = now_ms(ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('HSET', KEYS[2], 'concurrency', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6])
+redis.call('HSET', KEYS[2], 'concurrency', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
+           'ttl', ARGV[3])
 return now
 """
 )

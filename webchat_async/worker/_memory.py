@@ -39,6 +39,7 @@ class _Worker:
     concurrency: int
     host: str
     pid: int
+    ttl: float
     owned: set[str] = attrs.field(factory=set)
     inbox: collections.deque[str] = attrs.field(factory=collections.deque)
     wake: asyncio.Event = attrs.field(factory=asyncio.Event)
@@ -67,14 +68,18 @@ class MemoryStore:
         return {w: info for w, info in self._workers.items() if info.expires > now}
 
     def _pick(self, now: float, exclude: str = "") -> str | None:
+        # As the Redis store's `pick`: the least loaded, and first among the workers that
+        # renewed within the last half of their lease (one that missed a renewal is
+        # likely dead, and a chat reserved for it would wait out the reservation).
         best: str | None = None
-        best_load = 0
+        best_key = (True, 0)
         for worker_id, info in self._live(now).items():
             if worker_id == exclude:
                 continue
             load = len(info.owned) + len(info.inbox)
-            if load < info.concurrency and (best is None or load < best_load):
-                best, best_load = worker_id, load
+            key = (info.expires - now < info.ttl / 2, load)
+            if load < info.concurrency and (best is None or key < best_key):
+                best, best_key = worker_id, key
         return best
 
     def _hand(
@@ -111,9 +116,9 @@ class MemoryStore:
         now = self._clock()
         info = self._workers.get(worker_id)
         if info is None:
-            self._workers[worker_id] = _Worker(now + ttl, concurrency, host, pid)
+            self._workers[worker_id] = _Worker(now + ttl, concurrency, host, pid, ttl)
         else:
-            info.expires, info.concurrency = now + ttl, concurrency
+            info.expires, info.concurrency, info.ttl = now + ttl, concurrency, ttl
 
     async def unregister(self, worker_id: str) -> None:
         """See :meth:`SessionStore.unregister`."""
