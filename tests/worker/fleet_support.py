@@ -13,6 +13,16 @@ from webchat_async.worker import Chat
 TIMEOUT = 20.0
 
 
+class Clock:
+    """Seconds, moved by the test (a store's or a worker's ``clock``)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class EchoRecorder:
     """``handler(chat, event)``: answers each agent text with ``echo: <text>`` and records
     ``(conversation id, event key, worker id)`` of every event handled."""

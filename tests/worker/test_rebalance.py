@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from fleet_support import TIMEOUT, EchoRecorder, guest_texts
+from fleet_support import TIMEOUT, Clock, EchoRecorder, guest_texts
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
@@ -265,19 +265,11 @@ async def test_a_busy_chat_moves_after_its_event_committed_and_no_round_overlaps
         assert sorted(slow) == sorted(cids)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_handed_over_chat_keeps_its_lease_while_its_handler_runs_past_it(
     sim: Simulator,
 ) -> None:
     # Lease time is a fake clock moved by the test; renewals are made by the test too.
-    clock = Clock()
+    clock = Clock(0.0)
     store = MemoryStore(clock=clock)
     echo = GatedEcho()
     lease = 100.0

@@ -8,6 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from conftest import redis_store_at
+from fleet_support import Clock
 
 from webchat_async.worker import LeaseLost, Progress, _redis
 
@@ -15,14 +16,6 @@ if TYPE_CHECKING:
     from webchat_async.worker import RedisStore
 
 TTL = 10.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _evalsha_calls(store: RedisStore) -> int:

@@ -8,20 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from conftest import redis_store_at
+from fleet_support import Clock
 
 from webchat_async.worker import LeaseLost, MemoryStore, Progress, SessionStore
 
 TTL = 10.0
-
-
-class Clock:
-    """Seconds, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

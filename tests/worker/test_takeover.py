@@ -9,21 +9,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fleet_support import EchoRecorder, guest_texts
+from fleet_support import Clock, EchoRecorder, guest_texts
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
 from webchat_async.worker import Chat, Fleet, LeaseLost, MemoryStore, Progress, Worker
 
 LEASE = 100.0  # fake seconds: no renewal happens on its own during a test
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class GatedStore(MemoryStore):
@@ -73,7 +65,7 @@ async def start_chat(store: MemoryStore, sim: Simulator, api: WebChatApi) -> str
 async def test_a_reply_posted_before_the_crash_is_not_posted_again_by_the_new_owner(
     sim: Simulator,
 ) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     store = GatedStore(clock)
     echo = EchoRecorder()
     crashed = asyncio.Event()
@@ -120,7 +112,7 @@ async def test_a_reply_posted_before_the_crash_is_not_posted_again_by_the_new_ow
 async def test_a_send_recorded_but_never_posted_is_posted_once_by_the_new_owner(
     sim: Simulator,
 ) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     store = GatedStore(clock)
     echo = EchoRecorder()
     async with WebChatApi(base_url=sim.base_url) as api:
@@ -200,7 +192,7 @@ async def test_a_fenced_commit_from_a_stale_token_changes_nothing() -> None:
 async def test_a_dead_workers_chats_are_shared_by_load_among_the_live_ones(
     sim: Simulator,
 ) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     store = MemoryStore(clock=clock)
     echo = EchoRecorder()
     async with WebChatApi(base_url=sim.base_url) as api:

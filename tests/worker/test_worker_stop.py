@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
+from fleet_support import Clock
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
@@ -114,14 +115,6 @@ async def test_a_hand_over_ends_when_a_handler_swallows_the_first_cancellation(
     (chat,) = (await store.status()).chats
     assert chat.conversation_id == started.conversation_id
     assert chat.owner == ""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_chat_handed_to_a_worker_that_never_comes_waits_two_scans_not_a_lease(
