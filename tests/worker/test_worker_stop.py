@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
-from fleet_support import Clock
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
@@ -115,34 +114,3 @@ async def test_a_hand_over_ends_when_a_handler_swallows_the_first_cancellation(
     (chat,) = (await store.status()).chats
     assert chat.conversation_id == started.conversation_id
     assert chat.owner == ""
-
-
-async def test_a_chat_handed_to_a_worker_that_never_comes_waits_two_scans_not_a_lease(
-    sim: Simulator,
-) -> None:
-    # "ghost" registered and then died without missing a renewal yet (a SIGKILL moments
-    # ago): placement cannot tell, and hands it the chat. It never claims it, so the
-    # reservation decides how long the chat waits: two scan intervals, not a whole lease
-    # (a81869b: the lease, 60 s here).
-    clock = Clock()
-    store = MemoryStore(clock=clock)
-    async with WebChatApi(base_url=sim.base_url) as api:
-        worker = Worker(
-            lambda chat, event: asyncio.sleep(0),
-            store=store,
-            lease=60.0,
-            scan_interval=1.5,
-            worker_id="A",
-            clock=clock,
-        )
-        async with worker:
-            started = await Fleet(store, api=api).start_chat(
-                organization_id=sim.organization_id,
-                deployment_id=sim.deployment_id,
-                member_info=GuestMemberInfo(display_name="Bot"),
-            )
-            await worker.wait_for(lambda w: started.conversation_id in w.chats, timeout=BOUND)
-            await store.register("ghost", ttl=60.0, concurrency=10, host="h", pid=1)
-    (chat,) = (await store.status()).chats
-    assert chat.reserved_for == "ghost"
-    assert chat.expires_in == 3.0

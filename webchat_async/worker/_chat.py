@@ -161,7 +161,6 @@ class ChatRunner:
         send_margin: float,
         clock: Callable[[], float] = time.monotonic,
         claimed_at: float,
-        reserve: float | None = None,
     ) -> None:
         self.claim = claim
         self.conversation_id = claim.conversation_id
@@ -173,7 +172,6 @@ class ChatRunner:
         self._options = options
         self._lease = lease
         self._send_margin = send_margin
-        self._reserve = lease if reserve is None else reserve
         self._clock = clock
         #: Local time after which this worker stops acting even without news from the
         #: store: the lease was written at or after the moment the renewal was sent.
@@ -284,7 +282,7 @@ class ChatRunner:
     async def _release(self) -> None:
         try:
             await self._store.release(
-                self.conversation_id, self.worker_id, self.token, reserve=self._reserve
+                self.conversation_id, self.worker_id, self.token, reserve=self._lease
             )
         except (LeaseLost, StoreError) as exc:
             logger.info("chat %s not released: %s", self.conversation_id, exc)

@@ -398,10 +398,6 @@ class Worker:
             send_margin=self._send_margin,
             clock=self._clock,
             claimed_at=sent_at,
-            # A live worker claims a chat handed to it within moments (its inbox wakes it);
-            # one that died since its last renewal never will. Two scans, not a whole
-            # lease, before any worker may take it.
-            reserve=min(self._lease, 2 * self._scan_interval),
         )
         self._runners[conversation_id] = runner
         runner.task = asyncio.get_running_loop().create_task(
