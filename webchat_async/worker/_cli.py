@@ -43,20 +43,6 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument("--lease", type=_positive_float, default=10.0, help="lease seconds (10)")
     worker.add_argument("--worker-id", help="a name unique in the fleet (default: host-pid-random)")
     worker.add_argument(
-        "--no-rebalance",
-        dest="rebalance",
-        action="store_false",
-        help="never hand chats over to even the load (a worker that joins late stays idle "
-        "until new chats come)",
-    )
-    worker.add_argument(
-        "--rebalance-slack",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="chats the fleet may be uneven by, beyond one, before chats move (1)",
-    )
-    worker.add_argument(
         "--demo",
         type=_positive_int,
         metavar="N",
@@ -142,8 +128,6 @@ async def run_worker(args: argparse.Namespace) -> int:
             store=store,
             concurrency=args.concurrency,
             lease=args.lease,
-            rebalance=args.rebalance,
-            rebalance_slack=args.rebalance_slack,
             worker_id=args.worker_id,
         )
         loop = asyncio.get_running_loop()

@@ -2,8 +2,7 @@
 
 Three kinds of task, all owned by :meth:`Worker.run` and ended with it: the *intake* (takes
 chats handed to this worker at once, and every ``scan_interval`` claims chats whose lease
-ran out, up to a fair share of the fleet's load, or hands chats over when it holds more than
-its share: see :mod:`._balance`), the *renewal* (every third of the lease,
+ran out, up to a fair share of the fleet's load), the *renewal* (every third of the lease,
 one store call renews the heartbeat and every lease; chats reported lost are stopped), and
 one *runner* per chat (:class:`~webchat_async.worker._chat.ChatRunner`).
 """
@@ -26,11 +25,10 @@ import attrs
 from .._aio import cancel_and_wait, cancel_until_done
 from .._options import SessionOptions
 from ..api import WebChatApi
-from ._balance import shed_count
 from ._chat import ChatRunner, Handler, Outcome
 from ._memory import MemoryStore
 from ._model import LeaseLost, StoreError
-from ._store import Scan, SessionStore
+from ._store import SessionStore
 
 __all__ = ["Worker"]
 
@@ -62,11 +60,6 @@ class Worker:
             quarter of the lease).
         handover_timeout: seconds a hand-over waits for handlers to finish their event
             (default: the send margin); past it they are cancelled, uncommitted.
-        rebalance: at each scan, hand chats over to the workers below their fair share
-            when the fleet's load is uneven past ``rebalance_slack`` (a worker started
-            while the others hold every chat gets its share); see ``docs/workers.md``.
-        rebalance_slack: how uneven the fleet may be, in chats beyond one, before chats
-            move (>= 1, so that rounding never moves a chat back).
         worker_id: a name unique in the fleet (default: host, pid and a random part).
         session_options: options of every resumed session (``leave_on_exit`` is forced off).
         clock: local monotonic seconds for lease deadlines (tests move it); scans are
@@ -83,8 +76,6 @@ class Worker:
         send_margin: float | None = None,
         scan_interval: float | None = None,
         handover_timeout: float | None = None,
-        rebalance: bool = True,
-        rebalance_slack: int = 1,
         worker_id: str | None = None,
         session_options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -93,8 +84,6 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         if not lease > 0:
             raise ValueError("lease must be > 0 seconds")
-        if rebalance_slack < 1:
-            raise ValueError("rebalance_slack must be >= 1")
         self._handler = handler
         self._store: SessionStore = store if store is not None else MemoryStore()
         self._concurrency = concurrency
@@ -104,10 +93,6 @@ class Worker:
             raise ValueError("send_margin must be >= 0 and below the lease")
         self._scan_interval = lease / 4 if scan_interval is None else scan_interval
         self._handover_timeout = self._send_margin if handover_timeout is None else handover_timeout
-        self._rebalance = rebalance
-        self._slack = rebalance_slack
-        self._scans = 0
-        self._rebalanced = 0
         self._host = socket.gethostname()
         self.id = worker_id or f"{self._host}-{os.getpid()}-{secrets.token_hex(3)}"
         options = session_options if session_options is not None else SessionOptions()
@@ -136,16 +121,6 @@ class Worker:
     def chats(self) -> tuple[str, ...]:
         """The conversation ids held now."""
         return tuple(self._runners)
-
-    @property
-    def scans(self) -> int:
-        """How many scans of the store this worker made (one every ``scan_interval``)."""
-        return self._scans
-
-    @property
-    def rebalanced(self) -> int:
-        """How many chats this worker handed over to even the fleet's load."""
-        return self._rebalanced
 
     def stop(self) -> None:
         """Ask :meth:`run` to hand every chat over and return (safe from a signal handler)."""
@@ -316,22 +291,11 @@ class Worker:
 
     async def _scan(self) -> None:
         room = self._concurrency - len(self._runners)
-        if room <= 0 and not self._rebalance:
+        if room <= 0:
             return
         scan = await self._store.scan(limit=max(100, 4 * room))
-        try:
-            if scan.claimable:
-                # Never shed in a scan with chats to claim: while a dead worker's chats
-                # are being shared out, the loads are still moving.
-                if room > 0:
-                    await self._claim_expired(scan, room)
-            elif self._rebalance:
-                self._shed(scan)
-        finally:
-            self._scans += 1
-            await self._notify()
-
-    async def _claim_expired(self, scan: Scan, room: int) -> None:
+        if not scan.claimable:
+            return
         live = max(1, len(scan.loads | {self.id: 0}))
         fair = math.ceil(scan.total / live)
         quota = min(room, fair - len(self._runners))
@@ -347,28 +311,6 @@ class Worker:
         rest = [cid for cid, age in candidates if cid not in chosen and age >= self._scan_interval]
         if room > 0 and rest:
             await asyncio.gather(*(self._claim_quietly(cid) for cid in rest[:room]))
-
-    def _shed(self, scan: Scan) -> None:
-        """Hand over this worker's part of the fleet's excess (see :mod:`._balance`), the
-        way :meth:`stop` hands every chat over: each after its event, committed, released
-        and reserved for the least loaded other worker."""
-        held = [r for r in self._runners.values() if not r.stopping]
-        if len(held) < len(self._runners) or self._stop.is_set():
-            # A round still in flight: its chats still count here in the store, and
-            # shedding again on those loads would hand over twice the share.
-            return
-        loads = dict(scan.loads)
-        loads.setdefault(self.id, len(self._runners))
-        count = min(len(held), shed_count(loads, self.id, slack=self._slack))
-        if count <= 0:
-            return
-        # Idle chats first: they are released at once; a busy one finishes its event first.
-        held.sort(key=lambda r: r.busy)
-        for runner in held[:count]:
-            runner.request_stop()
-        self._rebalanced += count
-        logger.info("worker %s hands %d chats over to even the load (%d held, %d workers)",
-                    self.id, count, loads[self.id], len(loads))  # fmt: skip
 
     async def _claim_quietly(self, conversation_id: str) -> bool:
         try:
@@ -446,9 +388,7 @@ class Worker:
         stop the chats whose lease was lost, or ran out locally while the store was out of
         reach."""
         sent_at = self._clock()
-        # A chat being handed over keeps its lease while its handler finishes the event
-        # (a rebalance waits for it however long it takes); once idle it is being released.
-        leases = {cid: r.token for cid, r in self._runners.items() if r.busy or not r.stopping}
+        leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
         try:
             lost = await self._store.renew(self.id, leases, ttl=self._lease)
         except StoreError as exc:
@@ -459,8 +399,6 @@ class Worker:
                 if runner is None or runner.token != token:
                     continue
                 if cid in lost:
-                    if runner.stopping and not runner.busy:
-                        continue  # released while the renewal was on its way
                     logger.warning("worker %s lost chat %s", self.id, cid)
                     runner.lose()
                 else:
