@@ -30,6 +30,7 @@ from ..errors import WebChatError
 from ..worker._cli import add_commands as add_worker_commands
 from ._admin import format_table
 from ._common import ENV, MissingExtra, UsageError, require_simulator_extra, target_kwargs
+from ._safe import printable
 from ._simulator import DESCRIPTION as SIMULATOR_DESCRIPTION
 from ._simulator import add_simulator_arguments, run_simulator
 
@@ -84,18 +85,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, term: _Termi
     except UsageError as exc:
         parser.error(str(exc))
     except MissingExtra as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except WebChatError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 1
     except (ValueError, TypeError) as exc:
         # The SDK refuses bad arguments (an unknown region, http:// to a remote host)
         # with a message that says what was wrong: that line is the whole answer.
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 2
 
 
@@ -137,7 +138,7 @@ def _verbose_logging() -> Callable[[], None]:
     """Debug logging to stderr (redacted); returns what undoes it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     saved: list[tuple[logging.Logger, int]] = []
     for name in ("webchat_async", "websockets", "httpx"):
         logger = logging.getLogger(name)
@@ -154,6 +155,21 @@ def _verbose_logging() -> Callable[[], None]:
         handler.close()
 
     return undo
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines for a terminal: frames and error texts from a server are in the records,
+    so their control characters are shown escaped (a traceback keeps its line breaks)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join(printable(line) for line in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(printable(line) for line in stack_info.split("\n"))
 
 
 class _HelpFormatter(argparse.HelpFormatter):
