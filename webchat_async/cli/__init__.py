@@ -29,7 +29,7 @@ from .._redact import RedactingFilter, redact
 from ..errors import WebChatError
 from ..worker._cli import add_commands as add_worker_commands
 from ._admin import format_table
-from ._common import ENV, MissingExtra, UsageError, require_simulator_extra, target_kwargs
+from ._common import ENV, MissingDependency, UsageError, require_aiohttp, target_kwargs
 from ._safe import printable
 from ._simulator import DESCRIPTION as SIMULATOR_DESCRIPTION
 from ._simulator import add_simulator_arguments, run_simulator
@@ -84,7 +84,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, term: _Termi
         return 128 + term.signal
     except UsageError as exc:
         parser.error(str(exc))
-    except MissingExtra as exc:
+    except MissingDependency as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except WebChatError as exc:
@@ -229,7 +229,7 @@ def _add_demo(sub: Any) -> None:
         "demo",
         "play a whole chat on the embedded simulator",
         "Play a scripted guest chat against a simulator started in this process "
-        "(no set-up, no network). Needs the simulator extra (aiohttp).",
+        "(no set-up, no network).",
         env=False,
     )
     demo.add_argument("--interactive", action="store_true", help="type the guest's lines")
@@ -364,7 +364,7 @@ def _boolean(text: str) -> bool:
 
 
 async def _run_demo(args: argparse.Namespace) -> int:
-    require_simulator_extra("demo")
+    require_aiohttp("demo")
     from ._demo import run_demo
 
     return await run_demo(name=args.name, interactive=args.interactive, fast=args.fast)

@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._common import MissingExtra, require_simulator_extra
+from ._common import MissingDependency, require_aiohttp
 
 __all__ = ["DESCRIPTION", "add_simulator_arguments", "main", "run_simulator", "simulator_options"]
 
 DESCRIPTION = (
     "Serve a local Genesys Cloud Web Chat v2 simulator (REST, event stream, OAuth, a scripted "
     "agent, fault injection) until Ctrl-C or SIGTERM. It prints its base URL, organization "
-    "and deployment ids and client credentials. Needs the simulator extra (aiohttp)."
+    "and deployment ids and client credentials."
 )
 
 
@@ -72,7 +72,7 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
 def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~webchat_async.simulator.Simulator` keywords beyond host and port.
 
-    Needs the simulator extra (it builds a :class:`~webchat_async.simulator.Behaviour`).
+    Needs aiohttp (it builds a :class:`~webchat_async.simulator.Behaviour`).
     """
     from ..simulator import Behaviour
 
@@ -88,7 +88,7 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
 
 async def run_simulator(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly; returns the exit status."""
-    require_simulator_extra("simulator")
+    require_aiohttp("simulator")
     from ..simulator._serve import serve_until_signalled
 
     await serve_until_signalled(args.host, args.port, options=simulator_options(args))
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(run_simulator(args))
-    except MissingExtra as exc:
+    except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the port is taken, the address is not ours
