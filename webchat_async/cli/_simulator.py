@@ -10,18 +10,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from ._common import MissingDependency, require_aiohttp
 
-__all__ = ["DESCRIPTION", "add_simulator_arguments", "main", "run_simulator", "simulator_options"]
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "DESCRIPTION",
+    "add_simulator_arguments",
+    "main",
+    "run_simulator",
+    "simulator_options",
+]
+
+#: The admin API token, from the environment only (a flag would show in ``ps`` and history).
+ADMIN_TOKEN_ENV = "WEBCHAT_SIMULATOR_ADMIN_TOKEN"
 
 DESCRIPTION = (
     "Serve a local Genesys Cloud Web Chat v2 simulator (REST, event stream, OAuth, a scripted "
     "agent, fault injection) until Ctrl-C or SIGTERM. It prints its base URL, organization "
-    "and deployment ids and client credentials."
+    "and deployment ids and client credentials. Beyond the loopback (--host 0.0.0.0) it "
+    f"warns, and its admin API needs a token: {ADMIN_TOKEN_ENV} from the environment, or "
+    "one generated and printed once at start (also required on the loopback when set)."
 )
 
 
@@ -32,7 +45,10 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     :class:`~webchat_async.simulator.Simulator`.
     """
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s); any other than the loopback "
+        f"needs an admin token ({ADMIN_TOKEN_ENV}, or one is generated and printed)",
     )
     parser.add_argument(
         "--port",
@@ -83,7 +99,7 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
         reads_after_end=args.reads_after_end,
         handshake_after_end=args.handshake_after_end,
     )
-    return {"behaviour": behaviour}
+    return {"behaviour": behaviour, "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None}
 
 
 async def run_simulator(args: argparse.Namespace) -> int:
@@ -108,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # the port is taken, the address is not ours
+    except (OSError, ValueError) as exc:  # the port is taken, the address is not ours
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 130
