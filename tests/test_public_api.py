@@ -75,6 +75,7 @@ WORKER_EXPORTS = {
     "Worker", "Fleet", "StartedChat", "Chat", "Handler", "SessionStore", "MemoryStore",
     "RedisStore", "Scan", "Claim", "PendingSends", "Progress", "LeaseLost", "StoreError",
     "FleetStatus", "WorkerStatus", "ChatStatus",
+    "Encryption", "DecryptionError", "InsecureStoreWarning",
 }  # fmt: skip
 
 

@@ -8,7 +8,8 @@ worker resumes a chat where it was left and does not repeat a send already made.
 ``docs/workers.md`` for what is guaranteed.
 
 ``MemoryStore`` keeps everything in one process; ``RedisStore`` (the ``redis`` extra,
-``pip install 'webchat-async[redis]'``) shares it between processes and hosts.
+``pip install 'webchat-async[redis]'``) shares it between processes and hosts, with the
+guest credentials encrypted under :class:`Encryption` keys (the ``encryption`` extra).
 
 Example::
 
@@ -25,12 +26,15 @@ Example::
 from __future__ import annotations
 
 from ._chat import Chat, Handler
+from ._crypto import Encryption
 from ._fleet import Fleet, StartedChat
 from ._memory import MemoryStore
 from ._model import (
     ChatStatus,
     Claim,
+    DecryptionError,
     FleetStatus,
+    InsecureStoreWarning,
     LeaseLost,
     PendingSends,
     Progress,
@@ -45,9 +49,12 @@ __all__ = [
     "Chat",
     "ChatStatus",
     "Claim",
+    "DecryptionError",
+    "Encryption",
     "Fleet",
     "FleetStatus",
     "Handler",
+    "InsecureStoreWarning",
     "LeaseLost",
     "MemoryStore",
     "PendingSends",

@@ -33,7 +33,7 @@ from ..errors import (
 from ..models import BodyType, WebChatMessage
 from ..session import GuestSession
 from ._model import Claim, LeaseLost, Progress, StoreError
-from ._replay import made_sends, own_uncommitted
+from ._replay import made_sends, own_uncommitted, send_digest
 from ._store import SessionStore
 
 __all__ = ["Chat", "ChatRunner", "Handler", "Outcome"]
@@ -224,9 +224,15 @@ class ChatRunner:
             self.task.cancel()
 
     async def record_send(self, event_key: str, index: int, body: str) -> None:
-        """Record a send in the store (fenced) before it is made."""
+        """Record a send in the store (fenced) before it is made: a digest of the text,
+        which is all a takeover needs to recognise it (the store keeps no guest text)."""
         await self._store.record_send(
-            self.conversation_id, self.token, event_key, index, body, send_margin=self._send_margin
+            self.conversation_id,
+            self.token,
+            event_key,
+            index,
+            send_digest(self.conversation_id, body),
+            send_margin=self._send_margin,
         )
 
     # -- running -----------------------------------------------------------------------
@@ -260,7 +266,9 @@ class ChatRunner:
             return "released"
         self._session = session
         self.member_id = session.member_id
-        self._saved_json = SavedJson(session.save())
+        # Once per chat: the store encrypts the secrets here (when it has keys), and every
+        # commit splices only the position into the result.
+        self._saved_json = SavedJson(self._store.seal_saved(session.save()))
         try:
             try:
                 outcome = await self._handle_all(session)
@@ -377,7 +385,8 @@ class ChatRunner:
             logger.warning("chat %s: reading recent messages failed: %r", self.conversation_id, exc)
             raise
         candidates = own_uncommitted(after, session.member_id, self._outstanding)
-        made = made_sends(pending.bodies, candidates)
+        cid = self.conversation_id
+        made = made_sends(pending.bodies, candidates, lambda text: send_digest(cid, text))
         # The sends that were made are committed sends now, whose echo is still to come.
         logger.info(
             "chat %s taken over: %d of %d recorded sends had been made",

@@ -4,6 +4,11 @@
 coroutine the command line runs (the same contract as the other commands: returns the exit
 status, raises ``ValueError`` for a bad argument and ``WebChatError`` for a failure, which
 the command line prints as one line). A Redis URL can hold a password: it is never printed.
+
+The store's encryption keys come from ``WEBCHAT_ENCRYPTION_KEYS`` (Fernet keys separated by
+commas, newest first), never from the command line, where every user of the host can read
+them (``ps``). A Redis on another host over ``redis://``, or without keys, warns
+(:class:`~webchat_async.worker.InsecureStoreWarning`, printed on stderr).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ._store import SessionStore
 __all__ = ["add_commands", "load_handler", "run_status", "run_worker"]
 
 _REDIS_ENV = "WEBCHAT_REDIS_URL"
+_KEYS_ENV = "WEBCHAT_ENCRYPTION_KEYS"
 
 
 def add_commands(subparsers: Any) -> None:
@@ -64,7 +70,11 @@ def _add_store(p: argparse.ArgumentParser, *, required: bool = False) -> None:
         default=os.environ.get(_REDIS_ENV),
         required=required and not os.environ.get(_REDIS_ENV),
         metavar="URL",
-        help=f"redis://HOST:PORT/DB (or {_REDIS_ENV})",
+        help=(
+            f"redis://HOST:PORT/DB or rediss:// for TLS (or {_REDIS_ENV}); the guest "
+            f"credentials are encrypted with the keys in {_KEYS_ENV} (comma-separated "
+            "Fernet keys, newest first)"
+        ),
     )
     p.add_argument("--prefix", default="webchat:", help="key prefix in Redis (webchat:)")
 
@@ -108,11 +118,14 @@ def load_handler(spec: str) -> Handler:
 
 
 def _store(args: argparse.Namespace) -> SessionStore:
+    from ._crypto import Encryption
     from ._memory import MemoryStore
     from ._redis import RedisStore
 
     if args.redis:
-        return RedisStore.from_url(args.redis, prefix=args.prefix)
+        keys = [k.strip() for k in os.environ.get(_KEYS_ENV, "").split(",") if k.strip()]
+        encryption = Encryption(keys) if keys else None
+        return RedisStore.from_url(args.redis, prefix=args.prefix, encryption=encryption)
     return MemoryStore()
 
 

@@ -17,6 +17,9 @@ key                                type    holds
 ``{p}log``                         stream  claim / release / finish records (capped)
 =================================  ======  ===================================================
 
+Every key expires (see :mod:`._lua`): a chat's hash ``retention`` past its lease, a
+worker's own keys one lease past its heartbeat, the shared ones no earlier than any chat.
+
 The Lua scripts build the per-chat and per-worker names from the prefix the same way
 (:data:`LUA_NAMES`), so a standalone Redis (or one shard) is assumed.
 """

@@ -4,6 +4,14 @@ atomic step (one round trip).
 Times are milliseconds of the Redis server's clock (``TIME``), so workers on several hosts
 agree on when a lease runs out; a test passes its own ``now`` instead (argument ``> 0``).
 Redis 7 replicates a script's effects, which makes ``TIME`` in a writing script safe.
+
+Every key a script writes gets an expiry in the same script (no extra round trip): a
+chat's hash lives ``retention`` past the end of its lease (or reservation), pushed on at
+every claim, renewal, commit and release, so it never expires while a worker holds it; a
+finished chat's hash is deleted. A worker's own keys (description, owned chats, inbox)
+live one lease past its last heartbeat. The fleet's shared keys (leases, workers,
+counters, log) live at least as long as the longest-lived chat (:func:`keep` only ever
+pushes an expiry on).
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ __all__ = [
 _PRELUDE = (
     LUA_NAMES
     + """
+-- Expire key in ms from now, unless it already lives longer (a new key has no expiry).
+local function keep(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
 local function now_ms(arg)
   local n = tonumber(arg)
   if n and n > 0 then return n end
@@ -55,23 +67,32 @@ local function pick(P, workers, now, exclude)
   return best
 end
 -- Nobody holds the chat now: reserve it for target (and tell it), or free it for all.
-local function hand(P, leases, cid, key, now, target, reserve)
+-- The chat's hash (and the leases) then live retain past the reservation.
+local function hand(P, leases, cid, key, now, target, reserve, retain)
   redis.call('HSET', key, 'owner', '', 'reserved', target)
   if target == '' then
     redis.call('ZADD', leases, 0, cid)
   else
     redis.call('ZADD', leases, now + reserve, cid)
-    redis.call('RPUSH', inbox_key(P, target), cid)
+    local inbox = inbox_key(P, target)
+    redis.call('RPUSH', inbox, cid)
+    -- Renewed with the target's heartbeat: gone a lease after the target died.
+    local wttl = tonumber(redis.call('HGET', worker_key(P, target), 'ttl') or '') or 0
+    keep(inbox, wttl > 0 and wttl or reserve)
   end
+  redis.call('PEXPIRE', key, reserve + retain)
+  keep(leases, reserve + retain)
 end
-local function note(P, op, cid, worker, other, token, now)
+local function note(P, op, cid, worker, other, token, now, retain)
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', 100000, '*', 'op', op, 'chat', cid,
              'worker', worker, 'other', other, 'token', token, 'at', now)
+  keep(P .. 'log', retain)
 end
 """
 )
 
-#: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, saved, base, now, reserve_ms.
+#: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, saved, base, now, reserve_ms,
+#: retention_ms.
 ADD = (
     _PRELUDE
     + """
@@ -81,13 +102,15 @@ local now = now_ms(ARGV[5])
 redis.call('HSET', KEYS[1], 'saved', ARGV[3], 'base', ARGV[4], 'token', 0, 'pos', '',
            'out', '[]', 'pev', '', 'psends', '[]')
 local target = pick(P, KEYS[3], now, '')
-hand(P, KEYS[2], cid, KEYS[1], now, target, tonumber(ARGV[6]))
+local retain = tonumber(ARGV[7])
+hand(P, KEYS[2], cid, KEYS[1], now, target, tonumber(ARGV[6]), retain)
 redis.call('HINCRBY', KEYS[4], 'added', 1)
+keep(KEYS[4], retain)
 return {'ok', target}
 """
 )
 
-#: KEYS: workers, worker. ARGV: worker, now, ttl_ms, concurrency, host, pid.
+#: KEYS: workers, worker. ARGV: worker, now, ttl_ms, concurrency, host, pid, retention_ms.
 REGISTER = (
     _PRELUDE
     + """
@@ -95,6 +118,8 @@ local now = now_ms(ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], 'concurrency', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
            'ttl', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+keep(KEYS[1], tonumber(ARGV[7]))
 return now
 """
 )
@@ -116,11 +141,15 @@ return {now, redis.call('ZCARD', KEYS[1]), rows, loads}
 """
 )
 
-#: KEYS: chat, leases, stats. ARGV: prefix, cid, worker, now, ttl_ms.
+#: KEYS: chat, leases, stats. ARGV: prefix, cid, worker, now, ttl_ms, retention_ms.
 CLAIM = (
     _PRELUDE
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- Finished, or expired after retention: no scan should offer it again.
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return {'gone'}
+end
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'reserved', 'saved', 'base', 'pos',
@@ -130,38 +159,54 @@ if owner == me then return {'held'} end
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], cid) or '0')
 if expires > now and not (owner == '' and reserved == me) then return {'busy'} end
 local token = tonumber(h[2] or '0') + 1
+local ttl, retain = tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('HSET', KEYS[1], 'owner', me, 'token', token, 'reserved', '')
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), cid)
+redis.call('PEXPIRE', KEYS[1], ttl + retain)
+redis.call('ZADD', KEYS[2], now + ttl, cid)
+keep(KEYS[2], ttl + retain)
 if owner ~= '' then
   redis.call('SREM', owned_key(P, owner), cid)
   redis.call('HINCRBY', KEYS[3], 'takeovers', 1)
 end
-redis.call('SADD', owned_key(P, me), cid)
+local owned = owned_key(P, me)
+redis.call('SADD', owned, cid)
+keep(owned, ttl)
 redis.call('HINCRBY', KEYS[3], 'claims', 1)
-note(P, 'claim', cid, me, owner, token, now)
+keep(KEYS[3], ttl + retain)
+note(P, 'claim', cid, me, owner, token, now, ttl + retain)
 return {'ok', token, h[4] or '', h[5] or '', h[6] or '', h[7] or '[]', h[8] or '',
         h[9] or '[]', owner}
 """
 )
 
-#: KEYS: workers, leases. ARGV: prefix, worker, now, ttl_ms, then cid, token pairs.
+#: KEYS: workers, leases. ARGV: prefix, worker, now, ttl_ms, retention_ms, then cid, token
+#: pairs.
 RENEW = (
     _PRELUDE
     + """
 local P, me = ARGV[1], ARGV[2]
 local now = now_ms(ARGV[3])
-local ttl = tonumber(ARGV[4])
+local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZADD', KEYS[1], now + ttl, me)
+keep(KEYS[1], ttl + retain)
+-- The worker's own keys live one lease past this heartbeat (PEXPIRE: a no-op on a key
+-- that does not exist).
+redis.call('PEXPIRE', worker_key(P, me), ttl)
+redis.call('PEXPIRE', owned_key(P, me), ttl)
+redis.call('PEXPIRE', inbox_key(P, me), ttl)
 local lost = {}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local cid, token = ARGV[i], ARGV[i + 1]
-  local h = redis.call('HMGET', chat_key(P, cid), 'owner', 'token')
+  local key = chat_key(P, cid)
+  local h = redis.call('HMGET', key, 'owner', 'token')
   if h[1] == me and h[2] == token then
     redis.call('ZADD', KEYS[2], now + ttl, cid)
+    redis.call('PEXPIRE', key, ttl + retain)
   else
     table.insert(lost, cid)
   end
 end
+if #ARGV >= 6 then keep(KEYS[2], ttl + retain) end
 return lost
 """
 )
@@ -189,8 +234,8 @@ return 1
 )
 
 #: KEYS: leases, stats. ARGV: prefix, now, ttl_ms, failed (one '0'/'1' per commit: the
-#: handler raised), then for each commit five values: cid, token, saved, position,
-#: outstanding (JSON). Returns one character per commit: '1' written, '0' the token is no
+#: handler raised), retention_ms, then for each commit five values: cid, token, saved,
+#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the token is no
 #: longer current (one string: an array of numbers costs the client a parse per element).
 #: Many commits in one script: a pipeline of one script per commit cost the client more
 #: than the events (each command packed and its answer parsed on its own); each commit is
@@ -199,9 +244,10 @@ COMMIT = (
     _PRELUDE
     + """
 local P, flags = ARGV[1], ARGV[4]
-local expires = now_ms(ARGV[2]) + tonumber(ARGV[3])
+local ttl, retain = tonumber(ARGV[3]), tonumber(ARGV[5])
+local expires = now_ms(ARGV[2]) + ttl
 local answers, handled, failed = {}, 0, 0
-for i = 5, #ARGV, 5 do
+for i = 6, #ARGV, 5 do
   local cid = ARGV[i]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
@@ -210,19 +256,25 @@ for i = 5, #ARGV, 5 do
   else
     redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
                'pev', '', 'psends', '[]')
+    redis.call('PEXPIRE', key, ttl + retain)
     redis.call('ZADD', KEYS[1], expires, cid)
     handled = handled + 1
     if string.byte(flags, #answers + 1) == 49 then failed = failed + 1 end  -- '1'
     table.insert(answers, '1')
   end
 end
-if handled > 0 then redis.call('HINCRBY', KEYS[2], 'handled', handled) end
+if handled > 0 then
+  redis.call('HINCRBY', KEYS[2], 'handled', handled)
+  keep(KEYS[1], ttl + retain)
+  keep(KEYS[2], ttl + retain)
+end
 if failed > 0 then redis.call('HINCRBY', KEYS[2], 'handler_errors', failed) end
 return table.concat(answers)
 """
 )
 
-#: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, worker, token, now, reserve_ms.
+#: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, worker, token, now, reserve_ms,
+#: retention_ms.
 RELEASE = (
     _PRELUDE
     + """
@@ -232,14 +284,16 @@ if h[1] ~= me or h[2] ~= ARGV[4] then return {'lost', ''} end
 redis.call('SREM', owned_key(P, me), cid)
 local now = now_ms(ARGV[5])
 local target = pick(P, KEYS[3], now, me)
-hand(P, KEYS[2], cid, KEYS[1], now, target, tonumber(ARGV[6]))
+local reserve, retain = tonumber(ARGV[6]), tonumber(ARGV[7])
+hand(P, KEYS[2], cid, KEYS[1], now, target, reserve, retain)
 redis.call('HINCRBY', KEYS[4], 'handovers', 1)
-note(P, 'release', cid, me, target, ARGV[4], now)
+keep(KEYS[4], reserve + retain)
+note(P, 'release', cid, me, target, ARGV[4], now, reserve + retain)
 return {'ok', target}
 """
 )
 
-#: KEYS: chat, leases, stats. ARGV: prefix, cid, worker, token, now.
+#: KEYS: chat, leases, stats. ARGV: prefix, cid, worker, token, now, retention_ms.
 FINISH = (
     _PRELUDE
     + """
@@ -250,7 +304,8 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], cid)
 redis.call('SREM', owned_key(P, me), cid)
 redis.call('HINCRBY', KEYS[3], 'finished', 1)
-note(P, 'finish', cid, me, '', ARGV[4], now_ms(ARGV[5]))
+keep(KEYS[3], tonumber(ARGV[6]))
+note(P, 'finish', cid, me, '', ARGV[4], now_ms(ARGV[5]), tonumber(ARGV[6]))
 return 1
 """
 )

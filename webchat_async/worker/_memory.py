@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from .._saved import SavedSession
 from ._model import ChatStatus, Claim, FleetStatus, LeaseLost, PendingSends, Progress, WorkerStatus
 from ._store import Scan
 
@@ -61,6 +62,11 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"<MemoryStore chats={len(self._chats)} workers={len(self._workers)}>"
+
+    def seal_saved(self, saved: SavedSession) -> SavedSession:
+        """``saved`` itself: the memory of this process needs no encryption (see
+        :meth:`SessionStore.seal_saved`)."""
+        return saved
 
     # -- placement ---------------------------------------------------------------------
 

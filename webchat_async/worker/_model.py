@@ -14,7 +14,9 @@ from ..errors import WebChatError
 __all__ = [
     "ChatStatus",
     "Claim",
+    "DecryptionError",
     "FleetStatus",
+    "InsecureStoreWarning",
     "LeaseLost",
     "PendingSends",
     "Progress",
@@ -33,10 +35,23 @@ class StoreError(WebChatError):
     """The session store could not be reached or answered something unexpected."""
 
 
+class DecryptionError(StoreError):
+    """A stored secret could not be decrypted: the store has no encryption keys, none of
+    its keys fits, or the data was altered. The message holds neither keys nor data."""
+
+
+class InsecureStoreWarning(UserWarning):
+    """A store that sends or keeps the guest credentials unprotected: plaintext
+    ``redis://`` to a host other than this one (use ``rediss://``), or no encryption keys
+    for a Redis on another host. Silence it with :func:`warnings.filterwarnings` on this
+    class once the risk is accepted (a private network, Redis-side encryption)."""
+
+
 @attrs.frozen(kw_only=True)
 class PendingSends:
     """The sends recorded (before each was made) for an event whose handling was not
-    committed: ``bodies`` in the order the handler made them."""
+    committed: ``bodies`` holds a digest of each text (:func:`send_digest`: the store
+    keeps no guest text), in the order the handler made them."""
 
     event_key: str
     bodies: tuple[str, ...] = ()

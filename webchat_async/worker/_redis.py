@@ -7,21 +7,30 @@ script that checks each commit's token on its own (one command for the batch: a 
 of one script per commit cost the client about as much as the events themselves).
 redis-py is imported when a store is created, so
 ``import webchat_async.worker`` works without the ``redis`` extra.
+
+Secrets at rest: with :class:`~webchat_async.worker.Encryption` keys the saved session's
+JWT and stream URI are written encrypted (once per chat, see :meth:`RedisStore.seal_saved`);
+every key expires (see :mod:`._lua`); recorded sends are digests, not texts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._saved import SavedSession
 from . import _lua
+from ._crypto import Encryption, open_saved, seal_saved, seal_text
 from ._keys import DEFAULT_PREFIX, Keys
 from ._model import (
     ChatStatus,
     Claim,
     FleetStatus,
+    InsecureStoreWarning,
     LeaseLost,
     PendingSends,
     Progress,
@@ -62,6 +71,32 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+#: How long a chat nobody renews is kept by default: a day past its lease.
+DEFAULT_RETENTION = 86400.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _exposure(client: Redis) -> tuple[bool, bool]:
+    """(the server is on another host, the connection is plaintext TCP), read from the
+    client's pool settings: nothing is sent."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs: Mapping[str, Any] = getattr(pool, "connection_kwargs", None) or {}
+    if "path" in kwargs:  # a Unix socket: this host
+        return False, False
+    remote = not _is_loopback(str(kwargs.get("host") or "localhost"))
+    connection_class = getattr(pool, "connection_class", None)
+    tls = "SSL" in getattr(connection_class, "__name__", "") or bool(kwargs.get("ssl"))
+    return remote, not tls
+
+
 class RedisStore:
     """A :class:`~webchat_async.worker.SessionStore` on a Redis server (7 or later).
 
@@ -71,9 +106,20 @@ class RedisStore:
         clock: seconds; ``None`` (the default) uses the Redis server's clock, which every
             worker shares. Tests pass their own to move leases forward without waiting.
         owns_client: close ``client`` in :meth:`aclose`.
+        encryption: keys that encrypt the guest credentials (the saved session's JWT
+            and stream URI) before they reach Redis (the ``encryption`` extra). Without
+            them they are stored in clear. Every worker and ``Fleet`` of a fleet needs
+            the same keys.
+        retention: seconds a chat's keys are kept after its lease (or reservation) ran
+            out with nobody renewing it; every claim, renewal, commit and release pushes
+            the expiry on, so a held chat never expires. A finished chat is deleted at
+            once. A worker's own keys expire one lease after its last heartbeat.
 
     Connection failures raise :class:`~webchat_async.worker.StoreError`; the URL (which
-    may hold a password) is never part of a message.
+    may hold a password) is never part of a message. A client on a host other than this
+    one warns (:class:`~webchat_async.worker.InsecureStoreWarning`, once per store) when
+    the connection is plaintext (``redis://``: use ``rediss://``) or the store has no
+    ``encryption``.
     """
 
     def __init__(
@@ -83,8 +129,31 @@ class RedisStore:
         prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], float] | None = None,
         owns_client: bool = False,
+        encryption: Encryption | None = None,
+        retention: float = DEFAULT_RETENTION,
     ) -> None:
+        if not retention > 0:
+            raise ValueError("retention must be > 0 seconds")
+        if encryption is not None and not isinstance(encryption, Encryption):
+            raise TypeError("encryption is an Encryption([key, ...]) or None")
         self._redis = client
+        self._encryption = encryption
+        self._retention = _ms(retention)
+        remote, plaintext = _exposure(client)
+        if remote and (plaintext or encryption is None):
+            problems = []
+            if plaintext:
+                problems.append("the connection is plaintext redis:// (use rediss://, TLS)")
+            if encryption is None:
+                problems.append(
+                    "the guest credentials are stored unencrypted "
+                    "(pass encryption=Encryption(keys))"
+                )
+            warnings.warn(
+                "RedisStore on a host other than this one: " + "; ".join(problems),
+                InsecureStoreWarning,
+                stacklevel=2,
+            )
         self.keys = Keys(prefix)
         self._clock = clock
         self._owns = owns_client
@@ -106,9 +175,13 @@ class RedisStore:
         prefix: str = DEFAULT_PREFIX,
         max_connections: int = 64,
         clock: Callable[[], float] | None = None,
+        encryption: Encryption | None = None,
+        retention: float = DEFAULT_RETENTION,
     ) -> RedisStore:
-        """A store on ``redis://HOST:PORT/DB`` with a bounded connection pool (callers wait
-        for a free connection rather than opening one per chat)."""
+        """A store on ``redis://HOST:PORT/DB`` (``rediss://`` for TLS) with a bounded
+        connection pool (callers wait for a free connection rather than opening one per
+        chat). Nothing is sent until the first command. The other arguments: see
+        :class:`RedisStore`."""
         try:
             from redis.asyncio import BlockingConnectionPool, Redis
         except ImportError:  # pragma: no cover - depends on the environment
@@ -120,10 +193,28 @@ class RedisStore:
         except ValueError:
             raise ValueError("not a redis:// URL (redis://HOST:PORT/DB)") from None
         # from_pool: the client owns the pool and closes it with itself.
-        return cls(Redis.from_pool(pool), prefix=prefix, clock=clock, owns_client=True)
+        return cls(
+            Redis.from_pool(pool),
+            prefix=prefix,
+            clock=clock,
+            owns_client=True,
+            encryption=encryption,
+            retention=retention,
+        )
 
     def __repr__(self) -> str:
-        return f"<RedisStore prefix={self.keys.prefix!r}>"
+        keys = "encrypted" if self._encryption is not None else "plaintext"
+        return f"<RedisStore prefix={self.keys.prefix!r} secrets={keys}>"
+
+    @property
+    def encryption(self) -> Encryption | None:
+        """The keys the store encrypts with (``None``: secrets stored in clear)."""
+        return self._encryption
+
+    def seal_saved(self, saved: SavedSession) -> SavedSession:
+        """See :meth:`SessionStore.seal_saved`: with ``encryption``, ``saved`` with its
+        JWT and stream URI encrypted under the first key (two Fernet encryptions)."""
+        return seal_saved(saved, self._encryption)
 
     @property
     def client(self) -> Redis:
@@ -153,7 +244,15 @@ class RedisStore:
         answer = await self._run(
             "ADD",
             (k.chat(conversation_id), k.leases, k.workers, k.stats),
-            (k.prefix, conversation_id, saved, base_url, self._now(), _ms(reserve)),
+            (
+                k.prefix,
+                conversation_id,
+                seal_text(saved, self._encryption),
+                base_url,
+                self._now(),
+                _ms(reserve),
+                self._retention,
+            ),
         )
         if _text(answer[0]) == "exists":
             raise ValueError(f"chat {conversation_id} is already in the store")
@@ -169,7 +268,7 @@ class RedisStore:
         await self._run(
             "REGISTER",
             (k.workers, k.worker(worker_id)),
-            (worker_id, self._now(), _ms(ttl), concurrency, host, pid),
+            (worker_id, self._now(), _ms(ttl), concurrency, host, pid, self._retention),
         )
 
     async def unregister(self, worker_id: str) -> None:
@@ -228,7 +327,7 @@ class RedisStore:
         answer = await self._run(
             "CLAIM",
             (k.chat(conversation_id), k.leases, k.stats),
-            (k.prefix, conversation_id, worker_id, self._now(), _ms(ttl)),
+            (k.prefix, conversation_id, worker_id, self._now(), _ms(ttl), self._retention),
         )
         if _text(answer[0]) != "ok":
             return None
@@ -239,7 +338,9 @@ class RedisStore:
         return Claim(
             conversation_id=conversation_id,
             token=int(token),
-            saved=_text(saved),
+            # DecryptionError (a StoreError) when the keys do not fit: the lease just
+            # taken then runs out and another worker (with the right keys) can claim it.
+            saved=open_saved(_text(saved), self._encryption, conversation_id),
             base_url=_text(base),
             position=_text(position) or None,
             outstanding=_ids(outstanding),
@@ -250,7 +351,7 @@ class RedisStore:
     async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
         """See :meth:`SessionStore.renew` (one script for the heartbeat and every lease)."""
         k = self.keys
-        args: list[Any] = [k.prefix, worker_id, self._now(), _ms(ttl)]
+        args: list[Any] = [k.prefix, worker_id, self._now(), _ms(ttl), self._retention]
         for cid, token in leases.items():
             args += (cid, token)
         lost = await self._run("RENEW", (k.workers, k.leases), args)
@@ -282,8 +383,13 @@ class RedisStore:
     ) -> None:
         """See :meth:`SessionStore.commit` (batched with the other chats' commits)."""
         outstanding = progress.outstanding
+        saved = progress.saved
+        if self._encryption is not None:
+            # A worker's text comes from seal_saved (one substring test); any other is
+            # sealed here.
+            saved = seal_text(saved, self._encryption)
         values = (
-            conversation_id, token, progress.saved, progress.position or "",
+            conversation_id, token, saved, progress.position or "",
             json.dumps(list(outstanding)) if outstanding else "[]",
         )  # fmt: skip
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -311,7 +417,9 @@ class RedisStore:
                 ]
                 for ttl_ms, group in chunks:
                     failed = "".join("1" if entry[1] else "0" for entry in group)
-                    arguments: list[Any] = [k.prefix, self._now(), ttl_ms, failed]
+                    arguments: list[Any] = [
+                        k.prefix, self._now(), ttl_ms, failed, self._retention
+                    ]  # fmt: skip
                     for entry in group:
                         arguments += entry[2]
                     answers: Sequence[Any]
@@ -347,7 +455,15 @@ class RedisStore:
         answer = await self._run(
             "RELEASE",
             (k.chat(conversation_id), k.leases, k.workers, k.stats),
-            (k.prefix, conversation_id, worker_id, token, self._now(), _ms(reserve)),
+            (
+                k.prefix,
+                conversation_id,
+                worker_id,
+                token,
+                self._now(),
+                _ms(reserve),
+                self._retention,
+            ),
         )
         if _text(answer[0]) != "ok":
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
@@ -359,7 +475,7 @@ class RedisStore:
         answer = await self._run(
             "FINISH",
             (k.chat(conversation_id), k.leases, k.stats),
-            (k.prefix, conversation_id, worker_id, token, self._now()),
+            (k.prefix, conversation_id, worker_id, token, self._now(), self._retention),
         )
         if answer == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")

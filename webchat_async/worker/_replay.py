@@ -16,11 +16,26 @@ place (replacing what was recorded there), so the record always lists one body p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 
 from ..models import WebChatMessage
 
-__all__ = ["made_sends", "own_uncommitted"]
+__all__ = ["made_sends", "own_uncommitted", "send_digest"]
+
+#: What a recorded send starts with: a digest, not the guest's text.
+DIGEST = "sha256:"
+
+
+def send_digest(conversation_id: str, text: str) -> str:
+    """What the store records for a send: the SHA-256 of the conversation id and the text.
+
+    The ledger only needs to recognise a text among the conversation's messages (a send
+    not made is made again by the handler, which knows its text), so it keeps no guest
+    text. The conversation id salts it: equal texts in two chats give two digests.
+    """
+    data = f"{conversation_id}\n{text}".encode("utf-8", "surrogatepass")
+    return DIGEST + hashlib.sha256(data).hexdigest()
 
 
 def own_uncommitted(
@@ -40,10 +55,16 @@ def own_uncommitted(
 
 
 def made_sends(
-    bodies: Sequence[str], candidates: Sequence[WebChatMessage]
+    bodies: Sequence[str],
+    candidates: Sequence[WebChatMessage],
+    digest: Callable[[str], str] | None = None,
 ) -> list[WebChatMessage | None]:
     """For each recorded body, the message that carried it, or ``None`` if it never
     reached the conversation.
+
+    With ``digest``, a recorded body is a digest (:func:`send_digest`) compared with the
+    digest of each candidate's text; a body recorded in clear (by an older worker) is
+    still compared with the text itself.
 
     Each body takes the first candidate with the same text that no earlier body took. Order
     is not relied on: a send re-made by a later owner lands after the ones the earlier
@@ -52,10 +73,13 @@ def made_sends(
     """
     made: list[WebChatMessage | None] = []
     used: set[int] = set()
+    texts = [c.body or "" for c in candidates]
+    digests = [digest(t) for t in texts] if digest is not None else texts
     for body in bodies:
         found = None
+        seen = digests if body.startswith(DIGEST) else texts
         for index, candidate in enumerate(candidates):
-            if index not in used and candidate.body == body:
+            if index not in used and seen[index] == body:
                 used.add(index)
                 found = candidate
                 break

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from .._saved import SavedSession
 from ._model import Claim, FleetStatus, Progress
 
 __all__ = ["Scan", "SessionStore"]
@@ -50,6 +51,14 @@ class SessionStore(Protocol):
     current token (or, for a send, when less than ``send_margin`` of the lease is left).
     Connection failures raise :class:`~webchat_async.worker.StoreError`.
     """
+
+    def seal_saved(self, saved: SavedSession) -> SavedSession:
+        """The form of ``saved`` this store writes: its secrets (``jwt``,
+        ``event_stream_uri``) encrypted when the store has encryption keys, else
+        ``saved`` itself. A worker calls it once per chat and builds every commit's
+        ``Progress.saved`` from the result (only the position changes between commits);
+        :meth:`claim` gives the saved session back in clear."""
+        ...
 
     async def add_chat(
         self, conversation_id: str, saved: str, base_url: str, *, reserve: float
@@ -101,7 +110,8 @@ class SessionStore(Protocol):
         send_margin: float,
     ) -> None:
         """Record, before it is made, that the handler of ``event_key`` makes its
-        ``index``-th send (from 0) with ``body``; replaces what was recorded in that place."""
+        ``index``-th send (from 0); ``body`` is what identifies the text (a worker passes
+        a digest of it, never the text); replaces what was recorded in that place."""
         ...
 
     async def commit(
