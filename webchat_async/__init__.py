@@ -13,7 +13,7 @@ Guest side::
             ...
 
 Admin side (and every one of the 19 operations): :class:`WebChatApi`. A local simulator of
-the service lives in :mod:`webchat_async.simulator` (extra ``webchat-async[simulator]``).
+the service lives in :mod:`webchat_async.simulator` (no extra: it serves with aiohttp).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A pytest plugin: the simulator as fixtures for your own tests.
 
 Installed with the package (a ``pytest11`` entry point), so there is nothing to import or
-register. It needs the ``simulator`` extra (aiohttp) and pytest-asyncio, and works in
-pytest-asyncio's ``strict`` and ``auto`` modes::
+register. It needs pytest-asyncio (aiohttp, which the simulator serves with, is a dependency
+of the SDK), and works in pytest-asyncio's ``strict`` and ``auto`` modes::
 
     import pytest
     from webchat_async import MessageReceived
@@ -25,8 +25,9 @@ Fixtures:
   a :class:`~webchat_async.GuestSession` on that simulator. Every session it started is
   closed (and leaves its conversation) after the test.
 
-A plain ``pip install webchat-async`` (no aiohttp) loads the plugin without error; only a
-test that asks for these fixtures fails, saying what to install.
+An environment without aiohttp or pytest-asyncio (aiohttp missing: an install made with
+``--no-deps``) loads the plugin without error; only a test that asks for these fixtures
+fails, saying what to install.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _simulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-def _require_simulator_extra() -> None:
+def _require_aiohttp() -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError as exc:
@@ -126,8 +127,8 @@ def _require_simulator_extra() -> None:
         return
     # Outside the except block: the message alone, not the ImportError chained to it.
     pytest.fail(
-        f"the {_MARKER} fixture needs the simulator: "
-        f"pip install 'webchat-async[simulator]' ({missing})",
+        f"the {_MARKER} fixture needs aiohttp, a dependency of webchat-async that is not "
+        f"installed here: pip install aiohttp ({missing})",
         pytrace=False,
     )
 
@@ -147,7 +148,7 @@ if _PYTEST_ASYNCIO:
     async def webchat_simulator(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
         """A running :class:`~webchat_async.simulator.Simulator` on 127.0.0.1, any port;
         keywords of the ``webchat_simulator`` marker configure it. Stopped after the test."""
-        _require_simulator_extra()
+        _require_aiohttp()
         from .simulator import Simulator
 
         async with Simulator(**_simulator_options(request)) as sim:

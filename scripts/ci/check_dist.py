@@ -97,8 +97,31 @@ def check_wheel(wheel: Path, pythons: list[str]) -> list[str]:
     lowest = min(pythons, key=lambda v: tuple(map(int, v.split("."))))
     if metadata.get("Requires-Python") != f">={lowest}":
         problems.append(f"wheel: Requires-Python is {metadata.get('Requires-Python')!r}")
-    if "simulator" not in (metadata.get_all("Provides-Extra") or []):
-        problems.append("wheel: the simulator extra is not declared")
+    extras = set(metadata.get_all("Provides-Extra") or [])
+    # aiohttp is a core dependency and the fleet's store is the `redis` extra: an extra
+    # that repeats either would only be a second name to keep in step.
+    for redundant in sorted(extras & {"simulator", "worker"}):
+        problems.append(f"wheel: the redundant extra {redundant!r} is declared")
+    for needed in ("redis", "test", "lint"):
+        if needed not in extras:
+            problems.append(f"wheel: the {needed} extra is not declared")
+    problems += _dependency_floors(metadata.get_all("Requires-Dist") or [])
+    return problems
+
+
+# Runtime dependencies that must not admit a release with a known vulnerability
+# (CVE-2024-52303, CVE-2024-52304, CVE-2025-53643 for aiohttp).
+_FLOORS = {"aiohttp": (3, 12, 14)}
+
+
+def _dependency_floors(requires: list[str]) -> list[str]:
+    problems = []
+    for name, floor in _FLOORS.items():
+        found = [r for r in requires if re.match(rf"{name}\b", r) and "extra ==" not in r]
+        lows = [tuple(map(int, v.split("."))) for r in found for v in re.findall(r">=([\d.]+)", r)]
+        if not lows or min(lows) < floor:
+            want = ".".join(map(str, floor))
+            problems.append(f"wheel: {name} must be required >={want}, got {found}")
     return problems
 
 

@@ -229,3 +229,55 @@ async def test_a_refused_send_is_reported_and_the_chat_goes_on(simulator: Simula
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+# An OSC window title, a screen clear, CSI as one C1 character, a bidi override, and a
+# carriage return / newline that would draw a forged transcript line.
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31mred\u202eevil\r[00:00:00.000] Bob (you): yes\nnext"
+SHOWN = r"\x1b]0;pwned\x07\x1b[2J\x9b31mred\u202eevil\r[00:00:00.000] Bob (you): yes\nnext"
+RAW_PIECES = ("\x1b]", "\x1b[2J", "\x1b[5m", "\x07", "\x9b", "\u202e", "\ryes", "\nnext")
+
+
+async def test_agent_text_and_name_reach_the_terminal_escaped() -> None:
+    agent = Agent(name="Sam\x1b[5m", greeting=None)
+    async with Simulator(port=0, heartbeat_interval=None, agent=agent) as sim:
+        proc, term = await _start_chat(sim, "Bob")
+        try:
+            await term.wait_for("Type a message")
+            (cid,) = sim.state.conversations
+            await sim.wait_routed(cid)
+            await sim.agent_say(cid, HOSTILE)
+            await term.wait_for(r"Sam\x1b[5m (agent): " + SHOWN)
+            assert not any(piece in term.output for piece in RAW_PIECES), term.output
+            term.type("/leave\r")
+            assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+        finally:
+            await _stop(proc, term)
+
+
+async def test_agent_text_on_a_pipe_is_one_escaped_line(simulator: Simulator) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "chat",
+        "--base-url", simulator.base_url,
+        "--organization-id", simulator.organization_id,
+        "--deployment-id", simulator.deployment_id,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        lines: list[str] = []
+        while "How can I help you today?" not in "".join(lines):
+            line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+            assert line, "".join(lines)
+            lines.append(line)
+        (cid,) = simulator.state.conversations
+        await simulator.agent_say(cid, HOSTILE)
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        assert line.endswith(f"Sam (agent): {SHOWN}\n"), line
+        assert line.isprintable() is False and line[:-1].isprintable()
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

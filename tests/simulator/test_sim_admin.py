@@ -153,14 +153,18 @@ async def test_admin_behaviour_get_put_and_drain(
     assert missing.status_code == 404
 
 
-def test_command_line_behaviour_switches() -> None:
+def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
     from webchat_async.cli._simulator import add_simulator_arguments, simulator_options
 
+    monkeypatch.delenv("WEBCHAT_SIMULATOR_ADMIN_TOKEN", raising=False)
     parser = argparse.ArgumentParser()
     add_simulator_arguments(parser)
-    assert simulator_options(parser.parse_args([])) == {"behaviour": Behaviour()}
+    assert simulator_options(parser.parse_args([])) == {
+        "behaviour": Behaviour(),
+        "admin_token": None,
+    }
     args = parser.parse_args(
         [
             "--pages-without-next",
@@ -179,8 +183,12 @@ def test_command_line_behaviour_switches() -> None:
             post_503_after_processing=True,
             reads_after_end="served",
             handshake_after_end=401,
-        )
+        ),
+        "admin_token": None,
     }
+    # The admin token comes from the environment only (a flag would show in `ps`).
+    monkeypatch.setenv("WEBCHAT_SIMULATOR_ADMIN_TOKEN", "s3cret-token")
+    assert simulator_options(parser.parse_args([]))["admin_token"] == "s3cret-token"
 
 
 async def test_agent_says_many_in_many_chats_from_one_request(

@@ -81,7 +81,7 @@ def test_without_aiohttp_the_fixture_says_what_to_install(pytester: pytest.Pytes
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     assert (
-        "the webchat_simulator fixture needs the simulator: pip install 'webchat-async[simulator]'"
-        in output
+        "the webchat_simulator fixture needs aiohttp, a dependency of webchat-async that is not "
+        "installed here: pip install aiohttp" in output
     )
     assert "Traceback" not in output and "During handling" not in output

@@ -29,7 +29,8 @@ from .._redact import RedactingFilter, redact
 from ..errors import WebChatError
 from ..worker._cli import add_commands as add_worker_commands
 from ._admin import format_table
-from ._common import ENV, MissingExtra, UsageError, require_simulator_extra, target_kwargs
+from ._common import ENV, MissingDependency, UsageError, require_aiohttp, target_kwargs
+from ._safe import printable
 from ._simulator import DESCRIPTION as SIMULATOR_DESCRIPTION
 from ._simulator import add_simulator_arguments, run_simulator
 
@@ -83,19 +84,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, term: _Termi
         return 128 + term.signal
     except UsageError as exc:
         parser.error(str(exc))
-    except MissingExtra as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except MissingDependency as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except WebChatError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 1
     except (ValueError, TypeError) as exc:
         # The SDK refuses bad arguments (an unknown region, http:// to a remote host)
         # with a message that says what was wrong: that line is the whole answer.
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         return 2
 
 
@@ -137,7 +138,7 @@ def _verbose_logging() -> Callable[[], None]:
     """Debug logging to stderr (redacted); returns what undoes it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     saved: list[tuple[logging.Logger, int]] = []
     for name in ("webchat_async", "websockets", "httpx"):
         logger = logging.getLogger(name)
@@ -154,6 +155,21 @@ def _verbose_logging() -> Callable[[], None]:
         handler.close()
 
     return undo
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines for a terminal: frames and error texts from a server are in the records,
+    so their control characters are shown escaped (a traceback keeps its line breaks)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join(printable(line) for line in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(printable(line) for line in stack_info.split("\n"))
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -213,7 +229,7 @@ def _add_demo(sub: Any) -> None:
         "demo",
         "play a whole chat on the embedded simulator",
         "Play a scripted guest chat against a simulator started in this process "
-        "(no set-up, no network). Needs the simulator extra (aiohttp).",
+        "(no set-up, no network).",
         env=False,
     )
     demo.add_argument("--interactive", action="store_true", help="type the guest's lines")
@@ -348,7 +364,7 @@ def _boolean(text: str) -> bool:
 
 
 async def _run_demo(args: argparse.Namespace) -> int:
-    require_simulator_extra("demo")
+    require_aiohttp("demo")
     from ._demo import run_demo
 
     return await run_demo(name=args.name, interactive=args.interactive, fast=args.fast)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _convert
 from ._common import ENV, UsageError, target_kwargs
+from ._safe import printable
 
 __all__ = ["format_table", "run_deployments", "run_settings"]
 
@@ -105,16 +106,19 @@ def _print_rows(
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A plain text table of ``rows`` with the given (camelCase) columns."""
+    """A plain text table of ``rows`` with the given (camelCase) columns.
+
+    Cells come from a server (or a store): control characters are shown escaped.
+    """
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
         if isinstance(value, list):
-            return ",".join(str(v) for v in value) or "-"
+            return printable(",".join(str(v) for v in value)) or "-"
         if isinstance(value, bool):
             return "yes" if value else "no"
-        return str(value)
+        return printable(str(value))
 
     table = [list(columns)] + [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]

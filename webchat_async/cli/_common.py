@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["ENV", "MissingExtra", "UsageError", "require_simulator_extra", "target_kwargs"]
+__all__ = ["ENV", "MissingDependency", "UsageError", "require_aiohttp", "target_kwargs"]
 
 # Option -> environment variable that gives its default (listed in the help).
 ENV = {
@@ -22,18 +22,22 @@ class UsageError(Exception):
     """A missing or contradictory command-line argument."""
 
 
-class MissingExtra(Exception):
-    """The command needs an optional dependency that is not installed."""
+class MissingDependency(Exception):
+    """The command needs a package that is not installed."""
 
 
-def require_simulator_extra(command: str) -> None:
-    """Raise :class:`MissingExtra` (one line saying what to install) without aiohttp."""
+def require_aiohttp(command: str) -> None:
+    """Raise :class:`MissingDependency` (one line saying what to install) without aiohttp.
+
+    aiohttp is a dependency of the SDK, so only an install made without dependencies
+    (``pip install --no-deps``, a vendored copy) meets this.
+    """
     try:
         import aiohttp  # noqa: F401
     except ImportError as exc:
-        raise MissingExtra(
-            f"'webchat-async {command}' needs the simulator: "
-            f"pip install 'webchat-async[simulator]' ({exc})"
+        raise MissingDependency(
+            f"'webchat-async {command}' needs aiohttp, a dependency of webchat-async that is "
+            f"not installed here: pip install aiohttp ({exc})"
         ) from None
 
 

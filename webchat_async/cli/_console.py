@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from ._safe import printable
+
 __all__ = ["Console"]
 
 _CLEAR_LINE = "\r\x1b[2K"
@@ -96,7 +98,12 @@ class Console:
         return await self._lines.get()
 
     def show(self, line: str) -> None:
-        """Print ``line`` above the prompt, keeping what is being typed intact."""
+        """Print ``line`` above the prompt, keeping what is being typed intact.
+
+        Control characters in ``line`` are shown escaped (:func:`printable`), never sent
+        to the terminal as they are: the lines carry server text.
+        """
+        line = printable(line)
         if self._tty:
             self._out.write(_CLEAR_LINE + line + "\n")
             self._redraw()
@@ -113,7 +120,8 @@ class Console:
 
     def _redraw(self) -> None:
         if self._tty and not self._finished:
-            self._out.write(_CLEAR_LINE + self._prompt + "".join(self._buffer))
+            # A pasted C1 or bidi control is in the buffer (it is text); shown escaped.
+            self._out.write(_CLEAR_LINE + printable(self._prompt + "".join(self._buffer)))
             self._out.flush()
 
     def _on_readable(self) -> None:

@@ -16,6 +16,7 @@ from ..models import BodyType, GuestMemberInfo, MediaRequestState, WebChatMessag
 from ..session import GuestSession
 from ..simulator import Agent, Simulator
 from ._chat import describe
+from ._safe import printable
 from ._transcript import Transcript
 
 __all__ = ["run_demo", "GUEST_LINES"]
@@ -45,7 +46,7 @@ async def run_demo(
     stream = out or sys.stdout
 
     def show(line: str) -> None:
-        stream.write(line + "\n")
+        stream.write(printable(line) + "\n")
         stream.flush()
 
     agent = Agent(

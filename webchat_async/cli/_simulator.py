@@ -10,18 +10,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._common import MissingExtra, require_simulator_extra
+from ._common import MissingDependency, require_aiohttp
 
-__all__ = ["DESCRIPTION", "add_simulator_arguments", "main", "run_simulator", "simulator_options"]
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "DESCRIPTION",
+    "add_simulator_arguments",
+    "main",
+    "run_simulator",
+    "simulator_options",
+]
+
+#: The admin API token, from the environment only (a flag would show in ``ps`` and history).
+ADMIN_TOKEN_ENV = "WEBCHAT_SIMULATOR_ADMIN_TOKEN"
 
 DESCRIPTION = (
     "Serve a local Genesys Cloud Web Chat v2 simulator (REST, event stream, OAuth, a scripted "
     "agent, fault injection) until Ctrl-C or SIGTERM. It prints its base URL, organization "
-    "and deployment ids and client credentials. Needs the simulator extra (aiohttp)."
+    "and deployment ids and client credentials. Beyond the loopback (--host 0.0.0.0) it "
+    f"warns, and its admin API needs a token: {ADMIN_TOKEN_ENV} from the environment, or "
+    "one generated and printed once at start (also required on the loopback when set)."
 )
 
 
@@ -32,7 +45,10 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     :class:`~webchat_async.simulator.Simulator`.
     """
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s); any other than the loopback "
+        f"needs an admin token ({ADMIN_TOKEN_ENV}, or one is generated and printed)",
     )
     parser.add_argument(
         "--port",
@@ -72,7 +88,7 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
 def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~webchat_async.simulator.Simulator` keywords beyond host and port.
 
-    Needs the simulator extra (it builds a :class:`~webchat_async.simulator.Behaviour`).
+    Needs aiohttp (it builds a :class:`~webchat_async.simulator.Behaviour`).
     """
     from ..simulator import Behaviour
 
@@ -83,12 +99,12 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
         reads_after_end=args.reads_after_end,
         handshake_after_end=args.handshake_after_end,
     )
-    return {"behaviour": behaviour}
+    return {"behaviour": behaviour, "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None}
 
 
 async def run_simulator(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly; returns the exit status."""
-    require_simulator_extra("simulator")
+    require_aiohttp("simulator")
     from ..simulator._serve import serve_until_signalled
 
     await serve_until_signalled(args.host, args.port, options=simulator_options(args))
@@ -105,10 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(run_simulator(args))
-    except MissingExtra as exc:
+    except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # the port is taken, the address is not ours
+    except (OSError, ValueError) as exc:  # the port is taken, the address is not ours
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 130

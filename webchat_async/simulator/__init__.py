@@ -1,8 +1,8 @@
 """A local Genesys Cloud Web Chat v2 server: the 19 operations, the event stream, a scripted
 agent and fault injection, on loopback.
 
-Needs the ``simulator`` extra (``pip install 'webchat-async[simulator]'``, which brings
-aiohttp); the core SDK never imports this package.
+It serves with aiohttp, a dependency of the SDK (no extra to install); the core SDK never
+imports this package.
 
 Example::
 

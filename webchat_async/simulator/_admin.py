@@ -27,14 +27,26 @@ Every answer is JSON; a bad request answers 400 ``{"status", "code", "message"}`
 * ``POST /__simulator__/drain`` ``{"conversationId": ...}`` (optional): a planned close,
   ``v2.system.socket_closing`` then close 1001; answers ``{"closed": n}``.
 
-**[choice]** No authentication: the simulator is a loopback test server.
+Authentication: on the loopback none by default (tests and the demo need nothing); when
+the simulator listens on any other address an admin token is required, given as
+``Authorization: Bearer <token>`` (``Simulator(admin_token=...)``, or generated and printed
+once by ``webchat-async simulator``). A token given for the loopback is required there too.
+A missing or wrong token answers 401; tokens are compared in constant time.
+
+Bounds: every count, size and delay is bounded (``_limits.py``,
+docs/testing.md#running-it-safely); past a bound the answer is 400 with ``field`` and
+``limit`` beside the message.
 """
 
 from __future__ import annotations
 
+import hmac
 import inspect
+import ipaddress
 import json
 import re
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,11 +54,21 @@ from aiohttp import web
 
 from .._convert import unstructure
 from ._behaviour import Behaviour
+from ._limits import (
+    MAX_AGENT_TEXT,
+    MAX_CONVERSATION_IDS,
+    MAX_MEDIA_TYPES,
+    MAX_MESSAGES,
+    MAX_SAY_COUNT,
+    MAX_SAY_TOTAL,
+    LimitError,
+    check_count,
+)
 
 if TYPE_CHECKING:
     from ._server import Simulator
 
-__all__ = ["PREFIX", "install_admin"]
+__all__ = ["PREFIX", "admin_token_for", "exposure_notice", "install_admin", "is_loopback"]
 
 PREFIX = "/__simulator__"
 
@@ -79,28 +101,119 @@ def _snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 
 
-def _say_count(data: dict[str, Any]) -> int | None:
-    """The ``count`` of a ``say_many``: an integer >= 1 (not a bool), else ``None``."""
-    count = data.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        return None
-    return count
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (``127.0.0.0/8``, ``::1``, ``localhost``).
+
+    ``0.0.0.0``, ``::``, ``""`` (every interface) and any other name or address are not.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response(
-        {"status": status, "code": "bad.request", "message": message}, status=status
-    )
+def admin_token_for(host: str, token: str | None) -> tuple[str | None, bool]:
+    """The admin token a simulator on ``host`` requires, and whether it was generated here.
+
+    The given ``token`` if any (refused if empty or not printable ASCII: it goes in a
+    header); else none on the loopback; else a new random one (32 bytes, URL-safe).
+    """
+    if token is not None:
+        if not token or not token.isascii() or not token.isprintable() or " " in token:
+            raise ValueError("admin_token must be non-empty printable ASCII without spaces")
+        return token, False
+    if is_loopback(host):
+        return None, False
+    return secrets.token_urlsafe(32), True
+
+
+def exposure_notice(host: str, token: str | None, generated: bool) -> list[str]:
+    """The lines ``webchat-async simulator`` prints (to stderr) about who can reach it."""
+    if is_loopback(host):
+        return ["admin API token required (Authorization: Bearer ...)"] if token else []
+    lines = [
+        f"WARNING: the simulator listens on {host}, beyond the loopback: anyone who can reach "
+        "this port can create chats and read their state (plain HTTP, no TLS). It is a test "
+        "server; bind 127.0.0.1 unless another machine must reach it.",
+    ]
+    if generated and token is not None:
+        lines.append(f"admin API token (shown once; send Authorization: Bearer <token>): {token}")
+    else:
+        lines.append("admin API token required (Authorization: Bearer <the token you set>)")
+    return lines
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    body = {"status": status, "code": "bad.request", "message": message, **extra}
+    return web.json_response(body, status=status)
+
+
+def _limit_error(exc: LimitError, prefix: str = "") -> web.Response:
+    return _error(400, f"{prefix}{exc}", field=exc.field, limit=exc.limit)
+
+
+def _say_count(data: dict[str, Any]) -> int:
+    """The ``count`` of a ``say_many``: an integer from 1 to ``MAX_SAY_COUNT``."""
+    return check_count("count", data.get("count"), 1, MAX_SAY_COUNT)
+
+
+def _agent_text(data: dict[str, Any]) -> str:
+    text = str(data.get("text", ""))
+    if len(text) > MAX_AGENT_TEXT:
+        raise LimitError(
+            "text", f"text must be at most {MAX_AGENT_TEXT:,} characters", MAX_AGENT_TEXT
+        )
+    return text
+
+
+def _room_for(sim: Simulator, conversation_ids: list[str], count: int) -> None:
+    for conversation_id in conversation_ids:
+        held = len(sim.state.conversations[conversation_id].messages)
+        if held + count > MAX_MESSAGES:
+            raise LimitError(
+                "count",
+                f"count: a conversation holds at most {MAX_MESSAGES:,} messages "
+                f"({conversation_id} has {held:,})",
+                MAX_MESSAGES,
+            )
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         data = json.loads(await request.text() or "{}")
-    except ValueError:
-        return _error(400, "The body is not JSON.")
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack, not a server failure.
+        return _error(400, "The body is not JSON (or nests too deep).")
     if not isinstance(data, dict):
         return _error(400, "The body must be a JSON object.")
     return data
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _guarded(token: str | None, handler: Handler) -> Handler:
+    """``handler``, answering 401 first unless the request carries ``token`` (if any)."""
+    if token is None:
+        return handler
+    expected = token.encode()
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        # compare_digest on bytes: its time does not depend on where the two differ (a
+        # str argument would also refuse non-ASCII input with TypeError).
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("utf-8", "surrogateescape"), expected
+        ):
+            response = _error(401, "The admin API needs Authorization: Bearer <admin token>.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="simulator admin"'
+            return response
+        return await handler(request)
+
+    return guarded
 
 
 def install_admin(app: web.Application, sim: Simulator) -> None:
@@ -118,6 +231,8 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
             result = getattr(sim.faults, action)(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
+        except LimitError as exc:
+            return _limit_error(exc, f"{action}: ")
         except (TypeError, ValueError, KeyError) as exc:
             return _error(400, f"{action}: {type(exc).__name__}: {exc}")
         return web.json_response({"action": action, "result": result})
@@ -139,14 +254,13 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         action = data.get("action")
         try:
             if action == "say":
-                return web.json_response(
-                    unstructure(await sim.agent_say(conversation_id, str(data.get("text", ""))))
-                )
+                text = _agent_text(data)
+                _room_for(sim, [conversation_id], 1)
+                return web.json_response(unstructure(await sim.agent_say(conversation_id, text)))
             if action == "say_many":
                 count = _say_count(data)
-                if count is None:
-                    return _error(400, "count must be an integer >= 1")
-                text = str(data.get("text", ""))
+                text = _agent_text(data)
+                _room_for(sim, [conversation_id], count)
                 last = None
                 for _ in range(count):
                     last = await sim.agent_say(conversation_id, text)
@@ -155,11 +269,21 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
                 return web.json_response(unstructure(await sim.agent_typing(conversation_id)))
             if action == "request_media":
                 types = data.get("types") or ["COBROWSE"]
+                if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+                    return _error(400, "types must be a list of strings")
+                if len(types) > MAX_MEDIA_TYPES or any(len(t) > 64 for t in types):
+                    raise LimitError(
+                        "types",
+                        f"types must list at most {MAX_MEDIA_TYPES} names of 64 characters",
+                        MAX_MEDIA_TYPES,
+                    )
                 media = await sim.agent_request_media(conversation_id, types=list(types))
                 return web.json_response(unstructure(media))
             if action == "end":
                 await sim.agent_end(conversation_id)
                 return web.Response(status=204)
+        except LimitError as exc:
+            return _limit_error(exc)
         except RuntimeError as exc:
             return _error(409, str(exc))
         return _error(400, "action must be say, say_many, typing, request_media or end")
@@ -176,13 +300,31 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         ids = data.get("conversationIds")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return _error(400, "conversationIds must be a list of conversation ids")
-        count = _say_count(data)
-        if count is None:
-            return _error(400, "count must be an integer >= 1")
+        try:
+            if len(ids) > MAX_CONVERSATION_IDS:
+                raise LimitError(
+                    "conversationIds",
+                    f"conversationIds must list at most {MAX_CONVERSATION_IDS:,} ids",
+                    MAX_CONVERSATION_IDS,
+                )
+            count = _say_count(data)
+            if count * len(ids) > MAX_SAY_TOTAL:
+                raise LimitError(
+                    "count",
+                    f"count x conversationIds must be at most {MAX_SAY_TOTAL:,} messages "
+                    f"(got {count:,} x {len(ids):,})",
+                    MAX_SAY_TOTAL,
+                )
+            text = _agent_text(data)
+        except LimitError as exc:
+            return _limit_error(exc)
         unknown = [i for i in ids if i not in sim.state.conversations]
         if unknown:
             return _error(404, f"Unknown conversation: {unknown[0]}")
-        text = str(data.get("text", ""))
+        try:
+            _room_for(sim, ids, count)
+        except LimitError as exc:
+            return _limit_error(exc)
         try:
             for _ in range(count):
                 for conversation_id in ids:
@@ -279,8 +421,9 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         listing = [{"method": m, "path": p, "summary": s} for m, p, _h, s in routes]
         return web.json_response({"routes": listing})
 
+    token = sim.admin_token
     router = app.router
-    router.add_get(f"{PREFIX}/", get_index)
-    router.add_get(PREFIX, get_index)
+    router.add_get(f"{PREFIX}/", _guarded(token, get_index))
+    router.add_get(PREFIX, _guarded(token, get_index))
     for method, path, handler, _summary in routes[1:]:
-        router.add_route(method, path, handler)
+        router.add_route(method, path, _guarded(token, handler))

@@ -4,7 +4,9 @@ REST faults apply to the Genesys API paths (``/api/v2/...``) only, not to ``/oau
 nor to the admin paths **[choice: so that a test rate-limiting the API does not also
 rate-limit the token fetch in front of it]**. Counted faults (``n``) are used up one
 request at a time; ``fraction`` faults draw from a seedable RNG; a fault with neither
-applies to every request until :meth:`FaultControls.clear`.
+applies to every request until :meth:`FaultControls.clear`. Every count, delay, status and
+size is bounded (``_limits.py``): a value past its bound raises
+:class:`~webchat_async.simulator._limits.LimitError` (400 through the admin API).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from collections.abc import Callable
 import attrs
 
 from .._convert import dump_json
+from ._limits import (
+    MAX_DELAY,
+    MAX_FAULT_COUNT,
+    MAX_FRAME_BYTES,
+    MAX_RETRY_AFTER,
+    LimitError,
+    check_count,
+    check_seconds,
+    check_status,
+)
 from ._state import SimulatorState
 from ._stream import Hub, Socket
 
@@ -56,11 +68,19 @@ class _Counted:
 
 
 def _counted(n: int | None, fraction: float | None, value: float) -> _Counted:
-    if n is not None and n < 0:
-        raise ValueError("n must be >= 0")
-    if fraction is not None and not 0.0 <= fraction <= 1.0:
-        raise ValueError("fraction must be between 0 and 1")
+    if n is not None:
+        check_count("n", n, 0, MAX_FAULT_COUNT)
+    if fraction is not None and (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not 0.0 <= fraction <= 1.0
+    ):
+        raise LimitError("fraction", "fraction must be a number from 0 to 1", 1)
     return _Counted(n=n, fraction=fraction, value=value)
+
+
+def _server_status(status: int) -> int:
+    return check_status("status", status, 500, 599)
 
 
 class FaultControls:
@@ -125,6 +145,7 @@ class FaultControls:
 
     async def close_sockets(self, conversation_id: str | None = None, code: int = 1000) -> int:
         """Close sockets cleanly with ``code`` while the conversation lives; returns how many."""
+        check_status("code", code, 1000, 4999)
         sockets = self._hub.sockets(conversation_id)
         for socket in sockets:
             self._detach(socket)
@@ -150,10 +171,16 @@ class FaultControls:
 
     def duplicate_next_events(self, n: int = 1) -> None:
         """Send each of the next ``n`` event frames twice."""
-        self._hub.duplicate_next = n
+        self._hub.duplicate_next = check_count("n", n, 0, MAX_FAULT_COUNT)
 
     async def send_raw(self, text: str, conversation_id: str | None = None) -> int:
         """Push any text frame to the sockets now; returns how many got it."""
+        if not isinstance(text, str) or len(text) > MAX_FRAME_BYTES:
+            raise LimitError(
+                "text",
+                f"text must be a string of at most {MAX_FRAME_BYTES:,} characters",
+                MAX_FRAME_BYTES,
+            )
         return await self._hub.send_raw(text, conversation_id)
 
     async def send_malformed(self, conversation_id: str | None = None) -> int:
@@ -174,6 +201,7 @@ class FaultControls:
 
     async def send_oversize(self, size_bytes: int, conversation_id: str | None = None) -> int:
         """Push a valid JSON frame of (at least) ``size_bytes`` bytes."""
+        check_count("size_bytes", size_bytes, 0, MAX_FRAME_BYTES)
 
         def frame_of(padding: int) -> str:
             return dump_json(
@@ -186,9 +214,9 @@ class FaultControls:
     # -- handshakes and tokens --------------------------------------------------------------
 
     def refuse_handshakes(self, n: int, status: int = 503) -> None:
-        """Answer the next ``n`` websocket handshakes with HTTP ``status``."""
-        self._refuse_handshakes = n
-        self._handshake_status = status
+        """Answer the next ``n`` websocket handshakes with HTTP ``status`` (4xx or 5xx)."""
+        self._refuse_handshakes = check_count("n", n, 0, MAX_FAULT_COUNT)
+        self._handshake_status = check_status("status", status, 400, 599)
 
     def take_handshake_refusal(self) -> int | None:
         """The status to refuse this handshake with, or ``None`` (used by the server)."""
@@ -213,21 +241,22 @@ class FaultControls:
         self, n: int | None = None, fraction: float | None = None, retry_after: float = 1
     ) -> None:
         """Answer 429 with ``Retry-After`` (seconds) without taking effect."""
+        retry_after = check_seconds("retry_after", retry_after, MAX_RETRY_AFTER)
         self._rate_limit = _counted(n, fraction, retry_after)
 
     def server_errors(
         self, n: int | None = None, fraction: float | None = None, status: int = 503
     ) -> None:
         """Answer ``status`` (5xx) before processing: the request has no effect."""
-        self._server_errors = _counted(n, fraction, status)
+        self._server_errors = _counted(n, fraction, _server_status(status))
 
     def fail_after_processing(self, n: int = 1, status: int = 502) -> None:
         """Let the request take effect, then answer ``status`` (5xx) anyway."""
-        self._fail_after = _counted(n, None, status)
+        self._fail_after = _counted(n, None, _server_status(status))
 
     def delay(self, seconds: float, n: int | None = None) -> None:
         """Hold responses ``seconds`` before processing them."""
-        self._delay = _counted(n, None, seconds)
+        self._delay = _counted(n, None, check_seconds("seconds", seconds, MAX_DELAY))
 
     def take_rest_fault(self) -> RestFault | None:
         """Decide the fate of one API request (used by the server)."""

@@ -39,6 +39,7 @@ from ..models import (
 from ._behaviour import Behaviour
 from ._chat import Chats
 from ._faults import FaultControls
+from ._limits import MAX_CLIENT_FRAME_BYTES, MAX_CONVERSATIONS, MAX_MESSAGES, MAX_REQUEST_BYTES
 from ._state import API, ConversationState, RequestRecord, SimulatorState
 from ._stream import PONG, Socket
 from ._tokens import TokenIssuer
@@ -247,6 +248,9 @@ class _App:
     # -- guest conversations ---------------------------------------------------------------
 
     async def post_conversation(self, request: web.Request) -> web.Response:
+        if len(self.state.conversations) >= MAX_CONVERSATIONS:
+            held = f"The simulator holds at most {MAX_CONVERSATIONS:,} conversations."
+            raise Failure(400, "bad.request", held)
         create = await read_body(request, CreateWebChatConversationRequest)
         assert create is not None
         if not create.organization_id:
@@ -368,6 +372,10 @@ class _App:
             raise invalid("body", "body is required.")
         if len(create.body) > _MAX_BODY:
             raise invalid("body", f"body must be at most {_MAX_BODY} characters.")
+        if len(conversation.messages) >= MAX_MESSAGES:
+            raise Failure(
+                400, "bad.request", f"A conversation holds at most {MAX_MESSAGES:,} messages."
+            )
         body_type = create.body_type or BodyType.STANDARD
         if body_type not in _GUEST_BODY_TYPES:
             raise invalid("bodyType", "A guest may send standard or notice messages only.")
@@ -499,7 +507,11 @@ class _App:
                 failure = state_error()
             return failure.response(context_id)
         # No compression: zlib contexts per socket would dominate memory at 1,000 chats.
-        ws = web.WebSocketResponse(autoping=False, compress=False)
+        # A guest only sends pings: a bigger frame is refused (1009) before it is buffered.
+        # aiohttp refuses a message of max_msg_size bytes or more, hence the + 1.
+        ws = web.WebSocketResponse(
+            autoping=False, compress=False, max_msg_size=MAX_CLIENT_FRAME_BYTES + 1
+        )
         ws.headers["inin-correlation-id"] = context_id
         await ws.prepare(request)
         socket = Socket(conversation.id, ws, request.transport)
@@ -572,7 +584,8 @@ def build_app(
 ) -> web.Application:
     """The aiohttp application: every route, the middleware, and the admin routes."""
     h = _App(state, tokens, chats, faults, client_id, client_secret, behaviour)
-    app = web.Application(middlewares=[h.middleware])
+    # The default body limit made explicit: admin and guest bodies alike (413 past it).
+    app = web.Application(middlewares=[h.middleware], client_max_size=MAX_REQUEST_BYTES)
     r = app.router
     r.add_post("/oauth/token", h.oauth_token)
     r.add_get(f"{API}/deployments", h.get_deployments)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from ._admin import exposure_notice
 from ._server import Simulator
 
 __all__ = ["run", "serve", "serve_until_signalled"]
@@ -21,15 +22,21 @@ async def serve(
     port: int = 8080,
     *,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     stop: asyncio.Event | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or forever), after printing how to connect.
 
     ``options`` are further :class:`Simulator` keywords (from the command line's switches).
+    Off the loopback a warning goes to ``err`` (stderr), with the admin token if one was
+    generated: printed this once, never logged.
     """
     out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     async with Simulator(host=host, port=port, **(options or {})) as sim:
+        for line in exposure_notice(host, sim.admin_token, sim.admin_token_generated):
+            print(line, file=err, flush=True)
         # The client secret is printed on purpose: it belongs to this throwaway local
         # server and the user needs it to call the OAuth endpoints. It is never logged.
         print(f"Web Chat simulator listening on {sim.base_url}", file=out)

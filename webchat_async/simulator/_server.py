@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -11,7 +12,7 @@ from types import TracebackType
 from aiohttp import web
 
 from ..models import WebChatDeployment, WebChatGuestMediaRequest, WebChatMessage, WebChatTyping
-from ._admin import install_admin
+from ._admin import admin_token_for, install_admin, is_loopback
 from ._agent import Agent, EchoAgent
 from ._behaviour import Behaviour
 from ._chat import Chats
@@ -22,6 +23,8 @@ from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub
 from ._tokens import GUEST_TTL, TokenIssuer
 
 __all__ = ["Simulator"]
+
+logger = logging.getLogger("webchat_async.simulator")
 
 
 class Simulator:
@@ -51,6 +54,10 @@ class Simulator:
             attribute :attr:`behaviour` may be replaced while running.
         seed: seeds the RNG of ``fraction`` faults.
         clock: wall-clock seconds for token expiry (``time.time``); tests inject their own.
+        admin_token: what the admin API (``/__simulator__/...``) requires as
+            ``Authorization: Bearer <token>``. ``None``: none on the loopback; on any other
+            ``host`` a random one is made (read it from :attr:`admin_token`). The admin
+            API's counts, sizes and delays are bounded (docs/testing.md#running-it-safely).
     """
 
     def __init__(
@@ -67,9 +74,15 @@ class Simulator:
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
         behaviour: Behaviour | None = None,
+        admin_token: str | None = None,
     ) -> None:
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be > 0 or None")
+        #: The token the admin API requires (``None``: none). Never in the repr or a log.
+        self.admin_token: str | None
+        #: Whether :attr:`admin_token` was made here (off the loopback, none given).
+        self.admin_token_generated: bool
+        self.admin_token, self.admin_token_generated = admin_token_for(host, admin_token)
         self._host = host
         self._port = port
         self.heartbeat_interval = heartbeat_interval
@@ -131,6 +144,12 @@ class Simulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        if not is_loopback(self._host):
+            logger.warning(
+                "simulator listening on %s, beyond the loopback (plain HTTP; the admin API "
+                "needs its token)",
+                self._host,
+            )
         port = runner.addresses[0][1]
         self._base_url = f"http://{_url_host(self._host)}:{port}"
 
