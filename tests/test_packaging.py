@@ -124,3 +124,25 @@ def test_the_audit_fails_when_a_runtime_dependency_could_not_be_audited() -> Non
     clean = {"dependencies": [{"name": "aiohttp", "version": "3.13", "vulns": []}]}
     failures, _ = audit.decide(clean, {"aiohttp"}, [entry])
     assert failures and "cannot be ignored" in failures[0]
+
+
+def test_the_audit_tells_a_service_without_data_from_a_clean_audit() -> None:
+    audit = _audit_module()
+    none_had_data = {
+        "dependencies": [
+            {"name": "webchat-async", "version": "0.1.0", "vulns": []},
+            {"name": "aiohttp", "skip_reason": "Dependency not found on PyPI"},
+            {"name": "ruff", "skip_reason": "Dependency not found on PyPI"},
+        ]
+    }
+    assert not audit.ran(none_had_data)
+    one_had_data = {
+        "dependencies": [
+            {"name": "aiohttp", "skip_reason": "Dependency not found on PyPI"},
+            {"name": "attrs", "version": "25.1.0", "vulns": []},
+        ]
+    }
+    assert audit.ran(one_had_data)
+    # Once the service answered for anything, an unaudited runtime dependency fails.
+    failures, _ = audit.decide(one_had_data, {"webchat-async", "aiohttp", "attrs"}, [])
+    assert failures == ["aiohttp: runtime dependency not audited: Dependency not found on PyPI"]
