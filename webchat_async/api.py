@@ -37,6 +37,7 @@ from ._validate import (
     check_bool,
     check_int,
     check_message_text,
+    check_no_controls,
     segment,
 )
 from .auth import BearerAuth, ClientCredentials, ClientCredentialsAuth
@@ -80,7 +81,7 @@ def _query_str(value: object, name: str) -> str:
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
         raise ValueError(f"{name} must be a non-empty string")
-    return value
+    return check_no_controls(value, name)
 
 
 def _decode(response: Answer, cls: type[T], method: str, path: str) -> T:
@@ -117,6 +118,9 @@ class WebChatApi:
             redirects) are the caller's choice.
         allow_insecure_http: allow an ``http://`` ``base_url`` / ``login_url`` to a host
             that is not loopback. Tokens then travel in clear text.
+
+    An id, a token, a secret or a URL holding a control character (CR, LF...) raises
+    :class:`~webchat_async.errors.InvalidValueError` where it is given.
 
     Nothing is opened before the first request. Use ``async with`` or :meth:`aclose`.
     """
@@ -164,9 +168,12 @@ class WebChatApi:
             raise ValueError("pass credentials or access_token, not both")
         if credentials is not None and not isinstance(credentials, ClientCredentials):
             raise TypeError("credentials must be a ClientCredentials")
-        self._guest_auth = BearerAuth(guest_token) if guest_token is not None else None
+        self._guest_auth = (
+            BearerAuth(guest_token, name="guest_token") if guest_token is not None else None
+        )
         if access_token is not None:
-            BearerAuth(access_token)  # refuses an empty token now, before a client exists
+            # Refuses an empty or malformed token now, before a client exists.
+            BearerAuth(access_token, name="access_token")
         # Last: every argument check has run, so a refused argument leaves no client behind.
         self._http = HttpClient(http_client, timeout=timeout, max_retries=max_retries, retry=retry)
         self._admin_auth = self._make_admin_auth(credentials, access_token, self._http)
@@ -181,7 +188,7 @@ class WebChatApi:
                 credentials, token_url=self._login_url + "/oauth/token", http=http
             )
         if access_token is not None:
-            return BearerAuth(access_token)
+            return BearerAuth(access_token, name="access_token")
         return None
 
     def with_options(
@@ -217,7 +224,9 @@ class WebChatApi:
         if guest_token is _UNSET:
             derived._guest_auth = self._guest_auth
         else:
-            derived._guest_auth = BearerAuth(guest_token) if guest_token is not None else None
+            derived._guest_auth = (
+                BearerAuth(guest_token, name="guest_token") if guest_token is not None else None
+            )
         return derived
 
     @property
@@ -362,6 +371,10 @@ class WebChatApi:
         until a websocket is attached to that URI. Both are secrets.
         """
         check_body(body, CreateWebChatConversationRequest)
+        for name in ("organization_id", "deployment_id"):
+            value = getattr(body, name)
+            if isinstance(value, str):
+                check_no_controls(value, name)
         return await self._call(
             "POST", _CONVERSATIONS, CreateWebChatConversationResponse, None, body=body
         )
