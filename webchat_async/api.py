@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _convert
-from ._http import Answer, Auth, HttpClient, Retry
+from ._http import DEFAULT_MAX_RESPONSE_SIZE, Answer, Auth, HttpClient, Retry
 from ._paging import iterate, resolve_link
 from ._redact import redact
 from ._validate import (
@@ -118,6 +118,10 @@ class WebChatApi:
             redirects) are the caller's choice.
         allow_insecure_http: allow an ``http://`` ``base_url`` / ``login_url`` to a host
             that is not loopback. Tokens then travel in clear text.
+        max_response_size: the most bytes an answer's body may have, counted as received
+            and again after decompression (default 16 MiB; the largest answer of the API
+            is under 5 MB). Past it a call raises
+            :class:`~webchat_async.errors.ResponseTooLarge` without reading further.
 
     An id, a token, a secret or a URL holding a control character (CR, LF...) raises
     :class:`~webchat_async.errors.InvalidValueError` where it is given.
@@ -148,6 +152,7 @@ class WebChatApi:
         retry: Retry | None = None,
         http_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         resolved = resolve_region(region if region is not None else "us-east-1")
         if base_url is None:
@@ -175,7 +180,13 @@ class WebChatApi:
             # Refuses an empty or malformed token now, before a client exists.
             BearerAuth(access_token, name="access_token")
         # Last: every argument check has run, so a refused argument leaves no client behind.
-        self._http = HttpClient(http_client, timeout=timeout, max_retries=max_retries, retry=retry)
+        self._http = HttpClient(
+            http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_size=max_response_size,
+        )
         self._admin_auth = self._make_admin_auth(credentials, access_token, self._http)
 
     def _make_admin_auth(
@@ -200,6 +211,7 @@ class WebChatApi:
         timeout: httpx.Timeout | float | None = None,
         max_retries: int | None = None,
         retry: Retry | None = None,
+        max_response_size: int | None = None,
     ) -> WebChatApi:
         """A client with some options changed, sharing this one's connection pool.
 
@@ -212,7 +224,12 @@ class WebChatApi:
         derived._base_url = self._base_url
         derived._login_url = self._login_url
         derived._allow_insecure_http = self._allow_insecure_http
-        derived._http = self._http.derive(timeout=timeout, max_retries=max_retries, retry=retry)
+        derived._http = self._http.derive(
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_size=max_response_size,
+        )
         if credentials is _UNSET and access_token is _UNSET:
             derived._admin_auth = self._admin_auth
         else:

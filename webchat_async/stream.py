@@ -26,6 +26,16 @@ final (:class:`~webchat_async.errors.AuthenticationError`,
 than ``max_reconnect_window``: the service removes a member detached for about two minutes
 (docs/protocol.md#reconnecting), after which :class:`~webchat_async.errors.StreamError` is raised.
 
+A frame is at most :data:`~webchat_async._events.MAX_FRAME_SIZE` bytes (1 MiB; a message
+body is at most 4,000 characters). The websocket library reads a frame's length from its
+header and refuses a longer one before reading its payload: it closes the socket with
+1009, and :meth:`EventStream.receive` returns ``StreamDisconnected("frame too large",
+1009)``; the session reconnects and reads what it missed from the messages endpoint, as
+for any drop (docs/protocol.md, "Unknown: oversize frames"). Per-message compression is
+not negotiated, so no frame is ever inflated (a compressed frame is a protocol error, and
+a drop too). At most ``max_queue`` frames wait unread, so a socket holds at most
+``max_queue`` x 1 MiB.
+
 The URI embeds the guest JWT: it is never logged, shown in a repr or put in an exception.
 """
 
@@ -39,6 +49,7 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.frames import CloseCode
 
 from ._aio import cancel_and_wait
 from ._backoff import Backoff
@@ -65,6 +76,9 @@ __all__ = ["EventStream"]
 logger = logging.getLogger("webchat_async.stream")
 
 PING_FRAME = '{"message":"ping"}'
+
+#: The reason of the StreamDisconnected after a frame over MAX_FRAME_SIZE bytes.
+_TOO_LARGE = "frame too large"
 
 
 # The logger handed to websockets, which logs the request line (carrying the JWT); its own
@@ -189,7 +203,14 @@ class EventStream:
             if lost is not None:
                 reason, code = self._drop_info(lost)
                 await self._detach(ws)
-                logger.info("event stream dropped: %s (code %s)", reason, code)
+                if reason == _TOO_LARGE:
+                    logger.warning(
+                        "event stream: a frame over %d bytes was refused unread (1009); "
+                        "reconnecting",
+                        MAX_FRAME_SIZE,
+                    )
+                else:
+                    logger.info("event stream dropped: %s (code %s)", reason, code)
                 return StreamDisconnected(reason, code)
             self._last_frame = self._loop.time()
             event = decode_frame(frame)
@@ -364,6 +385,9 @@ def _close_info(exc: ConnectionClosed) -> tuple[str, int | None]:
     if exc.rcvd is not None:
         code = exc.rcvd.code
         return ("closed" if code == 1000 else "abnormal close"), code
+    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+        # The library refused a frame over max_size from its header, before reading it.
+        return _TOO_LARGE, int(CloseCode.MESSAGE_TOO_BIG)
     if exc.sent is not None and "keepalive" in exc.sent.reason:
         # The websocket-level ping went unanswered: the same verdict as our own.
         return "dead peer", None
