@@ -731,7 +731,7 @@ def _too_large(exc: BodyTooLarge, method: str, path: str, url: httpx.URL) -> Res
     port = url.port or (443 if url.scheme == "https" else 80)
     failure = (
         f"the answer from {{where}} (HTTP {exc.status}) is over max_response_size "
-        f"({exc.limit:,} bytes, counted after decompression); it was not read further"
+        f"({exc.limit:,} bytes, as received or once decompressed); it was not read further"
     )
     return ResponseTooLarge(
         transport_error_text(method, path, host=url.host, port=port, failure=failure),

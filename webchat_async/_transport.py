@@ -61,7 +61,14 @@ if TYPE_CHECKING:
 #: aiohttp's raw response headers: (name, value) byte pairs.
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "AiohttpTransport", "BodyReader", "BodyTooLarge"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "AiohttpTransport",
+    "BodyReader",
+    "BodyTooLarge",
+    "without_encoding",
+]
 
 _EXTENSIONS_HTTP11 = b"HTTP/1.1"
 
@@ -142,8 +149,6 @@ class _Inflate:
 
 
 def _decoding_error(exc: zlib.error) -> Exception:
-    import httpx
-
     return httpx.DecodingError(f"the compressed body is invalid ({exc})")
 
 

@@ -91,6 +91,35 @@ class _Retryable(Exception):
     """A connection attempt failed in a way worth another attempt."""
 
 
+class _Connection(ClientConnection):
+    """websockets' client connection, which does not wait for a hostile server to close.
+
+    After the library fails a connection on what it read (a frame over ``max_size``, a
+    protocol error) it sends a close frame, then reads and discards everything until the
+    server closes TCP; it enforces ``close_timeout`` only when something is sent. A server
+    that goes on streaming (the rest of a 200 MB frame, or forever) would keep the read
+    waiting, and the session with it, until the keepalive gave up (50 s by default). Here
+    such a socket is aborted at once; after a close frame of the server's, at the close
+    deadline.
+    """
+
+    _close_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if getattr(self.protocol, "parser_exc", None) is not None:
+            self.transport.abort()  # the close frame is queued; nothing more is read
+            return
+        deadline = self.close_deadline
+        if deadline is not None and self._close_timer is None:
+            self._close_timer = self.loop.call_at(deadline, self.transport.abort)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
+
+
 class EventStream:
     """The websocket at ``eventStreamUri``, with keepalive and automatic reattachment.
 
@@ -357,6 +386,7 @@ class EventStream:
                 close_timeout=self._close_timeout,
                 proxy=self._proxy,
                 logger=_ws_logger,
+                create_connection=_Connection,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
