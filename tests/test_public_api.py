@@ -25,6 +25,7 @@ EXPORTS = {
     "PermissionDeniedError", "NotFoundError", "ConflictError", "RateLimitError",
     "ServerError", "ApiConnectionError", "ApiTimeoutError", "DecodeError", "StreamError",
     "HandshakeRefused", "SessionClosedError",
+    "ResponseTooLarge", "InvalidValueError",
     # models and regions
     "models", "GuestMemberInfo", "Region", "REGIONS", "resolve_region", "__version__",
 }  # fmt: skip

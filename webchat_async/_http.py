@@ -48,20 +48,30 @@ from . import _convert
 from ._aio import within
 from ._backoff import Backoff, finite_non_negative
 from ._redact import redact
-from ._transport import AiohttpTransport, RawHeaders
-from ._validate import check_timeout
+from ._transport import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AiohttpTransport,
+    BodyReader,
+    BodyTooLarge,
+    RawHeaders,
+    without_encoding,
+)
+from ._validate import check_int, check_timeout
 from .errors import (
     ApiConnectionError,
     ApiError,
     ApiTimeoutError,
     DecodeError,
     RateLimitError,
+    ResponseTooLarge,
     SessionClosedError,
     error_for_status,
 )
 from .models import ErrorBody
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "Answer",
     "Auth",
@@ -84,9 +94,19 @@ _NOT_PROCESSED_STATUSES = frozenset({429, 503})
 # Failures before a connection existed: nothing was sent, safe to retry whatever the method.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-_JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
-_FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-_ACCEPT_HEADERS = {"Accept": "application/json"}
+# Accept-Encoding on every request, an injected client's too: the encodings the body
+# reader decodes with a bound (webchat_async/_transport.py, "How much is read").
+_JSON_HEADERS = {
+    "Accept": "application/json",
+    "Accept-Encoding": ACCEPT_ENCODING,
+    "Content-Type": "application/json",
+}
+_FORM_HEADERS = {
+    "Accept": "application/json",
+    "Accept-Encoding": ACCEPT_ENCODING,
+    "Content-Type": "application/x-www-form-urlencoded",
+}
+_ACCEPT_HEADERS = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
 
 
 def _client_headers() -> dict[str, str]:
@@ -288,6 +308,10 @@ class HttpClient:
 
     Cheap to :meth:`derive`: derived instances share the pool but not its ownership, so
     closing one of them never closes the pool under the others.
+
+    An answer's body is read up to ``max_response_size`` bytes, before and after
+    decompression, on either path (the SDK's own client or an injected one); past it the
+    request raises :class:`~webchat_async.errors.ResponseTooLarge` and is not retried.
     """
 
     __slots__ = (
@@ -297,6 +321,7 @@ class HttpClient:
         "_lean",
         "_lean_headers",
         "_owns_client",
+        "max_response_size",
         "max_retries",
         "retry",
         "timeout",
@@ -309,9 +334,11 @@ class HttpClient:
         timeout: httpx.Timeout | float | None = None,
         max_retries: int = 3,
         retry: Retry | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be an int >= 0")
+        self.max_response_size = check_int(max_response_size, "max_response_size", minimum=1)
         if client is not None and timeout is None:
             # An injected client's own timeout is the caller's choice; keep it.
             self.timeout = client.timeout
@@ -329,7 +356,7 @@ class HttpClient:
             # Creating the client opens no socket.
             # trust_env=False: the transport reads the proxy variables itself; httpx would
             # mount httpcore transports for them.
-            self._lean = AiohttpTransport(limits=_LIMITS)
+            self._lean = AiohttpTransport(limits=_LIMITS, max_response_size=max_response_size)
             client = httpx.AsyncClient(
                 timeout=self.timeout,
                 follow_redirects=False,
@@ -358,6 +385,7 @@ class HttpClient:
         timeout: httpx.Timeout | float | None = None,
         max_retries: int | None = None,
         retry: Retry | None = None,
+        max_response_size: int | None = None,
     ) -> HttpClient:
         """A new instance on the same pool (which it does not own)."""
         derived = HttpClient(
@@ -365,6 +393,9 @@ class HttpClient:
             timeout=timeout,
             max_retries=self.max_retries if max_retries is None else max_retries,
             retry=retry if retry is not None else self.retry,
+            max_response_size=(
+                self.max_response_size if max_response_size is None else max_response_size
+            ),
         )
         if timeout is None:
             # Inherited as it is: it was checked (or is the injected client's own choice).
@@ -406,6 +437,8 @@ class HttpClient:
         Raises:
             ApiError: a non-2xx answer (the subclass chosen by status).
             ApiConnectionError, ApiTimeoutError: the transport failed.
+            ResponseTooLarge: the answer's body is over ``max_response_size``.
+            DecodeError: a compressed body does not inflate.
             SessionClosedError: the client is closed.
         """
         if self.is_closed:
@@ -466,6 +499,14 @@ class HttpClient:
                 # The lean path builds no httpx.Request: its URL is taken from the base.
                 target = request.url if lean is None else self._client.base_url.join(url)
                 raise _transport_error(exc, method, path, target, self.timeout) from exc
+            except BodyTooLarge as exc:
+                # Not retried: the same request would bring the same body.
+                _log_failure(method, path, "a body over the limit", started)
+                target = request.url if lean is None else self._client.base_url.join(url)
+                raise _too_large(exc, method, path, target) from None
+            except httpx.DecodingError as exc:
+                _log_failure(method, path, "a body that does not decode", started)
+                raise DecodeError(f"{method} {redact(path)}: {exc}") from None
 
             status = answer.status_code
             if 200 <= status < 300:
@@ -506,13 +547,45 @@ class HttpClient:
     async def _send(self, request: httpx.Request) -> httpx.Response:
         gate = self._gate
         if gate is None:
-            return await self._client.send(request)
+            return await self._send_bounded(request)
         if not gate.try_enter():
             await self._wait_at(gate)
         try:
-            return await self._client.send(request)
+            return await self._send_bounded(request)
         finally:
             gate.leave()
+
+    async def _send_bounded(self, request: httpx.Request) -> httpx.Response:
+        """Send through httpx; read the body as the lean path does (bounded, decoded).
+
+        httpx's own reading would take a body whole, and inflate a compressed chunk
+        whole (a 64 KiB gzip chunk can be 64 MiB).
+        """
+        limit = self.max_response_size
+        response = await self._client.send(request, stream=True)
+        try:
+            status = response.status_code
+            if response.is_stream_consumed:  # read already (a mock): only the size to check
+                if len(response.content) > limit:
+                    raise BodyTooLarge(status, limit)
+                return response
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                raise BodyTooLarge(status, limit)
+            encoding = response.headers.get("content-encoding")
+            reader = BodyReader(encoding, limit, status)
+            async for chunk in response.aiter_raw():
+                reader.feed(chunk)
+            raw = response.headers.raw
+            return httpx.Response(
+                status,
+                headers=raw if encoding is None else without_encoding(tuple(raw)),
+                content=reader.finish(),
+                request=request,
+                extensions=response.extensions,
+            )
+        finally:
+            await response.aclose()
 
     async def _wait_at(self, gate: _Gate) -> None:
         """Wait for a place in the pool; the pool timeout bounds the whole wait.
@@ -533,32 +606,32 @@ class HttpClient:
         url: str,
         headers: dict[str, str],
         content: bytes | None,
-    ) -> LeanAnswer | httpx.Response:
+    ) -> LeanAnswer:
         """The client the SDK created, without httpx's client layer.
 
         httpx's request building (URL parsing, header merging), its auth/redirect/cookie
         loop and its response streaming were about half of the client CPU of a message
         (benchmarks/rest_load.py); none of them does anything for this client (no auth
-        flow, no redirects, aiohttp keeps the cookies). A compressed answer is the one
-        exception: httpx decodes it, as it does on the other path.
+        flow, no redirects, aiohttp keeps the cookies). A compressed answer is decoded by
+        the transport, with the body limit (webchat_async/_transport.py).
         """
         gate = self._gate
         if gate is not None and not gate.try_enter():
             await self._wait_at(gate)
         try:
-            status, reason, raw_headers, body, encoded = await lean.send(
+            status, reason, raw_headers, body = await lean.send(
                 method,
                 url,
                 headers,
                 content,
                 lean.client_timeout(self.timeout),
                 https=url.startswith("https:"),
+                max_size=self.max_response_size,
             )
         finally:
             if gate is not None:
                 gate.leave()
-        answer = LeanAnswer(status, reason, raw_headers, body)
-        return answer.response() if encoded else answer
+        return LeanAnswer(status, reason, raw_headers, body)
 
     async def _pause(
         self, method: str, path: str, reason: str, retry: int, retry_after: float | None
@@ -651,6 +724,21 @@ def _transport_error(
     )
     return ApiConnectionError(
         transport_error_text(method, path, host=host, port=port, failure=failure, detail=detail)
+    )
+
+
+def _too_large(exc: BodyTooLarge, method: str, path: str, url: httpx.URL) -> ResponseTooLarge:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    failure = (
+        f"the answer from {{where}} (HTTP {exc.status}) is over max_response_size "
+        f"({exc.limit:,} bytes, as received or once decompressed); it was not read further"
+    )
+    return ResponseTooLarge(
+        transport_error_text(method, path, host=url.host, port=port, failure=failure),
+        limit=exc.limit,
+        status=exc.status,
+        method=method,
+        path=redact(path),
     )
 
 

@@ -11,6 +11,7 @@ import attrs
 
 from ._backoff import Backoff, finite_non_negative
 from ._inbound import DEFAULT_WINDOW
+from ._validate import check_no_controls
 
 __all__ = ["UNSET", "SessionOptions", "Unset", "check_interval", "merge_options"]
 
@@ -34,6 +35,12 @@ def _positive(instance: object, attribute: attrs.Attribute[float], value: float)
 def _count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"SessionOptions.{attribute.name} must be an int >= 1, got {value!r}")
+
+
+def _proxy(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # A proxy URL may carry a user name and password: the error never shows it.
+    if isinstance(value, str):
+        check_no_controls(value, f"SessionOptions.{attribute.name}", secret=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,7 +79,7 @@ class SessionOptions:
     dedupe_window: int = attrs.field(default=DEFAULT_WINDOW, validator=_count)
     typing_interval: float = attrs.field(default=4.0, validator=_positive)
     leave_on_exit: bool = True
-    proxy: str | Literal[True] | None = True
+    proxy: str | Literal[True] | None = attrs.field(default=True, validator=_proxy)
 
 
 class Unset(enum.Enum):

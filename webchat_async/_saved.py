@@ -11,6 +11,7 @@ import attrs
 from ._convert import format_datetime, parse_datetime, parse_json
 from ._inbound import Position
 from ._redact import mask
+from ._validate import check_no_controls, check_token
 from .errors import DecodeError
 
 __all__ = ["SavedJson", "SavedSession"]
@@ -21,6 +22,33 @@ _quote: Callable[[str], str] = encode_basestring_ascii
 
 def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
+
+
+# A saved session is read back from a store or a file: a value with CR or LF would reach
+# a request header or line. Refused when the object is made (InvalidValueError, naming
+# the field, never the value of a secret).
+
+
+def _plain(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if isinstance(value, str):
+        check_no_controls(value, attribute.name)
+
+
+def _plain_items(_: object, attribute: attrs.Attribute[tuple[str, ...]], value: object) -> None:
+    if isinstance(value, tuple):
+        for item in value:
+            if isinstance(item, str):
+                check_no_controls(item, attribute.name)
+
+
+def _token(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if isinstance(value, str):
+        check_token(value, attribute.name)
+
+
+def _secret_uri(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if isinstance(value, str):
+        check_no_controls(value, attribute.name, secret=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -39,14 +67,16 @@ class SavedSession:
     has only ``last_message_id``; it resumes as before.
     """
 
-    conversation_id: str
-    member_id: str
-    jwt: str = attrs.field(repr=mask)
-    event_stream_uri: str = attrs.field(repr=mask)
-    last_message_id: str | None = None
-    base_url: str
+    conversation_id: str = attrs.field(validator=_plain)
+    member_id: str = attrs.field(validator=_plain)
+    jwt: str = attrs.field(repr=mask, validator=_token)
+    event_stream_uri: str = attrs.field(repr=mask, validator=_secret_uri)
+    last_message_id: str | None = attrs.field(default=None, validator=_plain)
+    base_url: str = attrs.field(validator=_plain)
     last_message_timestamp: datetime.datetime | None = None
-    ids_at_timestamp: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    ids_at_timestamp: tuple[str, ...] = attrs.field(
+        default=(), converter=_str_tuple, validator=_plain_items
+    )
 
     def position(self) -> Position:
         """The delivery position this saved session records."""
@@ -67,7 +97,9 @@ class SavedSession:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SavedSession:
-        """Read what :meth:`to_json` wrote (any version); ``ValueError`` if it does not fit."""
+        """Read what :meth:`to_json` wrote (any version); ``ValueError`` if it does not fit
+        (:class:`~webchat_async.errors.InvalidValueError` for a value with a control
+        character, or a ``jwt`` that is not a token)."""
         try:
             data = parse_json(text)
         except ValueError:

@@ -11,6 +11,20 @@ httpx stays the API (requests, responses, ``http_client=`` injection, respx): on
 bytes go through aiohttp. A response is read whole before it is returned; every answer of
 this API is a small JSON document.
 
+How much is read
+----------------
+A body is read up to a limit (``max_size``, 16 MiB by default: the largest answer of the
+API, a page of 100 messages of 4,000 characters, is under 5 MB even with every character
+escaped), measured on the bytes received and again after decompression: a declared
+``Content-Length`` over it is refused before a byte of the body is read, and a body that
+grows past it, or a small gzip body that inflates past it, is refused as soon as it does
+(:class:`BodyTooLarge`), the connection closed. Decompression is done here, chunk by
+chunk, each step asked for no more than what is left of the limit, so memory stays
+bounded by the limit whatever the compression ratio. The SDK asks for ``gzip`` and
+``deflate`` only; a body in another encoding is passed on undecoded (and then fails to
+decode as JSON). The answer handed on carries the decoded body, without its
+``Content-Encoding`` and ``Content-Length``.
+
 What was sent decides a retry
 -----------------------------
 :class:`~webchat_async._http.HttpClient` retries a ``POST`` only after a failure that
@@ -35,7 +49,8 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -46,9 +61,158 @@ if TYPE_CHECKING:
 #: aiohttp's raw response headers: (name, value) byte pairs.
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
-__all__ = ["AiohttpTransport"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "AiohttpTransport",
+    "BodyReader",
+    "BodyTooLarge",
+    "without_encoding",
+]
 
 _EXTENSIONS_HTTP11 = b"HTTP/1.1"
+
+#: The default limit of a response body, in bytes, before and after decompression.
+DEFAULT_MAX_RESPONSE_SIZE = 16 * 1024 * 1024
+
+#: What the SDK's requests send as ``Accept-Encoding``: the encodings :class:`BodyReader`
+#: decodes with a bound (httpx would add ``br`` and ``zstd`` when their packages are
+#: installed, and decode them without one).
+ACCEPT_ENCODING = "gzip, deflate"
+
+_HEADERS_OF_THE_ENCODED_BODY = (b"content-encoding", b"content-length")
+# The most one zlib call may give: memory holds the limit plus one step, not twice the limit.
+_STEP = 256 * 1024
+
+
+class BodyTooLarge(Exception):
+    """A response body went over the limit (:class:`~webchat_async._http.HttpClient`
+    turns it into :class:`~webchat_async.errors.ResponseTooLarge`)."""
+
+    def __init__(self, status: int, limit: int) -> None:
+        super().__init__(f"HTTP {status}: the body is over the {limit}-byte limit")
+        self.status = status
+        self.limit = limit
+
+
+class _Inflate:
+    """One zlib stage (gzip or deflate) whose output never goes past the limit."""
+
+    __slots__ = ("_can_fall_back", "_head", "_zlib", "produced")
+
+    def __init__(self, encoding: str) -> None:
+        # "deflate" means the zlib wrapper; some servers send raw deflate (as httpx, the
+        # first failure of a deflate body switches to raw).
+        wbits = zlib.MAX_WBITS | 16 if encoding != "deflate" else zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(wbits)
+        self._can_fall_back = encoding == "deflate"
+        # The first bytes, until zlib has checked its 2-byte header: a header split over
+        # two chunks is told from raw deflate only at the second.
+        self._head = b""
+        self.produced = 0
+
+    def pieces(self, data: bytes, limit: int) -> Iterator[bytes]:
+        """Inflate ``data`` in pieces of at most ``_STEP`` bytes, and stop one byte past
+        ``limit`` in all (which the caller refuses): a bomb is stopped inside one chunk,
+        and no piece is bigger than a step (one call for the whole limit would hold the
+        limit twice while zlib's buffer is copied out)."""
+        while data:
+            try:
+                out = self._zlib.decompress(data, min(_STEP, limit - self.produced + 1))
+            except zlib.error as exc:
+                if not self._can_fall_back:
+                    raise _decoding_error(exc) from None
+                self._can_fall_back = False
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                data, self._head = self._head + data, b""
+                continue
+            if self._can_fall_back:
+                self._head += data
+                if len(self._head) >= 2:  # the header was checked
+                    self._can_fall_back = False
+                    self._head = b""
+            self.produced += len(out)
+            if out:
+                yield out
+            if self.produced > limit:
+                return
+            data = self._zlib.unconsumed_tail
+
+    def flush(self) -> bytes:
+        # All input was consumed (the output limit was not hit), so nothing big is held.
+        try:
+            out = self._zlib.flush()
+        except zlib.error as exc:  # pragma: no cover - zlib raises in decompress first
+            raise _decoding_error(exc) from None
+        self.produced += len(out)
+        return out
+
+
+def _decoding_error(exc: zlib.error) -> Exception:
+    return httpx.DecodingError(f"the compressed body is invalid ({exc})")
+
+
+class BodyReader:
+    """Collects a body chunk by chunk: decoded, and refused past ``limit`` bytes.
+
+    ``encoding`` is the ``Content-Encoding`` header (encodings in the order they were
+    applied); ``gzip``, ``x-gzip`` and ``deflate`` are decoded, ``identity`` and unknown
+    ones left as they are (as httpx does).
+    """
+
+    __slots__ = ("_limit", "_parts", "_raw", "_size", "_stages", "_status")
+
+    def __init__(self, encoding: str | None, limit: int, status: int) -> None:
+        self._limit = limit
+        self._status = status
+        self._raw = 0
+        self._size = 0
+        self._parts: list[bytes] = []
+        self._stages: list[_Inflate] = []
+        if encoding:
+            names = [name.strip().lower() for name in encoding.split(",")]
+            for name in reversed(names):  # the last applied is the first undone
+                if name in ("gzip", "x-gzip", "deflate"):
+                    self._stages.append(_Inflate(name))
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next chunk as received; :class:`BodyTooLarge` past the limit."""
+        limit = self._limit
+        self._raw += len(chunk)
+        if self._raw > limit:
+            raise BodyTooLarge(self._status, limit)
+        self._keep(chunk, 0)
+
+    def _keep(self, data: bytes, stage: int) -> None:
+        """Pass ``data`` through the stages from ``stage`` on, and keep what comes out."""
+        limit = self._limit
+        if stage == len(self._stages):
+            if data:
+                self._size += len(data)
+                if self._size > limit:  # pragma: no cover - the stages stop at the limit
+                    raise BodyTooLarge(self._status, limit)
+                self._parts.append(data)
+            return
+        inflate = self._stages[stage]
+        for piece in inflate.pieces(data, limit):
+            if inflate.produced > limit:
+                raise BodyTooLarge(self._status, limit)
+            self._keep(piece, stage + 1)
+
+    def finish(self) -> bytes:
+        """The whole decoded body."""
+        for index, stage in enumerate(self._stages):
+            self._keep(stage.flush(), index + 1)
+        parts = self._parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def without_encoding(raw_headers: RawHeaders) -> RawHeaders:
+    """The headers of a body handed on decoded: no ``Content-Encoding`` and no
+    ``Content-Length`` (which counted the encoded bytes)."""
+    return tuple(
+        pair for pair in raw_headers if pair[0].lower() not in _HEADERS_OF_THE_ENCODED_BODY
+    )
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -58,9 +222,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     inside the running loop; :meth:`aclose` closes it.
     """
 
-    def __init__(self, *, limits: httpx.Limits, trust_env: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits,
+        trust_env: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._limits = limits
         self._trust_env = trust_env
+        #: The body limit of :meth:`handle_async_request` (:meth:`send` takes its own).
+        self.max_response_size = max_response_size
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
@@ -148,16 +320,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``; return the whole response (see the module docs for errors)."""
+        """Send ``request``; return the whole response, decoded (see the module docs for
+        errors and for the body limit, ``max_response_size`` here)."""
         url = request.url
         spec = request.extensions.get("timeout") or {}
-        status, reason, headers, body, _ = await self.send(
+        status, reason, headers, body = await self.send(
             request.method,
             str(url),
             request.headers,
             request.content or None,  # the SDK's requests are never streamed
             self.client_timeout(spec),
             https=url.scheme == "https",
+            max_size=self.max_response_size,
         )
         return httpx.Response(
             status,
@@ -176,13 +350,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: aiohttp.ClientTimeout,
         *,
         https: bool,
-    ) -> tuple[int, bytes, RawHeaders, bytes, bool]:
-        """Send one request: ``(status, reason phrase, raw headers, whole body, encoded)``.
+        max_size: int,
+    ) -> tuple[int, bytes, RawHeaders, bytes]:
+        """Send one request: ``(status, reason phrase, raw headers, whole body)``.
 
-        ``encoded``: the answer has a ``Content-Encoding`` (gzip...), so the body is as
-        it came, for httpx to decode (it chose the ``Accept-Encoding`` the client sends).
+        The body is decoded (gzip, deflate) and at most ``max_size`` bytes, before and
+        after decoding; the headers of a decoded body lose ``Content-Encoding`` and
+        ``Content-Length``.
 
-        Raises the ``httpx.TransportError`` of the module docs.
+        Raises the ``httpx.TransportError`` of the module docs, :class:`BodyTooLarge`, and
+        ``httpx.DecodingError`` for a compressed body that does not inflate.
         """
         session = self._session or self._open()
         try:
@@ -196,14 +373,26 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ssl=self._ssl_context() if https else True,
                 proxy=self._proxy(url) if self._proxies else None,
             ) as response:
-                body = await response.read()
+                status = response.status
+                length = response.content_length
+                if length is not None and length > max_size:
+                    response.close()  # not a byte of the body is read
+                    raise BodyTooLarge(status, max_size)
+                encoding = response.headers.get("Content-Encoding")
+                raw_headers = response.raw_headers
+                if encoding is None and length is not None:
+                    # The common answer: aiohttp reads exactly Content-Length bytes.
+                    body = await response.read()
+                else:
+                    body = await _read_bounded(response, encoding, max_size)
+                    if encoding is not None:
+                        raw_headers = without_encoding(raw_headers)
                 reason = response.reason
                 return (
-                    response.status,
+                    status,
                     reason.encode("ascii", "replace") if reason else b"",
-                    response.raw_headers,
+                    raw_headers,
                     body,
-                    "Content-Encoding" in response.headers,
                 )
         except Exception as exc:
             mapped = _map_error(exc, timeout)
@@ -217,6 +406,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+async def _read_bounded(
+    response: aiohttp.ClientResponse, encoding: str | None, max_size: int
+) -> bytes:
+    """The body of ``response`` through a :class:`BodyReader`; the connection is closed
+    (not reused) when the body is refused."""
+    reader = BodyReader(encoding, max_size, response.status)
+    stream = response.content
+    try:
+        while True:
+            chunk = await stream.readany()
+            if not chunk:
+                return reader.finish()
+            reader.feed(chunk)
+    except (BodyTooLarge, httpx.DecodingError):
+        response.close()
+        raise
 
 
 def _os_reason(error: OSError) -> str:

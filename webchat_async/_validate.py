@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from .errors import InvalidValueError
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
@@ -23,7 +26,9 @@ __all__ = [
     "check_bool",
     "check_int",
     "check_message_text",
+    "check_no_controls",
     "check_timeout",
+    "check_token",
     "segment",
 ]
 
@@ -51,6 +56,7 @@ def segment(value: object, name: str) -> str:
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
+    check_no_controls(value, name)
     if value in (".", ".."):
         raise ValueError(f"{name} must be an id, not {value!r}")
     return quote(value, safe="")
@@ -133,6 +139,8 @@ def check_base_url(url: str, name: str, *, allow_insecure_http: bool) -> str:
     """
     if not isinstance(url, str):
         raise TypeError(f"{name} must be a str, not {type(url).__name__}")
+    # urlsplit drops CR, LF and TAB without a word: the text kept would still hold them.
+    check_no_controls(url.strip(), name)
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an absolute http:// or https:// URL with a host")
@@ -158,6 +166,7 @@ def check_stream_uri(uri: str, *, allow_insecure: bool) -> str:
     """
     if not isinstance(uri, str):
         raise TypeError(f"event_stream_uri must be a str, not {type(uri).__name__}")
+    check_no_controls(uri, "event_stream_uri", secret=True)  # the URI embeds the JWT
     parts = urlsplit(uri)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError("the event stream URI must be an absolute ws:// or wss:// URL")
@@ -167,3 +176,45 @@ def check_stream_uri(uri: str, *, allow_insecure: bool) -> str:
             "guest JWT would travel in clear text; pass an api with allow_insecure_http=True"
         )
     return uri
+
+
+# C0 controls (CR, LF, NUL, TAB...), DEL and the C1 controls: nothing the service sends or
+# takes in an id, a URL or a secret, and CR/LF would end an HTTP header and start another.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# A bearer token is printable ASCII without spaces (RFC 6750's b64token is narrower).
+_NOT_TOKEN = re.compile("[^\x21-\x7e]")
+
+
+def _code_point(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def check_no_controls(value: str, name: str, *, secret: bool = False) -> str:
+    """``value`` unless it holds a control character: then :class:`InvalidValueError`
+    naming ``name`` and the character. A ``secret`` is never described beyond that; for
+    anything else the position is given too.
+    """
+    found = _CONTROL.search(value)
+    if found is None:
+        return value
+    where = "" if secret else f" at index {found.start()}"
+    raise InvalidValueError(
+        f"{name} contains a control character ({_code_point(found.group())}{where})",
+        name=name,
+    )
+
+
+def check_token(value: str, name: str) -> str:
+    """A token sent in a header (the guest JWT, an access token): printable ASCII only.
+
+    The value is a secret: the error names the parameter and the character, nothing else.
+    """
+    found = _NOT_TOKEN.search(value)
+    if found is None:
+        return value
+    char = found.group()
+    kind = "a control character" if _CONTROL.match(char) else "a character a token cannot hold"
+    raise InvalidValueError(
+        f"{name} contains {kind} ({_code_point(char)}); a token is printable ASCII without spaces",
+        name=name,
+    )

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _convert
-from ._http import Answer, Auth, HttpClient, Retry
+from ._http import DEFAULT_MAX_RESPONSE_SIZE, Answer, Auth, HttpClient, Retry
 from ._paging import iterate, resolve_link
 from ._redact import redact
 from ._validate import (
@@ -37,6 +37,7 @@ from ._validate import (
     check_bool,
     check_int,
     check_message_text,
+    check_no_controls,
     segment,
 )
 from .auth import BearerAuth, ClientCredentials, ClientCredentialsAuth
@@ -80,7 +81,7 @@ def _query_str(value: object, name: str) -> str:
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
         raise ValueError(f"{name} must be a non-empty string")
-    return value
+    return check_no_controls(value, name)
 
 
 def _decode(response: Answer, cls: type[T], method: str, path: str) -> T:
@@ -117,6 +118,13 @@ class WebChatApi:
             redirects) are the caller's choice.
         allow_insecure_http: allow an ``http://`` ``base_url`` / ``login_url`` to a host
             that is not loopback. Tokens then travel in clear text.
+        max_response_size: the most bytes an answer's body may have, counted as received
+            and again after decompression (default 16 MiB; the largest answer of the API
+            is under 5 MB). Past it a call raises
+            :class:`~webchat_async.errors.ResponseTooLarge` without reading further.
+
+    An id, a token, a secret or a URL holding a control character (CR, LF...) raises
+    :class:`~webchat_async.errors.InvalidValueError` where it is given.
 
     Nothing is opened before the first request. Use ``async with`` or :meth:`aclose`.
     """
@@ -144,6 +152,7 @@ class WebChatApi:
         retry: Retry | None = None,
         http_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         resolved = resolve_region(region if region is not None else "us-east-1")
         if base_url is None:
@@ -164,11 +173,20 @@ class WebChatApi:
             raise ValueError("pass credentials or access_token, not both")
         if credentials is not None and not isinstance(credentials, ClientCredentials):
             raise TypeError("credentials must be a ClientCredentials")
-        self._guest_auth = BearerAuth(guest_token) if guest_token is not None else None
+        self._guest_auth = (
+            BearerAuth(guest_token, name="guest_token") if guest_token is not None else None
+        )
         if access_token is not None:
-            BearerAuth(access_token)  # refuses an empty token now, before a client exists
+            # Refuses an empty or malformed token now, before a client exists.
+            BearerAuth(access_token, name="access_token")
         # Last: every argument check has run, so a refused argument leaves no client behind.
-        self._http = HttpClient(http_client, timeout=timeout, max_retries=max_retries, retry=retry)
+        self._http = HttpClient(
+            http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_size=max_response_size,
+        )
         self._admin_auth = self._make_admin_auth(credentials, access_token, self._http)
 
     def _make_admin_auth(
@@ -181,7 +199,7 @@ class WebChatApi:
                 credentials, token_url=self._login_url + "/oauth/token", http=http
             )
         if access_token is not None:
-            return BearerAuth(access_token)
+            return BearerAuth(access_token, name="access_token")
         return None
 
     def with_options(
@@ -193,6 +211,7 @@ class WebChatApi:
         timeout: httpx.Timeout | float | None = None,
         max_retries: int | None = None,
         retry: Retry | None = None,
+        max_response_size: int | None = None,
     ) -> WebChatApi:
         """A client with some options changed, sharing this one's connection pool.
 
@@ -205,7 +224,12 @@ class WebChatApi:
         derived._base_url = self._base_url
         derived._login_url = self._login_url
         derived._allow_insecure_http = self._allow_insecure_http
-        derived._http = self._http.derive(timeout=timeout, max_retries=max_retries, retry=retry)
+        derived._http = self._http.derive(
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_size=max_response_size,
+        )
         if credentials is _UNSET and access_token is _UNSET:
             derived._admin_auth = self._admin_auth
         else:
@@ -217,7 +241,9 @@ class WebChatApi:
         if guest_token is _UNSET:
             derived._guest_auth = self._guest_auth
         else:
-            derived._guest_auth = BearerAuth(guest_token) if guest_token is not None else None
+            derived._guest_auth = (
+                BearerAuth(guest_token, name="guest_token") if guest_token is not None else None
+            )
         return derived
 
     @property
@@ -362,6 +388,10 @@ class WebChatApi:
         until a websocket is attached to that URI. Both are secrets.
         """
         check_body(body, CreateWebChatConversationRequest)
+        for name in ("organization_id", "deployment_id"):
+            value = getattr(body, name)
+            if isinstance(value, str):
+                check_no_controls(value, name)
         return await self._call(
             "POST", _CONVERSATIONS, CreateWebChatConversationResponse, None, body=body
         )

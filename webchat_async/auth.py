@@ -23,6 +23,7 @@ import attrs
 
 from ._convert import parse_json
 from ._redact import mask
+from ._validate import check_no_controls, check_token
 from .errors import DecodeError
 
 if TYPE_CHECKING:
@@ -34,9 +35,11 @@ logger = logging.getLogger("webchat_async.auth")
 
 
 def _non_empty(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    # The message names the field only: the value may be the secret.
+    # The message names the field only: the value may be the secret. A control character
+    # (a newline read from a file with the secret) would never authenticate.
     if not isinstance(value, str) or not value:
         raise ValueError(f"{attribute.name} must be a non-empty string")
+    check_no_controls(value, attribute.name, secret=True)
 
 
 @attrs.frozen
@@ -73,14 +76,18 @@ class AccessToken:
 class BearerAuth:
     """A fixed bearer token: a guest JWT or a ready OAuth access token.
 
-    It cannot be refreshed: a 401 is final.
+    It cannot be refreshed: a 401 is final. A token that is not printable ASCII (a CR or
+    LF would end the ``Authorization`` header and start another) raises
+    :class:`~webchat_async.errors.InvalidValueError` naming ``name``, the parameter the
+    caller gave it as.
     """
 
     __slots__ = ("_header",)
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, name: str = "token") -> None:
         if not isinstance(token, str) or not token.strip():
-            raise ValueError("the token must be a non-empty string")
+            raise ValueError(f"{name} must be a non-empty string")
+        check_token(token, name)
         self._header = f"Bearer {token}"
 
     def __repr__(self) -> str:
@@ -125,7 +132,7 @@ class ClientCredentialsAuth:
         if not isinstance(credentials, ClientCredentials):
             raise TypeError("credentials must be a ClientCredentials")
         self.credentials = credentials
-        self.token_url = token_url
+        self.token_url = check_no_controls(token_url, "token_url")
         self._http = http
         self._clock = clock
         self._refresh_margin = refresh_margin
@@ -201,6 +208,10 @@ def _parse_token(content: bytes) -> tuple[str, float | None]:
     value = data.get("access_token")
     if not isinstance(value, str) or not value:
         raise DecodeError("the OAuth token response has no access_token")
+    try:
+        check_token(value, "access_token")
+    except ValueError:  # a CR or LF would end the Authorization header of every call
+        raise DecodeError("the OAuth token response's access_token is not a token") from None
     token_type = data.get("token_type", "bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise DecodeError("the OAuth token response is not a bearer token")

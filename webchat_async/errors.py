@@ -37,6 +37,8 @@ __all__ = [
     "HandshakeRefused",
     "SessionClosedError",
     "error_for_status",
+    "ResponseTooLarge",
+    "InvalidValueError",
 ]
 
 
@@ -163,6 +165,43 @@ class HandshakeRefused(StreamError):
 
 class SessionClosedError(WebChatError):
     """The session (or client) is closed, or the conversation has ended for the guest."""
+
+
+class ResponseTooLarge(ApiConnectionError):
+    """An answer's body was over the size limit (``max_response_size`` of
+    :class:`~webchat_async.api.WebChatApi`, 16 MiB by default), measured after
+    decompression: it was not read further, and the request is not retried.
+
+    A connection error, because no usable answer came; as after a read timeout, the
+    request may have taken effect.
+
+    Attributes:
+        limit: the limit in bytes.
+        status: the HTTP status of the answer.
+        method, path: the request (the path carries no query string).
+    """
+
+    def __init__(self, text: str, *, limit: int, status: int, method: str, path: str) -> None:
+        super().__init__(text)
+        self.limit = limit
+        self.status = status
+        self.method = method
+        self.path = path
+
+
+class InvalidValueError(WebChatError, ValueError):
+    """An id, a token, a secret or a URL holds a character it must not: a control
+    character (CR, LF, NUL...) could end an HTTP header and start another, and a token is
+    printable ASCII. Raised where the value is given; the text names the parameter and
+    the character, never the value (it may be a secret).
+
+    Attributes:
+        name: the parameter (``"guest_token"``, ``"conversation_id"``, ...).
+    """
+
+    def __init__(self, text: str, *, name: str) -> None:
+        super().__init__(text)
+        self.name = name
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

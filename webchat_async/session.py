@@ -82,12 +82,13 @@ from ._inbound import Inbound, Position
 from ._options import UNSET, SessionOptions, Unset, check_interval, merge_options
 from ._rules import ENDED_CODE
 from ._saved import SavedSession
-from ._validate import check_message_text
+from ._validate import check_message_text, check_no_controls
 from .api import WebChatApi
 from .errors import (
     ApiConnectionError,
     ApiError,
     BadRequestError,
+    InvalidValueError,
     NotFoundError,
     ServerError,
     SessionClosedError,
@@ -334,6 +335,14 @@ class GuestSession:
                 "proxy": proxy,
             },
         )
+        # Refused here, not at the first request: a CR or LF could reach a request line.
+        for name, value in (
+            ("organization_id", organization_id),
+            ("deployment_id", deployment_id),
+            ("base_url", base_url),
+        ):
+            if isinstance(value, str):
+                check_no_controls(value, name)
         request = CreateWebChatConversationRequest(
             organization_id=organization_id,
             deployment_id=deployment_id,
@@ -355,18 +364,21 @@ class GuestSession:
                     raise WebChatError("the create-conversation response lacks id/jwt/URI")
                 if created.member is None or not created.member.id:
                     raise WebChatError("the create-conversation response lacks the member id")
+                # A new conversation is a saved one with nothing delivered yet.
+                try:
+                    saved = SavedSession(
+                        conversation_id=created.id,
+                        member_id=created.member.id,
+                        jwt=created.jwt,
+                        event_stream_uri=created.event_stream_uri,
+                        last_message_id=None,
+                        base_url=shared.base_url,
+                    )
+                except InvalidValueError as exc:  # a control character from the server
+                    raise WebChatError(f"the create-conversation response: {exc}") from None
             except BaseException:
                 await _close_all(owned)
                 raise
-            # A new conversation is a saved one with nothing delivered yet.
-            saved = SavedSession(
-                conversation_id=created.id,
-                member_id=created.member.id,
-                jwt=created.jwt,
-                event_stream_uri=created.event_stream_uri,
-                last_message_id=None,
-                base_url=shared.base_url,
-            )
             return await cls._open(saved, shared, owned, opts)
 
         return _Starter(open_)

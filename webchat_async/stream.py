@@ -26,6 +26,16 @@ final (:class:`~webchat_async.errors.AuthenticationError`,
 than ``max_reconnect_window``: the service removes a member detached for about two minutes
 (docs/protocol.md#reconnecting), after which :class:`~webchat_async.errors.StreamError` is raised.
 
+A frame is at most :data:`~webchat_async._events.MAX_FRAME_SIZE` bytes (1 MiB; a message
+body is at most 4,000 characters). The websocket library reads a frame's length from its
+header and refuses a longer one before reading its payload: it closes the socket with
+1009, and :meth:`EventStream.receive` returns ``StreamDisconnected("frame too large",
+1009)``; the session reconnects and reads what it missed from the messages endpoint, as
+for any drop (docs/protocol.md, "Unknown: oversize frames"). Per-message compression is
+not negotiated, so no frame is ever inflated (a compressed frame is a protocol error, and
+a drop too). At most ``max_queue`` frames wait unread, so a socket holds at most
+``max_queue`` x 1 MiB.
+
 The URI embeds the guest JWT: it is never logged, shown in a repr or put in an exception.
 """
 
@@ -39,6 +49,7 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.frames import CloseCode
 
 from ._aio import cancel_and_wait
 from ._backoff import Backoff
@@ -66,6 +77,9 @@ logger = logging.getLogger("webchat_async.stream")
 
 PING_FRAME = '{"message":"ping"}'
 
+#: The reason of the StreamDisconnected after a frame over MAX_FRAME_SIZE bytes.
+_TOO_LARGE = "frame too large"
+
 
 # The logger handed to websockets, which logs the request line (carrying the JWT); its own
 # filter masks every record before any handler sees it.
@@ -75,6 +89,35 @@ _ws_logger.addFilter(RedactingFilter())
 
 class _Retryable(Exception):
     """A connection attempt failed in a way worth another attempt."""
+
+
+class _Connection(ClientConnection):
+    """websockets' client connection, which does not wait for a hostile server to close.
+
+    After the library fails a connection on what it read (a frame over ``max_size``, a
+    protocol error) it sends a close frame, then reads and discards everything until the
+    server closes TCP; it enforces ``close_timeout`` only when something is sent. A server
+    that goes on streaming (the rest of a 200 MB frame, or forever) would keep the read
+    waiting, and the session with it, until the keepalive gave up (50 s by default). Here
+    such a socket is aborted at once; after a close frame of the server's, at the close
+    deadline.
+    """
+
+    _close_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if getattr(self.protocol, "parser_exc", None) is not None:
+            self.transport.abort()  # the close frame is queued; nothing more is read
+            return
+        deadline = self.close_deadline
+        if deadline is not None and self._close_timer is None:
+            self._close_timer = self.loop.call_at(deadline, self.transport.abort)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
 
 
 class EventStream:
@@ -189,7 +232,14 @@ class EventStream:
             if lost is not None:
                 reason, code = self._drop_info(lost)
                 await self._detach(ws)
-                logger.info("event stream dropped: %s (code %s)", reason, code)
+                if reason == _TOO_LARGE:
+                    logger.warning(
+                        "event stream: a frame over %d bytes was refused unread (1009); "
+                        "reconnecting",
+                        MAX_FRAME_SIZE,
+                    )
+                else:
+                    logger.info("event stream dropped: %s (code %s)", reason, code)
                 return StreamDisconnected(reason, code)
             self._last_frame = self._loop.time()
             event = decode_frame(frame)
@@ -336,6 +386,7 @@ class EventStream:
                 close_timeout=self._close_timeout,
                 proxy=self._proxy,
                 logger=_ws_logger,
+                create_connection=_Connection,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -364,6 +415,9 @@ def _close_info(exc: ConnectionClosed) -> tuple[str, int | None]:
     if exc.rcvd is not None:
         code = exc.rcvd.code
         return ("closed" if code == 1000 else "abnormal close"), code
+    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+        # The library refused a frame over max_size from its header, before reading it.
+        return _TOO_LARGE, int(CloseCode.MESSAGE_TOO_BIG)
     if exc.sent is not None and "keepalive" in exc.sent.reason:
         # The websocket-level ping went unanswered: the same verdict as our own.
         return "dead peer", None

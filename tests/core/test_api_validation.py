@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import urllib.parse
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from webchat_async import models
 from webchat_async._http import DEFAULT_TIMEOUT
 from webchat_async._validate import segment
 from webchat_async.api import WebChatApi
+from webchat_async.errors import InvalidValueError
 
 MSG = models.CreateWebChatMessageRequest
 
@@ -312,7 +314,15 @@ def test_unbounded_timeouts_are_refused(timeout: Any) -> None:
         WebChatApi(timeout=timeout)
 
 
-@given(st.text(min_size=1).filter(lambda s: s.strip() and s not in (".", "..")))
+# C0, DEL and C1 controls: an id holding one is refused (tests/core/test_control_characters.py).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+@given(
+    st.text(min_size=1).filter(
+        lambda s: s.strip() and s not in (".", "..") and not CONTROL.search(s)
+    )
+)
 def test_any_id_stays_one_path_segment(value: str) -> None:
     url = httpx.URL(f"{BASE}/api/v2/webchat/deployments/{segment(value, 'deployment_id')}")
     parts = url.raw_path.decode("ascii").split("/")
@@ -334,6 +344,10 @@ def _general_outcome(value: object) -> object:
         return ("error", TypeError, f"member_id must be a str, not {type(value).__name__}")
     if not value.strip():
         return ("error", ValueError, "member_id must be a non-empty string")
+    control = CONTROL.search(value)
+    if control is not None:
+        point = f"U+{ord(control.group()):04X} at index {control.start()}"
+        return ("error", InvalidValueError, f"member_id contains a control character ({point})")
     if value in (".", ".."):
         return ("error", ValueError, f"member_id must be an id, not {value!r}")
     return ("ok", urllib.parse.quote(value, safe=""))
