@@ -55,6 +55,10 @@ class _Counted:
         return self.n is not None and self.n <= 0
 
 
+#: ``limit_attachments``: file types, max size in KB, blocked extensions (``None``: as configured).
+_Limits = tuple[tuple[str, ...] | None, int | None, tuple[str, ...] | None]
+
+
 def _counted(n: int | None, fraction: float | None, value: float) -> _Counted:
     if n is not None and n < 0:
         raise ValueError("n must be >= 0")
@@ -89,6 +93,17 @@ class FaultControls:
         self._delay: _Counted | None = None
         #: The shared heartbeat loop skips its beats while this is set.
         self.heartbeats_stopped = False
+        #: Set by the Web Messaging server: expire sessions now (``expire_sessions``).
+        self.expire_messaging: Callable[[str | None, bool], int] | None = None
+        # Web Messaging switches (set by _reset_messaging and the methods below).
+        self._drop_before_echo: _Counted | None = None
+        self._fail_uploads: _Counted | None = None
+        self.message_rate: int | None = 2
+        self.message_retry_after = 3
+        self.socket_limit = 10
+        self.session_ttl: float | None = None
+        self.attachment_limits: _Limits = (None, None, None)
+        self._reset_messaging()
 
     def __repr__(self) -> str:
         return f"<FaultControls pending={self.pending()!r}>"
@@ -242,9 +257,94 @@ class FaultControls:
             return RestFault(delay=delay, fail_after_status=int(self._fail_after.value))
         return RestFault(delay=delay) if delay else None
 
+    # -- Web Messaging (docs/simulator-messaging.md#fault-switches) ------------------------
+
+    def reorder_next_events(self, n: int = 2) -> None:
+        """Hold the next ``n`` pushed event frames (any protocol), then send them newest
+        first: the service does not order its pushes (Web Messaging spec §2)."""
+        if n < 2:
+            raise ValueError("n must be >= 2")
+        self._hub.reorder_next = n
+
+    def drop_before_echo(self, n: int = 1) -> None:
+        """The next ``n`` guest ``onMessage`` are stored (and reach the agent), then their
+        socket is aborted before the echo."""
+        self._drop_before_echo = _counted(n, None, 0)
+
+    def take_drop_before_echo(self) -> bool:
+        """Whether this ``onMessage`` loses its echo (used by the server)."""
+        return self._drop_before_echo is not None and self._drop_before_echo.fire(self._rng)
+
+    def fail_uploads(self, n: int = 1, error_code: int = 4003) -> None:
+        """The next ``n`` attachment uploads end in ``UploadFailureEvent`` with
+        ``error_code`` (the bytes are refused)."""
+        self._fail_uploads = _counted(n, None, error_code)
+
+    def take_upload_failure(self) -> int | None:
+        """The error code this upload fails with, or ``None`` (used by the server)."""
+        if self._fail_uploads is not None and self._fail_uploads.fire(self._rng):
+            return int(self._fail_uploads.value)
+        return None
+
+    def messaging_rate_limit(self, per_second: int | None = 2, retry_after: int = 3) -> None:
+        """``onMessage`` allowed per session in any second (the service's 2 by default;
+        ``None``: unlimited), and the ``retryAfter`` of the 4029 answer."""
+        if per_second is not None and per_second < 1:
+            raise ValueError("per_second must be >= 1 or None")
+        self.message_rate = per_second
+        self.message_retry_after = retry_after
+
+    def messaging_socket_limit(self, n: int = 10) -> None:
+        """Sockets one session token may hold; past it the oldest gets
+        ``ConnectionClosedEvent`` and is closed."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        self.socket_limit = n
+
+    def messaging_session_ttl(self, seconds: float | None = None) -> None:
+        """The inactivity lifetime of Web Messaging sessions from their next activity on
+        (``None``: the deployment's ``durationSeconds``)."""
+        if seconds is not None and seconds <= 0:
+            raise ValueError("seconds must be > 0 or None")
+        self.session_ttl = seconds
+
+    def expire_sessions(self, conversation_id: str | None = None, close: bool = True) -> int:
+        """Expire Web Messaging sessions now (of one conversation, or all):
+        ``SessionExpiredEvent``, then their sockets close (``close=False``: they stay open
+        and every request on them gets 4006). Returns how many."""
+        if self.expire_messaging is None:
+            return 0
+        return self.expire_messaging(conversation_id, close)
+
+    def limit_attachments(
+        self,
+        file_types: list[str] | None = None,
+        max_file_size_kb: int | None = None,
+        blocked_extensions: list[str] | None = None,
+    ) -> None:
+        """Override every deployment's attachment limits (the ``config.json`` and
+        ``SessionResponse`` say so too): refusals are 4001 (type) and 4002 (size)."""
+        if max_file_size_kb is not None and max_file_size_kb < 0:
+            raise ValueError("max_file_size_kb must be >= 0")
+        self.attachment_limits = (
+            tuple(file_types) if file_types is not None else None,
+            max_file_size_kb,
+            tuple(blocked_extensions) if blocked_extensions is not None else None,
+        )
+
+    def _reset_messaging(self) -> None:
+        self._drop_before_echo = self._fail_uploads = None
+        self.messaging_rate_limit()
+        self.messaging_socket_limit()
+        self.messaging_session_ttl()
+        self.attachment_limits = (None, None, None)
+
     def clear(self) -> None:
-        """Switch every fault off (hung sockets stay hung; tokens stay expired)."""
+        """Switch every fault off (hung sockets stay hung; tokens stay expired; the Web
+        Messaging limits return to the service's)."""
         self._refuse_handshakes = 0
         self._rate_limit = self._server_errors = self._fail_after = self._delay = None
         self.heartbeats_stopped = False
         self._hub.duplicate_next = 0
+        self._hub.reorder_next = 0
+        self._reset_messaging()
