@@ -142,3 +142,12 @@ async def test_type_and_size_limits(simulator: Simulator, http: httpx.AsyncClien
     failed = await guest.until(outcome(body["attachmentId"]))
     assert failed["class"] == "UploadFailureEvent" and failed["body"]["errorCode"] == 4002
     await guest.close()
+
+
+async def test_attachments_per_session_are_bounded(simulator: Simulator) -> None:
+    guest = await configured(simulator)
+    for _ in range(100):
+        assert (await presign(guest))["class"] == "PresignedUrlResponse"
+    refused = await presign(guest)
+    assert refused["class"] == "GenerateUrlError" and refused["body"]["errorCode"] == 5000
+    await guest.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 import websockets
-from wm_wire import ORIGIN, Guest, configured, history, is_message
+from sim_wire import create
+from wm_wire import Guest, configured, history
 
 from webchat_async.models import WebChatDeployment
 from webchat_async.simulator import Simulator
@@ -281,11 +282,21 @@ async def test_admin_lists_and_drives_a_messaging_chat(
     await guest.close()
 
 
-async def test_default_simulator_serves_both_protocols(http: httpx.AsyncClient) -> None:
-    async with Simulator() as sim:
+async def test_default_simulator_serves_both_protocols() -> None:
+    async with Simulator() as sim, httpx.AsyncClient(base_url=sim.base_url) as http:
+        web_chat = await create(http, sim)
         guest = await configured(sim)
         await guest.say("both")
         await guest.echo_of("both")
-        await guest.close()
-        assert is_message(guest.seen[-1], "both", "Inbound")
-    assert ORIGIN
+        unconfigured = await Guest.connect(sim)
+        protocols = {c.id: c.protocol for c in sim.conversations.values()}
+        assert sorted(protocols.values()) == ["messaging", "webchat"]
+        assert protocols[web_chat.id] == "webchat"
+    # Stopping closes every Web Messaging socket with 1001, configured or not, and sends
+    # them no Web Chat v2 frame (socket_closing).
+    for ws in (guest, unconfigured):
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                frame = await ws.next()
+                assert "topicName" not in frame
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

@@ -98,10 +98,15 @@ class FaultControls:
         # Web Messaging switches (set by _reset_messaging and the methods below).
         self._drop_before_echo: _Counted | None = None
         self._fail_uploads: _Counted | None = None
+        #: ``onMessage`` allowed per session in any second (``messaging_rate_limit``).
         self.message_rate: int | None = 2
+        #: The ``retryAfter`` of a 4029 answer, in seconds.
         self.message_retry_after = 3
+        #: Sockets one session token may hold (``messaging_socket_limit``).
         self.socket_limit = 10
+        #: The session TTL in force (``messaging_session_ttl``); ``None``: the deployment's.
         self.session_ttl: float | None = None
+        #: The ``limit_attachments`` overrides: file types, KB, blocked extensions.
         self.attachment_limits: _Limits = (None, None, None)
         self._reset_messaging()
 
@@ -116,6 +121,8 @@ class FaultControls:
             "server_errors": self._server_errors,
             "fail_after_processing": self._fail_after,
             "delay": self._delay,
+            "drop_before_echo": self._drop_before_echo,
+            "fail_uploads": self._fail_uploads,
         }
         out: dict[str, int | None] = {
             name: fault.n for name, fault in armed.items() if fault is not None and not fault.spent
