@@ -171,3 +171,23 @@ async def test_expired_session_answers_4006(simulator: Simulator) -> None:
     again = await guest.configure()
     assert again["body"]["newSession"] is True
     await guest.close()
+
+
+async def test_frames_that_cannot_go_out_again_are_400(simulator: Simulator) -> None:
+    guest = await configured(simulator)
+    deep = "[" * 40 + "]" * 40
+    await guest.ws.send('{"action": "echo", "deep": ' + deep + "}")
+    assert (await guest.next())["code"] == 400
+    await guest.ws.send("[" * 5000 + "]" * 5000)  # past the parser's recursion limit
+    assert (await guest.next())["code"] == 400
+    surrogate = {
+        "action": "onMessage",
+        "token": guest.token,
+        "message": {"type": "Text", "text": "\ud800"},
+    }
+    await guest.ws.send(json.dumps(surrogate))  # ensure_ascii: "\\ud800" on the wire
+    assert (await guest.next())["code"] == 400
+    # The socket goes on.
+    await guest.say("fine")
+    await guest.echo_of("fine")
+    await guest.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 import math
 import time
 import uuid
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 import attrs
 from aiohttp import WSMsgType, web
 
-from .._convert import dump_json, format_datetime
+from .._convert import dump_json, format_datetime, parse_json
 from ..models import (
     BodyType,
     MemberRole,
@@ -65,6 +64,8 @@ READ_ONLY = "Session is read-only, no new messages allowed"
 JWT_TTL = 3600.0
 _MAX_TRACING_ID = 256
 _MAX_LIST = 20  # events or content items in one message
+#: **[choice]** How deep a client frame's JSON may nest.
+MAX_DEPTH = 32
 
 
 def origin_allowed(allowed: list[str] | None, origin: str | None) -> bool:
@@ -215,8 +216,13 @@ class MessagingServer:
 
     async def _on_frame(self, socket: _WmSocket, text: str) -> None:
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = parse_json(text)
+            # Whatever is stored must go out again: lone surrogates ("\ud800") cannot be
+            # written as UTF-8, and deep nesting would not survive being nested in a frame.
+            if _depth(data) > MAX_DEPTH:
+                raise ValueError("nested too deeply")
+            dump_json(data).encode()
+        except (ValueError, UnicodeEncodeError):
             await self._send(socket, frame("response", "string", 400, "Malformed JSON."))
             return
         if not isinstance(data, dict):
@@ -886,6 +892,25 @@ def socket_base(session: WmSession) -> str:
         if isinstance(socket, _WmSocket):
             return socket.base
     return ""
+
+
+def _depth(data: Any) -> int:
+    """How deeply ``data`` nests lists and objects (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            values: Any = value.values()
+        elif isinstance(value, list):
+            values = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((v, depth + 1) for v in values)
+    return deepest
 
 
 def _list(message: dict[str, Any], key: str) -> list[Any]:
