@@ -3,6 +3,10 @@ before the echo, short session TTL and expiry, the session limit, and the admin 
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -146,3 +150,44 @@ async def test_admin_route_drives_messaging_faults(quiet: Simulator) -> None:
         )
         assert config.json()["messenger"]["fileUpload"]["modes"][0]["fileTypes"] == ["image/png"]
     await guest.close()
+
+
+async def raw_guest(sim: Simulator, token: str) -> asyncio.StreamWriter:
+    """A guest that configures a session, then never reads again (nor answers a close)."""
+    host, port = sim.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /v1?deploymentId={sim.deployment_id}&application=raw HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    payload = json.dumps({"action": "configureSession", "token": token}).encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    await writer.drain()
+    # Read the SessionResponse (an unmasked text frame), then nothing more.
+    head = await reader.readexactly(2)
+    size = head[1] & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    assert json.loads(await reader.readexactly(size))["class"] == "SessionResponse"
+    return writer
+
+
+async def test_a_peer_that_never_answers_the_close_holds_up_nothing(quiet: Simulator) -> None:
+    quiet.faults.messaging_socket_limit(1)
+    token = str(uuid.uuid4())
+    silent = await raw_guest(quiet, token)
+    (conversation_id,) = quiet.conversations
+    await quiet.wait_sockets(conversation_id, 1)
+    guest = await configured(quiet, token)  # the silent one is the oldest: closed
+    answer = await guest.request("echo", message={"type": "Text", "text": "ping"})
+    assert answer["class"] == "StructuredMessage"
+    await guest.close()
+    silent.close()

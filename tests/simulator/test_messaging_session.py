@@ -172,8 +172,13 @@ async def test_the_scripted_agent_answers(simulator: Simulator) -> None:
     ]
     reply = await guest.agent_text("You said: where is my order")
     assert reply["type"] == "message" and reply["body"]["direction"] == "Outbound"
-    (conversation_id,) = simulator.conversations
+    conversation_id = simulator.messaging_conversation_id(guest.token)
     assert simulator.conversations[conversation_id].protocol == "messaging"
+    await simulator.agent_say(conversation_id, "anything else?")
+    await guest.agent_text("anything else?")
+    with pytest.raises(KeyError) as unknown:
+        simulator.messaging_conversation_id("secret-token")
+    assert "secret-token" not in str(unknown.value)
     await guest.close()
 
 

@@ -282,9 +282,15 @@ class MessagingServer:
         if socket.conversation_id:
             self._chats.detach(socket)
 
-    async def _close(self, socket: _WmSocket, code: int = 1000) -> None:
+    async def _close(self, socket: _WmSocket, current: _WmSocket | None = None) -> None:
+        """Unbind and close ``socket`` (1000): here if it is the socket being served (its
+        reader is this task), else in a task of its own, so that a peer slow to answer the
+        close holds up nothing."""
         self._unbind(socket)
-        await socket.ws.close(code=code)
+        if socket is current:
+            await socket.ws.close()
+        else:
+            self._chats.spawn(_close_ws(socket))
 
     def _arm(self, session: WmSession) -> None:
         """(Re)start the session's expiry timer."""
@@ -570,11 +576,11 @@ class MessagingServer:
                 )
                 await self._push(conversation, frame("message", "StructuredMessage", 200, body))
             elif presence == "Clear":
-                await self._clear(session)
+                await self._clear(session, socket)
                 return
             # Typing and other events: accepted, not stored, not echoed.
 
-    async def _clear(self, session: WmSession) -> None:
+    async def _clear(self, session: WmSession, current: _WmSocket) -> None:
         """``Presence Clear``: ``SessionClearedEvent``, then ``ConnectionClosedEvent`` on
         every socket, which close; the session and its history are gone."""
         conversation = session.conversation
@@ -588,7 +594,7 @@ class MessagingServer:
         if timer is not None:
             timer.cancel()
         for socket in sockets:
-            await self._close(socket)
+            await self._close(socket, current)
 
     async def _echo(self, socket: _WmSocket, data: dict[str, Any], tracing: str | None) -> None:
         session = self._session(socket, data.get("token"))
@@ -884,6 +890,10 @@ _UPLOAD_ERRORS = {
     4002: "File size exceeds the limit.",
     4003: "File content rejected.",
 }
+
+
+async def _close_ws(socket: _WmSocket) -> None:
+    await socket.ws.close()
 
 
 def socket_base(session: WmSession) -> str:

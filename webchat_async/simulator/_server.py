@@ -301,6 +301,16 @@ class Simulator:
         """The agent leaves and the chat ends: guest DISCONNECTED, sockets closed 1000."""
         await self._chats.agent_end(conversation_id)
 
+    def messaging_conversation_id(self, token: str) -> str:
+        """The id of the current conversation of a Web Messaging session token (the
+        guest never learns it), for ``agent_say`` and the ``wait_*`` methods;
+        ``KeyError`` if no session has that token."""
+        session = self._messaging.state.sessions.get(token)
+        if session is None:
+            # Not KeyError(token): the token is a secret.
+            raise KeyError("no Web Messaging session has this token")
+        return session.conversation.id
+
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
