@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webchat_async.models import BodyType
-from webchat_async.simulator._messaging import origin_allowed
 from webchat_async.simulator._messaging_state import (
     MessagingConfig,
     MessagingState,
     custom_attributes_size,
+    origin_allowed,
     structured,
 )
 from webchat_async.simulator._state import SimulatorState

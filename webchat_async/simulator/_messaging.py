@@ -1,6 +1,6 @@
 """The Web Messaging guest websocket of the simulator: the actions of spec §3, the pushes,
-the scripted agent's side, session expiry and the session limit
-(docs/simulator-messaging.md).
+session expiry and the session limit (docs/simulator-messaging.md). The agent's side is
+``_messaging_agent.py``; the HTTP routes are ``_messaging_routes.py``.
 
 Which frames answer a request (``"response"``) and which are pushed (``"message"``) follows
 the table of spec §2. Pushes go through the shared :class:`Hub` (one group of sockets per
@@ -11,34 +11,23 @@ frames, duplicate, reorder) act on Web Messaging sockets as on Web Chat v2 ones.
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import math
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import WSMsgType, web
 
 from .._convert import dump_json, format_datetime, parse_json
-from ..models import (
-    BodyType,
-    MemberRole,
-    MemberState,
-    WebChatConversation,
-    WebChatMemberInfo,
-    WebChatMessage,
-    WebChatTyping,
-)
-from ._agent import ConversationView
+from ..models import BodyType
 from ._chat import Chats
 from ._faults import FaultControls
+from ._messaging_agent import MessagingAgent
 from ._messaging_state import (
-    MAX_ATTACHMENTS,
-    MAX_FILE_NAME,
+    MAX_DEPTH,
     MAX_FRAME_BYTES,
     MAX_TEXT,
     MAX_TOKEN,
@@ -47,9 +36,14 @@ from ._messaging_state import (
     MessagingState,
     WmConversation,
     WmSession,
+    attachment_content,
+    attachment_refusal,
     custom_attributes_size,
+    depth,
     frame,
     new_message_id,
+    origin_allowed,
+    presence_type,
     structured,
 )
 from ._state import ConversationState, SimulatorState, new_id
@@ -57,33 +51,13 @@ from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub, Socket
 from ._tokens import TokenIssuer
 from ._wire import Failure
 
-__all__ = ["MessagingServer", "origin_allowed"]
+__all__ = ["MessagingServer"]
 
 READ_ONLY = "Session is read-only, no new messages allowed"
 #: **[choice]** The history JWT lives one hour (``exp`` of the ``JwtResponse``).
 JWT_TTL = 3600.0
 _MAX_TRACING_ID = 256
 _MAX_LIST = 20  # events or content items in one message
-#: **[choice]** How deep a client frame's JSON may nest.
-MAX_DEPTH = 32
-
-
-def origin_allowed(allowed: list[str] | None, origin: str | None) -> bool:
-    """Whether ``origin`` may use a deployment whose allowed domains are ``allowed`` (none:
-    any origin). Entries are hosts (``shop.example``, ``*.shop.example``) or origins."""
-    if not allowed:
-        return True
-    if not origin:
-        return False
-    origin = origin.strip().lower().rstrip("/")
-    host = (urlsplit(origin).hostname or "").lower()
-    for entry in (e.strip().lower().rstrip("/") for e in allowed):
-        if "://" in entry:
-            if entry == origin:
-                return True
-        elif entry == host or (entry.startswith("*.") and host.endswith(entry[1:])):
-            return True
-    return False
 
 
 class _Refused(Exception):
@@ -134,15 +108,15 @@ class MessagingServer:
         self._hub = hub
         self._chats = chats
         self._faults = faults
+        #: The fault switches (the upload route reads them too).
+        self.faults = faults
         self._clock = clock
         # A key of its own: a history JWT is no Web Chat v2 guest JWT.
         self._jwts = TokenIssuer(guest_ttl=JWT_TTL, oauth_ttl=1.0, clock=clock)
         self._sockets: set[_WmSocket] = set()
         self._seq = itertools.count()
         self._timers: dict[int, asyncio.TimerHandle] = {}
-        self._pending: dict[str, collections.deque[WebChatMessage]] = {}
-        self._agent_tasks: dict[str, asyncio.Task[None]] = {}
-        chats.messaging = self
+        self.agent = MessagingAgent(self.state, chats, self.push)
         faults.expire_messaging = self.expire
         self._actions = {
             "configureSession": self._configure,
@@ -219,7 +193,7 @@ class MessagingServer:
             data = parse_json(text)
             # Whatever is stored must go out again: lone surrogates ("\ud800") cannot be
             # written as UTF-8, and deep nesting would not survive being nested in a frame.
-            if _depth(data) > MAX_DEPTH:
+            if depth(data) > MAX_DEPTH:
                 raise ValueError("nested too deeply")
             dump_json(data).encode()
         except (ValueError, UnicodeEncodeError):
@@ -257,7 +231,8 @@ class MessagingServer:
     async def _send(self, socket: Socket, data: dict[str, Any]) -> None:
         await socket.send(dump_json(data))
 
-    async def _push(self, conversation: WmConversation, data: dict[str, Any]) -> None:
+    async def push(self, conversation: WmConversation, data: dict[str, Any]) -> None:
+        """Send a frame to every socket of the conversation (through the hub's faults)."""
         await self._hub.publish(conversation.id, dump_json(data))
 
     # -- sockets and sessions ------------------------------------------------------------
@@ -332,7 +307,7 @@ class MessagingServer:
         if timer is not None:
             timer.cancel()
         self.state.revoke_jwt(session)
-        self._end_chat(session.conversation)
+        self.agent.end_chat(session.conversation)
         # §2: SessionExpiredEvent comes as a response (code 200, empty body).
         expired = dump_json(frame("response", "SessionExpiredEvent", 200, {}))
         for socket in list(session.sockets):
@@ -340,12 +315,6 @@ class MessagingServer:
         if close:
             for socket in list(session.sockets):
                 await self._close(socket)
-
-    def _end_chat(self, conversation: WmConversation) -> None:
-        chat = conversation.chat
-        chat.ended = True
-        self._pending.pop(chat.id, None)
-        self._chats.runtime(chat.id).ended.set()
 
     async def shutdown(self, app: web.Application) -> None:
         """Stop the expiry timers and close the sockets (the server is stopping)."""
@@ -465,7 +434,7 @@ class MessagingServer:
         if kind == "Event":
             self._check_events(events, config)
         else:
-            content = self._check_content(session, content)
+            content = self._check_content(session, content, socket.base)
             if not text and not content:
                 raise _Refused(400, "A message needs text or content.")
         if not session.allow_send(asyncio.get_running_loop().time(), self._faults.message_rate):
@@ -496,16 +465,15 @@ class MessagingServer:
                 metadata=metadata,
             ),
         )
-        self._start(conversation)
+        self.agent.start(conversation)
         if text:
-            self._pending.setdefault(conversation.id, collections.deque()).append(stored)
-            self._kick(conversation)
+            self.agent.queue(conversation, stored)
         if self._faults.take_drop_before_echo():
             # Stored, but the socket goes before the echo (spec §7.2).
             self._unbind(socket)
             socket.transport.abort()
             return
-        await self._push(conversation, frame("message", "StructuredMessage", 200, body))
+        await self.push(conversation, frame("message", "StructuredMessage", 200, body))
 
     def _check_events(self, events: list[Any], config: MessagingConfig) -> None:
         if not events:
@@ -515,10 +483,10 @@ class MessagingServer:
                 raise _Refused(400, "Each event must be an object.")
             if event.get("eventType") == "Typing" and not config.show_user_typing:
                 raise _Refused(403, "Typing indicators are not enabled for this deployment.")
-            if _presence(event) == "Clear" and not config.allow_clear:
+            if presence_type(event) == "Clear" and not config.allow_clear:
                 raise _Refused(403, "Clearing the conversation is not enabled for this deployment.")
 
-    def _check_content(self, session: WmSession, content: list[Any]) -> list[Any]:
+    def _check_content(self, session: WmSession, content: list[Any], base: str) -> list[Any]:
         out = []
         for item in content:
             if not isinstance(item, dict):
@@ -538,20 +506,10 @@ class MessagingServer:
             out.append(
                 {
                     "contentType": "Attachment",
-                    "attachment": self._attachment_content(socket_base(session), attachment),
+                    "attachment": attachment_content(base, attachment),
                 }
             )
         return out
-
-    def _attachment_content(self, base: str, attachment: Attachment) -> dict[str, Any]:
-        return {
-            "id": attachment.id,
-            "url": f"{base}/webmessaging/downloads/{attachment.key}",
-            "filename": attachment.file_name,
-            "fileSize": len(attachment.data or b""),
-            "mediaType": "Image" if attachment.file_type.startswith("image/") else "File",
-            "mime": attachment.file_type,
-        }
 
     async def _guest_events(
         self,
@@ -562,9 +520,9 @@ class MessagingServer:
     ) -> None:
         conversation = session.conversation
         for event in events:
-            presence = _presence(event)
+            presence = presence_type(event)
             if presence == "Join":
-                self._start(conversation)
+                self.agent.start(conversation)
                 # [choice] The Join comes back as the guest's own event (not stored).
                 body = structured(
                     new_message_id(),
@@ -574,7 +532,7 @@ class MessagingServer:
                     events=[event],
                     metadata=metadata,
                 )
-                await self._push(conversation, frame("message", "StructuredMessage", 200, body))
+                await self.push(conversation, frame("message", "StructuredMessage", 200, body))
             elif presence == "Clear":
                 await self._clear(session, socket)
                 return
@@ -584,12 +542,12 @@ class MessagingServer:
         """``Presence Clear``: ``SessionClearedEvent``, then ``ConnectionClosedEvent`` on
         every socket, which close; the session and its history are gone."""
         conversation = session.conversation
-        await self._push(conversation, frame("message", "SessionClearedEvent", 200, {}))
-        await self._push(conversation, frame("message", "ConnectionClosedEvent", 200, {}))
+        await self.push(conversation, frame("message", "SessionClearedEvent", 200, {}))
+        await self.push(conversation, frame("message", "ConnectionClosedEvent", 200, {}))
         sockets = list(session.sockets)
         session.expired = True
         self.state.forget(session)
-        self._end_chat(conversation)
+        self.agent.end_chat(conversation)
         timer = self._timers.pop(id(session), None)
         if timer is not None:
             timer.cancel()
@@ -643,10 +601,10 @@ class MessagingServer:
         file_type = data.get("fileType")
         size = data.get("fileSize")
         config = self.config(session.deployment_id)
-        error = _refusal(config, name, file_type, size, len(session.attachments))
+        error = attachment_refusal(config, name, file_type, size, len(session.attachments))
         if error is not None:
             body = {"attachmentId": attachment_id, "errorCode": error[0], "errorMessage": error[1]}
-            await self._push(session.conversation, frame("message", "GenerateUrlError", 200, body))
+            await self.push(session.conversation, frame("message", "GenerateUrlError", 200, body))
             return
         if not isinstance(name, str) or not isinstance(file_type, str):
             raise _Refused(400, "fileName and fileType must be strings.")
@@ -674,7 +632,7 @@ class MessagingServer:
         attachment = self._attachment(session, data)
         if not attachment.uploaded:
             raise _Refused(4010, "Attachment not uploaded.")
-        content = self._attachment_content(socket.base, attachment)
+        content = attachment_content(socket.base, attachment)
         body = {
             "attachmentId": attachment.id,
             "headers": {},
@@ -692,7 +650,7 @@ class MessagingServer:
         attachment = self._attachment(session, data)
         self.state.remove_attachment(session, attachment.id)
         body = {"attachmentId": attachment.id}
-        await self._push(
+        await self.push(
             session.conversation, frame("message", "AttachmentDeletedResponse", 200, body)
         )
 
@@ -717,210 +675,9 @@ class MessagingServer:
         body = {"connected": False, "newSession": False, "readOnly": session.conversation.read_only}
         await self._send(socket, frame("response", "SessionResponse", 200, body, tracing))
 
-    # -- uploads (HTTP) ------------------------------------------------------------------
-
-    async def upload(self, request: web.Request) -> web.Response:
-        """``PUT /webmessaging/uploads/<key>``: the presigned upload target."""
-        found = self.state.file(request.match_info["key"])
-        if found is None:
-            raise Failure(404, "not.found", "No such upload.")
-        session, attachment = found
-        if attachment.uploaded:
-            raise Failure(409, "conflict", "Already uploaded.")
-        # Like a presigned URL: the headers of the PresignedUrlResponse are part of it.
-        if (
-            request.headers.get("Content-Type") != attachment.file_type
-            or "x-amz-tagging" not in request.headers
-        ):
-            raise Failure(
-                403, "not.authorized", "The upload headers do not match the presigned URL."
-            )
-        limit = self.config(session.deployment_id).max_file_size_kb * 1024
-        data = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            data += chunk
-            if len(data) > limit:
-                break
-        conversation = session.conversation
-        stamp = format_datetime(self.chat_state.clock())
-        failure = 4002 if len(data) > limit else self._faults.take_upload_failure()
-        if failure is not None:
-            body = {
-                "attachmentId": attachment.id,
-                "errorCode": failure,
-                "errorMessage": _UPLOAD_ERRORS.get(failure, "Upload failed."),
-                "timestamp": stamp,
-            }
-            await self._push(conversation, frame("message", "UploadFailureEvent", 200, body))
-            if failure == 4002:
-                raise Failure(400, "bad.request", "The file is too large.")
-            return web.Response(status=200)
-        attachment.data = bytes(data)
-        url = self._attachment_content(f"{request.scheme}://{request.host}", attachment)["url"]
-        body = {"attachmentId": attachment.id, "downloadUrl": url, "timestamp": stamp}
-        await self._push(conversation, frame("message", "UploadSuccessEvent", 200, body))
-        return web.Response(status=200)
-
-    async def download(self, request: web.Request) -> web.Response:
-        """``GET /webmessaging/downloads/<key>``: an uploaded attachment's bytes."""
-        found = self.state.file(request.match_info["key"])
-        if found is None or found[1].data is None:
-            raise Failure(404, "not.found", "No such file.")
-        return web.Response(body=found[1].data, content_type=found[1].file_type)
-
-    # -- the agent -----------------------------------------------------------------------
-
-    def _start(self, conversation: WmConversation) -> None:
-        if not conversation.started:
-            conversation.started = True
-            self._kick(conversation)
-
-    def _kick(self, conversation: WmConversation) -> None:
-        if conversation.id not in self._agent_tasks:
-            self._agent_tasks[conversation.id] = self._chats.spawn(self._agent_work(conversation))
-
-    async def _agent_work(self, conversation: WmConversation) -> None:
-        chat = conversation.chat
-        agent = self._chats.agent
-        try:
-            if not chat.routed:
-                if self._chats.routing_delay > 0:
-                    await asyncio.sleep(self._chats.routing_delay)
-                if chat.ended:
-                    return
-                agent_id = new_id()
-                chat.add_member(
-                    WebChatMemberInfo(
-                        id=agent_id,
-                        display_name=agent.name,
-                        role=MemberRole.AGENT,
-                        state=MemberState.CONNECTED,
-                        join_date=self.chat_state.clock(),
-                    )
-                )
-                chat.agent_member_id = agent_id
-                chat.routed = True
-                self._chats.runtime(chat.id).routed.set()
-                if agent.greeting is not None:
-                    await self.agent_say(chat, agent.greeting)
-            pending = self._pending.get(chat.id)
-            while pending and not chat.ended:
-                message = pending.popleft()
-                text = await agent.reply(ConversationView(chat), message)
-                if text is None or chat.ended:
-                    continue
-                await self.agent_typing(chat)
-                if agent.typing_delay > 0:
-                    await asyncio.sleep(agent.typing_delay)
-                if not chat.ended:
-                    await self.agent_say(chat, text)
-        finally:
-            self._agent_tasks.pop(chat.id, None)
-
-    def _conversation(self, chat: ConversationState) -> WmConversation:
-        conversation = self.state.conversations.get(chat.id)
-        if conversation is None or conversation.read_only:
-            raise RuntimeError("the conversation has ended")
-        return conversation
-
-    async def agent_say(self, conversation: ConversationState, text: str) -> WebChatMessage:
-        """The agent sends ``text``: stored, pushed as an ``Outbound`` message."""
-        wm = self._conversation(conversation)
-        name = self._chats.agent.name
-        stored, body = wm.store(
-            guest=False,
-            text=text,
-            body_type=BodyType.STANDARD,
-            build=lambda message_id, at: structured(
-                message_id, at, direction="Outbound", text=text, sender=name
-            ),
-        )
-        await self._push(wm, frame("message", "StructuredMessage", 200, body))
-        return stored
-
-    async def agent_typing(self, conversation: ConversationState) -> WebChatTyping:
-        """The agent types: an ``Outbound`` ``Typing`` event (spec §4), not stored."""
-        wm = self._conversation(conversation)
-        now = self.chat_state.clock()
-        typing_id = new_message_id()
-        event = {"eventType": "Typing", "typing": {"type": "On", "duration": 5000}}
-        body = structured(
-            typing_id,
-            format_datetime(now),
-            direction="Outbound",
-            kind="Event",
-            events=[event],
-            sender=self._chats.agent.name,
-        )
-        await self._push(wm, frame("message", "StructuredMessage", 200, body))
-        return WebChatTyping(
-            id=typing_id,
-            conversation=WebChatConversation(id=conversation.id, self_uri=conversation.self_uri),
-            sender=WebChatMemberInfo(id=conversation.agent_member_id),
-            timestamp=now,
-        )
-
-    async def agent_end(self, conversation: ConversationState) -> None:
-        """The agent ends the conversation: ``Presence Disconnect`` with ``readOnly``
-        (stored); from then on sends get 409 and the sockets stay open (spec §4)."""
-        wm = self._conversation(conversation)
-        event = {"eventType": "Presence", "presence": {"type": "Disconnect"}}
-        name = self._chats.agent.name
-        _, body = wm.store(
-            guest=False,
-            text="",
-            body_type=BodyType.MEMBER_LEAVE,
-            build=lambda message_id, at: structured(
-                message_id,
-                at,
-                direction="Outbound",
-                kind="Event",
-                events=[event],
-                metadata={"readOnly": "true"},
-                sender=name,
-            ),
-        )
-        wm.read_only = True
-        self._end_chat(wm)
-        await self._push(wm, frame("message", "StructuredMessage", 200, body))
-
-
-_UPLOAD_ERRORS = {
-    4001: "File type not allowed.",
-    4002: "File size exceeds the limit.",
-    4003: "File content rejected.",
-}
-
 
 async def _close_ws(socket: _WmSocket) -> None:
     await socket.ws.close()
-
-
-def socket_base(session: WmSession) -> str:
-    """The URL base the session's newest socket came in on (for download URLs)."""
-    for socket in reversed(session.sockets):
-        if isinstance(socket, _WmSocket):
-            return socket.base
-    return ""
-
-
-def _depth(data: Any) -> int:
-    """How deeply ``data`` nests lists and objects (iteratively: no recursion limit)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            values: Any = value.values()
-        elif isinstance(value, list):
-            values = value
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            return deepest
-        stack.extend((v, depth + 1) for v in values)
-    return deepest
 
 
 def _list(message: dict[str, Any], key: str) -> list[Any]:
@@ -930,33 +687,3 @@ def _list(message: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list) or len(value) > _MAX_LIST:
         raise _Refused(400, f"{key} must be a list of at most {_MAX_LIST} items.")
     return value
-
-
-def _presence(event: Any) -> str | None:
-    if not isinstance(event, dict) or event.get("eventType") != "Presence":
-        return None
-    presence = event.get("presence")
-    kind = presence.get("type") if isinstance(presence, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-def _refusal(
-    config: MessagingConfig, name: Any, file_type: Any, size: Any, held: int
-) -> tuple[int, str] | None:
-    """Why an ``onAttachment`` is refused (spec §5 codes), or ``None``."""
-    if not isinstance(name, str) or not name.strip():
-        return 4004, "File name missing."
-    if len(name) > MAX_FILE_NAME:
-        return 4005, f"File name longer than {MAX_FILE_NAME} characters."
-    if not isinstance(file_type, str) or file_type not in config.file_types:
-        return 4001, "File type not allowed."
-    lowered = name.lower()
-    if any(lowered.endswith(ext.lower()) for ext in config.blocked_extensions):
-        return 4001, "File extension not allowed."
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        return 4002, "fileSize must be a number of bytes."
-    if isinstance(size, int) and size > config.max_file_size_kb * 1024:
-        return 4002, f"File size exceeds {config.max_file_size_kb} KB."
-    if held >= MAX_ATTACHMENTS:
-        return 5000, f"A session may hold at most {MAX_ATTACHMENTS} attachments."
-    return None

@@ -9,6 +9,9 @@ A Web Messaging conversation is also a :class:`ConversationState` in
 routes and ``Simulator.wait_*`` see it like a Web Chat v2 chat. Its ``messages`` hold the
 text record (ids and times); :attr:`WmConversation.bodies` holds each message's
 ``StructuredMessage`` body, the protocol's own view of it.
+
+Also here, as pure functions: the origin check, the attachment refusals, the frame and
+``StructuredMessage`` builders.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import collections
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -26,6 +30,9 @@ from ._state import ConversationState, SimulatorState, new_id
 
 __all__ = [
     "MAX_ATTACHMENTS",
+    "MAX_DEPTH",
+    "MAX_FILE_NAME",
+    "UPLOAD_ERRORS",
     "MAX_CUSTOM_ATTRIBUTE_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_HISTORY_PAGE",
@@ -36,8 +43,14 @@ __all__ = [
     "MessagingState",
     "WmConversation",
     "WmSession",
+    "attachment_content",
+    "attachment_refusal",
     "custom_attributes_size",
+    "depth",
     "frame",
+    "new_message_id",
+    "origin_allowed",
+    "presence_type",
     "structured",
 ]
 
@@ -55,6 +68,8 @@ MAX_HISTORY_PAGE = 100
 MAX_ATTACHMENTS = 100
 #: **[choice]** A file name longer than this is refused with 4005.
 MAX_FILE_NAME = 255
+#: **[choice]** How deep a client frame's JSON may nest.
+MAX_DEPTH = 32
 
 
 @attrs.frozen
@@ -392,3 +407,91 @@ def custom_attributes_size(message: dict[str, Any]) -> int:
 def new_message_id() -> str:
     """A fresh id for a message that is not stored (an ``echo`` answer, a typing event)."""
     return new_id()
+
+
+def origin_allowed(allowed: list[str] | None, origin: str | None) -> bool:
+    """Whether ``origin`` may use a deployment whose allowed domains are ``allowed`` (none:
+    any origin). Entries are hosts (``shop.example``, ``*.shop.example``) or origins."""
+    if not allowed:
+        return True
+    if not origin:
+        return False
+    origin = origin.strip().lower().rstrip("/")
+    host = (urlsplit(origin).hostname or "").lower()
+    for entry in (e.strip().lower().rstrip("/") for e in allowed):
+        if "://" in entry:
+            if entry == origin:
+                return True
+        elif entry == host or (entry.startswith("*.") and host.endswith(entry[1:])):
+            return True
+    return False
+
+
+#: The ``errorMessage`` of an ``UploadFailureEvent`` by ``errorCode``.
+UPLOAD_ERRORS = {
+    4001: "File type not allowed.",
+    4002: "File size exceeds the limit.",
+    4003: "File content rejected.",
+}
+
+
+def depth(data: Any) -> int:
+    """How deeply ``data`` nests lists and objects (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            values: Any = value.values()
+        elif isinstance(value, list):
+            values = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((v, depth + 1) for v in values)
+    return deepest
+
+
+def presence_type(event: Any) -> str | None:
+    """The ``presence.type`` of a ``Presence`` event, or ``None``."""
+    if not isinstance(event, dict) or event.get("eventType") != "Presence":
+        return None
+    presence = event.get("presence")
+    kind = presence.get("type") if isinstance(presence, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def attachment_refusal(
+    config: MessagingConfig, name: Any, file_type: Any, size: Any, held: int
+) -> tuple[int, str] | None:
+    """Why an ``onAttachment`` is refused (spec §5 codes), or ``None``."""
+    if not isinstance(name, str) or not name.strip():
+        return 4004, "File name missing."
+    if len(name) > MAX_FILE_NAME:
+        return 4005, f"File name longer than {MAX_FILE_NAME} characters."
+    if not isinstance(file_type, str) or file_type not in config.file_types:
+        return 4001, "File type not allowed."
+    lowered = name.lower()
+    if any(lowered.endswith(ext.lower()) for ext in config.blocked_extensions):
+        return 4001, "File extension not allowed."
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        return 4002, "fileSize must be a number of bytes."
+    if isinstance(size, int) and size > config.max_file_size_kb * 1024:
+        return 4002, f"File size exceeds {config.max_file_size_kb} KB."
+    if held >= MAX_ATTACHMENTS:
+        return 5000, f"A session may hold at most {MAX_ATTACHMENTS} attachments."
+    return None
+
+
+def attachment_content(base: str, attachment: Attachment) -> dict[str, Any]:
+    """The ``Attachment`` content of a message carrying an uploaded attachment."""
+    return {
+        "id": attachment.id,
+        "url": f"{base}/webmessaging/downloads/{attachment.key}",
+        "filename": attachment.file_name,
+        "fileSize": len(attachment.data or b""),
+        "mediaType": "Image" if attachment.file_type.startswith("image/") else "File",
+        "mime": attachment.file_type,
+    }
