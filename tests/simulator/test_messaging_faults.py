@@ -191,3 +191,36 @@ async def test_a_peer_that_never_answers_the_close_holds_up_nothing(quiet: Simul
     assert answer["class"] == "StructuredMessage"
     await guest.close()
     silent.close()
+
+
+@pytest.mark.parametrize(
+    ("action", "arguments"),
+    [
+        ("reorder_next_events", {"n": 1001}),
+        ("drop_before_echo", {"n": -1}),
+        ("fail_uploads", {"errorCode": 42}),
+        ("messaging_rate_limit", {"perSecond": 0}),
+        ("messaging_rate_limit", {"retryAfter": 10**6}),
+        ("messaging_socket_limit", {"n": 0}),
+        ("messaging_session_ttl", {"seconds": 10**9}),
+        ("limit_attachments", {"maxFileSizeKb": 10**7}),
+        ("limit_attachments", {"fileTypes": "image/png"}),
+        ("limit_attachments", {"blockedExtensions": ["x"] * 101}),
+    ],
+)
+async def test_switches_from_the_admin_api_are_bounded(
+    quiet: Simulator, action: str, arguments: dict[str, object]
+) -> None:
+    async with httpx.AsyncClient(base_url=quiet.base_url) as client:
+        response = await client.post("/__simulator__/faults", json={"action": action, **arguments})
+    assert response.status_code == 400, response.text
+    # Nothing changed.
+    assert quiet.faults.message_rate == 2 and quiet.faults.socket_limit == 10
+    assert quiet.faults.attachment_limits == (None, None, None)
+    assert quiet.faults.session_ttl is None and quiet.faults.pending() == {}
+
+
+def test_session_ttl_refuses_what_is_not_a_finite_number(quiet: Simulator) -> None:
+    for bad in (float("nan"), float("inf"), 0, -1, True):
+        with pytest.raises(ValueError):
+            quiet.faults.messaging_session_ttl(bad)

@@ -59,6 +59,32 @@ class _Counted:
 _Limits = tuple[tuple[str, ...] | None, int | None, tuple[str, ...] | None]
 
 
+#: Bounds of the Web Messaging switches (they may come from the admin API).
+_WM_MAX_HELD = 1000  # frames held by reorder_next_events
+_WM_MAX_COUNT = 1_000_000_000
+_WM_MAX_TTL = 30 * 86400.0
+_WM_MAX_NAMES = 100
+
+
+def _wm_int(field: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{field} must be an integer from {lo} to {hi:,}")
+    return value
+
+
+def _wm_names(field: str, value: object) -> tuple[str, ...] | None:
+    """A list of at most 100 strings of at most 255 characters, as a tuple."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) > _WM_MAX_NAMES
+        or not all(isinstance(v, str) and len(v) <= 255 for v in value)
+    ):
+        raise ValueError(f"{field} must be a list of at most {_WM_MAX_NAMES} short strings")
+    return tuple(value)
+
+
 def _counted(n: int | None, fraction: float | None, value: float) -> _Counted:
     if n is not None and n < 0:
         raise ValueError("n must be >= 0")
@@ -269,14 +295,12 @@ class FaultControls:
     def reorder_next_events(self, n: int = 2) -> None:
         """Hold the next ``n`` pushed event frames (any protocol), then send them newest
         first: the service does not order its pushes (Web Messaging spec §2)."""
-        if n < 2:
-            raise ValueError("n must be >= 2")
-        self._hub.reorder_next = n
+        self._hub.reorder_next = _wm_int("n", n, 2, _WM_MAX_HELD)
 
     def drop_before_echo(self, n: int = 1) -> None:
         """The next ``n`` guest ``onMessage`` are stored (and reach the agent), then their
         socket is aborted before the echo."""
-        self._drop_before_echo = _counted(n, None, 0)
+        self._drop_before_echo = _counted(_wm_int("n", n, 0, _WM_MAX_COUNT), None, 0)
 
     def take_drop_before_echo(self) -> bool:
         """Whether this ``onMessage`` loses its echo (used by the server)."""
@@ -285,7 +309,8 @@ class FaultControls:
     def fail_uploads(self, n: int = 1, error_code: int = 4003) -> None:
         """The next ``n`` attachment uploads end in ``UploadFailureEvent`` with
         ``error_code`` (the bytes are refused)."""
-        self._fail_uploads = _counted(n, None, error_code)
+        code = _wm_int("error_code", error_code, 1000, 9999)
+        self._fail_uploads = _counted(_wm_int("n", n, 0, _WM_MAX_COUNT), None, code)
 
     def take_upload_failure(self) -> int | None:
         """The error code this upload fails with, or ``None`` (used by the server)."""
@@ -296,24 +321,26 @@ class FaultControls:
     def messaging_rate_limit(self, per_second: int | None = 2, retry_after: int = 3) -> None:
         """``onMessage`` allowed per session in any second (the service's 2 by default;
         ``None``: unlimited), and the ``retryAfter`` of the 4029 answer."""
-        if per_second is not None and per_second < 1:
-            raise ValueError("per_second must be >= 1 or None")
+        if per_second is not None:
+            per_second = _wm_int("per_second", per_second, 1, 1000)
+        self.message_retry_after = _wm_int("retry_after", retry_after, 0, 3600)
         self.message_rate = per_second
-        self.message_retry_after = retry_after
 
     def messaging_socket_limit(self, n: int = 10) -> None:
         """Sockets one session token may hold; past it the oldest gets
         ``ConnectionClosedEvent`` and is closed."""
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        self.socket_limit = n
+        self.socket_limit = _wm_int("n", n, 1, 1000)
 
     def messaging_session_ttl(self, seconds: float | None = None) -> None:
         """The inactivity lifetime of Web Messaging sessions from their next activity on
         (``None``: the deployment's ``durationSeconds``)."""
-        if seconds is not None and seconds <= 0:
-            raise ValueError("seconds must be > 0 or None")
-        self.session_ttl = seconds
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= _WM_MAX_TTL  # also refuses NaN and infinities
+        ):
+            raise ValueError(f"seconds must be a number in (0, {_WM_MAX_TTL:g}] or None")
+        self.session_ttl = None if seconds is None else float(seconds)
 
     def expire_sessions(self, conversation_id: str | None = None, close: bool = True) -> int:
         """Expire Web Messaging sessions now (of one conversation, or all):
@@ -331,12 +358,13 @@ class FaultControls:
     ) -> None:
         """Override every deployment's attachment limits (the ``config.json`` and
         ``SessionResponse`` say so too): refusals are 4001 (type) and 4002 (size)."""
-        if max_file_size_kb is not None and max_file_size_kb < 0:
-            raise ValueError("max_file_size_kb must be >= 0")
+        if max_file_size_kb is not None:
+            # The upload target holds the bytes in memory: at most 100 MiB.
+            max_file_size_kb = _wm_int("max_file_size_kb", max_file_size_kb, 0, 102_400)
         self.attachment_limits = (
-            tuple(file_types) if file_types is not None else None,
+            _wm_names("file_types", file_types),
             max_file_size_kb,
-            tuple(blocked_extensions) if blocked_extensions is not None else None,
+            _wm_names("blocked_extensions", blocked_extensions),
         )
 
     def _reset_messaging(self) -> None:
