@@ -191,3 +191,17 @@ async def test_frames_that_cannot_go_out_again_are_400(simulator: Simulator) -> 
     await guest.say("fine")
     await guest.echo_of("fine")
     await guest.close()
+
+
+async def test_sessions_are_bounded(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webchat_async.simulator import _messaging
+
+    monkeypatch.setattr(_messaging, "MAX_SESSIONS", 2)
+    first = await configured(simulator)
+    await configured(simulator)
+    third = await Guest.connect(simulator)
+    refused = await third.configure()
+    assert refused["class"] == "string" and refused["code"] == 5000
+    # A known token still configures.
+    assert (await configured(simulator, first.token)).seen[-1]["body"]["newSession"] is False
+    await third.close()

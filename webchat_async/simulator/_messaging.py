@@ -29,6 +29,7 @@ from ._messaging_agent import MessagingAgent
 from ._messaging_state import (
     MAX_DEPTH,
     MAX_FRAME_BYTES,
+    MAX_SESSIONS,
     MAX_TEXT,
     MAX_TOKEN,
     Attachment,
@@ -347,6 +348,8 @@ class MessagingServer:
         duration = self._faults.session_ttl or float(config.session_duration_seconds)
         session = self.state.sessions.get(token)
         new_session = session is None or session.expired
+        if session is None and len(self.state.sessions) >= MAX_SESSIONS:
+            raise _Refused(5000, f"The simulator holds {MAX_SESSIONS:,} sessions: no more.")
         if session is None or session.expired:
             if socket.session is not None:
                 self._unbind(socket)

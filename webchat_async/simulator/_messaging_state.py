@@ -36,6 +36,7 @@ __all__ = [
     "MAX_CUSTOM_ATTRIBUTE_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_HISTORY_PAGE",
+    "MAX_SESSIONS",
     "MAX_TEXT",
     "MAX_TOKEN",
     "Attachment",
@@ -68,6 +69,8 @@ MAX_HISTORY_PAGE = 100
 MAX_ATTACHMENTS = 100
 #: **[choice]** A file name longer than this is refused with 4005.
 MAX_FILE_NAME = 255
+#: **[choice]** Sessions the simulator holds; a new token past it is refused (5000).
+MAX_SESSIONS = 100_000
 #: **[choice]** How deep a client frame's JSON may nest.
 MAX_DEPTH = 32
 
