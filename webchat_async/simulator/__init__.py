@@ -16,6 +16,10 @@ Faithful by default: it answers as the service does as far as the public materia
 unknown, :class:`Behaviour` picks the answer (``Simulator(behaviour=Behaviour(...))``;
 docs/protocol.md#unknowns).
 
+It serves Web Messaging too, on the same server and base URL: the guest websocket
+``ws://HOST:PORT/v1?deploymentId=...``, the message history and ``config.json``, with the
+same agent, admin routes and fault switches (docs/simulator-messaging.md).
+
 Run it on its own with ``python -m webchat_async.simulator --port 8080`` (``--help`` lists
 the behaviour options); ``GET /__simulator__/`` lists its admin routes.
 """

@@ -90,6 +90,15 @@ _FAULT_ACTIONS = frozenset(
         "resume_heartbeats",
         "duplicate_next_events",
         "expire_guest_tokens",
+        # Web Messaging (docs/simulator-messaging.md#fault-switches)
+        "reorder_next_events",
+        "drop_before_echo",
+        "fail_uploads",
+        "messaging_rate_limit",
+        "messaging_socket_limit",
+        "messaging_session_ttl",
+        "expire_sessions",
+        "limit_attachments",
         "clear",
         "seed",
     }
@@ -337,6 +346,7 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         conversations = [
             {
                 "id": c.id,
+                "protocol": c.protocol,
                 "guestMemberId": c.guest_member_id,
                 "routed": c.routed,
                 "ended": c.ended,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from .._convert import format_datetime
 from ..models import (
@@ -28,7 +28,20 @@ from ._agent import Agent, ConversationView
 from ._state import ConversationState, SimulatorState, new_id
 from ._stream import HEARTBEAT, Hub, Socket, member_change_frame, message_frame, typing_frame
 
-__all__ = ["Chats"]
+__all__ = ["Chats", "MessagingAgentSide"]
+
+
+class MessagingAgentSide(Protocol):
+    """The agent's actions in a Web Messaging conversation (``_messaging.py``)."""
+
+    async def agent_say(self, conversation: ConversationState, text: str) -> WebChatMessage:
+        """Send ``text`` as the agent."""
+
+    async def agent_typing(self, conversation: ConversationState) -> WebChatTyping:
+        """Show the agent typing."""
+
+    async def agent_end(self, conversation: ConversationState) -> None:
+        """End the conversation: ``Presence Disconnect``, read-only."""
 
 
 class _Runtime:
@@ -123,6 +136,8 @@ class Chats:
         self.errors: list[BaseException] = []
         #: ``(method, path, count, future)``: resolved once ``count`` such requests were answered.
         self._request_waiters: list[tuple[str, str, int, asyncio.Future[None]]] = []
+        #: The agent's side of Web Messaging conversations (set by its server).
+        self.messaging: MessagingAgentSide | None = None
 
     def __repr__(self) -> str:
         return f"<Chats conversations={len(self.state.conversations)} tasks={len(self._tasks)}>"
@@ -189,6 +204,8 @@ class Chats:
     def _start_grace(self, conversation: ConversationState) -> None:
         if self.reconnect_grace is None or conversation.ended or self._closed:
             return
+        if conversation.protocol == "messaging":
+            return  # Web Messaging sessions expire by their own TTL
         runtime = self.runtime(conversation.id)
         if runtime.grace is not None:
             runtime.grace.cancel()
@@ -443,11 +460,15 @@ class Chats:
     async def agent_say(self, conversation_id: str, text: str) -> WebChatMessage:
         """The agent sends ``text``."""
         conversation, agent_id = self._routed(conversation_id)
+        if self.messaging is not None and conversation.protocol == "messaging":
+            return await self.messaging.agent_say(conversation, text)
         return await self._post(conversation, agent_id, text, BodyType.STANDARD)
 
     async def agent_typing(self, conversation_id: str) -> WebChatTyping:
         """The agent is typing."""
         conversation, agent_id = self._routed(conversation_id)
+        if self.messaging is not None and conversation.protocol == "messaging":
+            return await self.messaging.agent_typing(conversation)
         return await self._typing(conversation, agent_id)
 
     async def agent_request_media(
@@ -459,6 +480,8 @@ class Chats:
         without listing them all.
         """
         conversation, agent_id = self._routed(conversation_id)
+        if conversation.protocol == "messaging":
+            raise RuntimeError("media requests are a Web Chat v2 feature")
         request = conversation.add_media_request(types)
         assert request.id is not None
         await self._post(conversation, agent_id, request.id, BodyType.MEDIA_REQUEST)
@@ -467,6 +490,9 @@ class Chats:
     async def agent_end(self, conversation_id: str) -> None:
         """The agent leaves and ends the chat: agent and guest DISCONNECTED, sockets closed."""
         conversation, agent_id = self._routed(conversation_id)
+        if self.messaging is not None and conversation.protocol == "messaging":
+            await self.messaging.agent_end(conversation)
+            return
         await self._member_state(conversation, agent_id, MemberState.DISCONNECTED)
         await self._post(conversation, agent_id, "", BodyType.MEMBER_LEAVE)
         guest_id = conversation.guest_member_id

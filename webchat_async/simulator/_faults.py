@@ -67,6 +67,36 @@ class _Counted:
         return self.n is not None and self.n <= 0
 
 
+#: ``limit_attachments``: file types, max size in KB, blocked extensions (``None``: as configured).
+_Limits = tuple[tuple[str, ...] | None, int | None, tuple[str, ...] | None]
+
+
+#: Bounds of the Web Messaging switches (they may come from the admin API).
+_WM_MAX_HELD = 1000  # frames held by reorder_next_events
+_WM_MAX_COUNT = 1_000_000_000
+_WM_MAX_TTL = 30 * 86400.0
+_WM_MAX_NAMES = 100
+
+
+def _wm_int(field: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{field} must be an integer from {lo} to {hi:,}")
+    return value
+
+
+def _wm_names(field: str, value: object) -> tuple[str, ...] | None:
+    """A list of at most 100 strings of at most 255 characters, as a tuple."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) > _WM_MAX_NAMES
+        or not all(isinstance(v, str) and len(v) <= 255 for v in value)
+    ):
+        raise ValueError(f"{field} must be a list of at most {_WM_MAX_NAMES} short strings")
+    return tuple(value)
+
+
 def _counted(n: int | None, fraction: float | None, value: float) -> _Counted:
     if n is not None:
         check_count("n", n, 0, MAX_FAULT_COUNT)
@@ -109,6 +139,22 @@ class FaultControls:
         self._delay: _Counted | None = None
         #: The shared heartbeat loop skips its beats while this is set.
         self.heartbeats_stopped = False
+        #: Set by the Web Messaging server: expire sessions now (``expire_sessions``).
+        self.expire_messaging: Callable[[str | None, bool], int] | None = None
+        # Web Messaging switches (set by _reset_messaging and the methods below).
+        self._drop_before_echo: _Counted | None = None
+        self._fail_uploads: _Counted | None = None
+        #: ``onMessage`` allowed per session in any second (``messaging_rate_limit``).
+        self.message_rate: int | None = 2
+        #: The ``retryAfter`` of a 4029 answer, in seconds.
+        self.message_retry_after = 3
+        #: Sockets one session token may hold (``messaging_socket_limit``).
+        self.socket_limit = 10
+        #: The session TTL in force (``messaging_session_ttl``); ``None``: the deployment's.
+        self.session_ttl: float | None = None
+        #: The ``limit_attachments`` overrides: file types, KB, blocked extensions.
+        self.attachment_limits: _Limits = (None, None, None)
+        self._reset_messaging()
 
     def __repr__(self) -> str:
         return f"<FaultControls pending={self.pending()!r}>"
@@ -121,6 +167,8 @@ class FaultControls:
             "server_errors": self._server_errors,
             "fail_after_processing": self._fail_after,
             "delay": self._delay,
+            "drop_before_echo": self._drop_before_echo,
+            "fail_uploads": self._fail_uploads,
         }
         out: dict[str, int | None] = {
             name: fault.n for name, fault in armed.items() if fault is not None and not fault.spent
@@ -271,9 +319,96 @@ class FaultControls:
             return RestFault(delay=delay, fail_after_status=int(self._fail_after.value))
         return RestFault(delay=delay) if delay else None
 
+    # -- Web Messaging (docs/simulator-messaging.md#fault-switches) ------------------------
+
+    def reorder_next_events(self, n: int = 2) -> None:
+        """Hold the next ``n`` pushed event frames (any protocol), then send them newest
+        first: the service does not order its pushes (Web Messaging spec §2)."""
+        self._hub.reorder_next = _wm_int("n", n, 2, _WM_MAX_HELD)
+
+    def drop_before_echo(self, n: int = 1) -> None:
+        """The next ``n`` guest ``onMessage`` are stored (and reach the agent), then their
+        socket is aborted before the echo."""
+        self._drop_before_echo = _counted(_wm_int("n", n, 0, _WM_MAX_COUNT), None, 0)
+
+    def take_drop_before_echo(self) -> bool:
+        """Whether this ``onMessage`` loses its echo (used by the server)."""
+        return self._drop_before_echo is not None and self._drop_before_echo.fire(self._rng)
+
+    def fail_uploads(self, n: int = 1, error_code: int = 4003) -> None:
+        """The next ``n`` attachment uploads end in ``UploadFailureEvent`` with
+        ``error_code`` (the bytes are refused)."""
+        code = _wm_int("error_code", error_code, 1000, 9999)
+        self._fail_uploads = _counted(_wm_int("n", n, 0, _WM_MAX_COUNT), None, code)
+
+    def take_upload_failure(self) -> int | None:
+        """The error code this upload fails with, or ``None`` (used by the server)."""
+        if self._fail_uploads is not None and self._fail_uploads.fire(self._rng):
+            return int(self._fail_uploads.value)
+        return None
+
+    def messaging_rate_limit(self, per_second: int | None = 2, retry_after: int = 3) -> None:
+        """``onMessage`` allowed per session in any second (the service's 2 by default;
+        ``None``: unlimited), and the ``retryAfter`` of the 4029 answer."""
+        if per_second is not None:
+            per_second = _wm_int("per_second", per_second, 1, 1000)
+        self.message_retry_after = _wm_int("retry_after", retry_after, 0, 3600)
+        self.message_rate = per_second
+
+    def messaging_socket_limit(self, n: int = 10) -> None:
+        """Sockets one session token may hold; past it the oldest gets
+        ``ConnectionClosedEvent`` and is closed."""
+        self.socket_limit = _wm_int("n", n, 1, 1000)
+
+    def messaging_session_ttl(self, seconds: float | None = None) -> None:
+        """The inactivity lifetime of Web Messaging sessions from their next activity on
+        (``None``: the deployment's ``durationSeconds``)."""
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= _WM_MAX_TTL  # also refuses NaN and infinities
+        ):
+            raise ValueError(f"seconds must be a number in (0, {_WM_MAX_TTL:g}] or None")
+        self.session_ttl = None if seconds is None else float(seconds)
+
+    def expire_sessions(self, conversation_id: str | None = None, close: bool = True) -> int:
+        """Expire Web Messaging sessions now (of one conversation, or all):
+        ``SessionExpiredEvent``, then their sockets close (``close=False``: they stay open
+        and every request on them gets 4006). Returns how many."""
+        if self.expire_messaging is None:
+            return 0
+        return self.expire_messaging(conversation_id, close)
+
+    def limit_attachments(
+        self,
+        file_types: list[str] | None = None,
+        max_file_size_kb: int | None = None,
+        blocked_extensions: list[str] | None = None,
+    ) -> None:
+        """Override every deployment's attachment limits (the ``config.json`` and
+        ``SessionResponse`` say so too): refusals are 4001 (type) and 4002 (size)."""
+        if max_file_size_kb is not None:
+            # The upload target holds the bytes in memory: at most 100 MiB.
+            max_file_size_kb = _wm_int("max_file_size_kb", max_file_size_kb, 0, 102_400)
+        self.attachment_limits = (
+            _wm_names("file_types", file_types),
+            max_file_size_kb,
+            _wm_names("blocked_extensions", blocked_extensions),
+        )
+
+    def _reset_messaging(self) -> None:
+        self._drop_before_echo = self._fail_uploads = None
+        self.messaging_rate_limit()
+        self.messaging_socket_limit()
+        self.messaging_session_ttl()
+        self.attachment_limits = (None, None, None)
+
     def clear(self) -> None:
-        """Switch every fault off (hung sockets stay hung; tokens stay expired)."""
+        """Switch every fault off (hung sockets stay hung; tokens stay expired; the Web
+        Messaging limits return to the service's)."""
         self._refuse_handshakes = 0
         self._rate_limit = self._server_errors = self._fail_after = self._delay = None
         self.heartbeats_stopped = False
         self._hub.duplicate_next = 0
+        self._hub.reorder_next = 0
+        self._reset_messaging()

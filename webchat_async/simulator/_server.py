@@ -17,6 +17,8 @@ from ._agent import Agent, EchoAgent
 from ._behaviour import Behaviour
 from ._chat import Chats
 from ._faults import FaultControls
+from ._messaging import MessagingServer
+from ._messaging_routes import install_messaging
 from ._routes import build_app
 from ._state import ConversationState, SimulatorState
 from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub
@@ -104,6 +106,10 @@ class Simulator:
             heartbeats_on=lambda: not self._faults.heartbeats_stopped,
         )
         self._faults = FaultControls(self._hub, self._state, self._chats.detach, seed=seed)
+        # Web Messaging on the same server (docs/simulator-messaging.md).
+        self._messaging = MessagingServer(
+            self._state, self._hub, self._chats, self._faults, clock=clock
+        )
         self.client_id = "simulator-" + secrets.token_hex(8)
         self.client_secret = secrets.token_urlsafe(24)
         default = self._state.add_deployment(
@@ -134,6 +140,7 @@ class Simulator:
             admin=lambda app: install_admin(app, self),
             behaviour=lambda: self.behaviour,
         )
+        install_messaging(app, self._messaging)
         # No access log: stream URLs embed the guest JWT.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -312,6 +319,16 @@ class Simulator:
     async def agent_end(self, conversation_id: str) -> None:
         """The agent leaves and the chat ends: guest DISCONNECTED, sockets closed 1000."""
         await self._chats.agent_end(conversation_id)
+
+    def messaging_conversation_id(self, token: str) -> str:
+        """The id of the current conversation of a Web Messaging session token (the
+        guest never learns it), for ``agent_say`` and the ``wait_*`` methods;
+        ``KeyError`` if no session has that token."""
+        session = self._messaging.state.sessions.get(token)
+        if session is None:
+            # Not KeyError(token): the token is a secret.
+            raise KeyError("no Web Messaging session has this token")
+        return session.conversation.id
 
 
 def _url_host(host: str) -> str:

@@ -94,6 +94,9 @@ class ConversationState:
     attachments: int = 0
     #: ``expire_guest_tokens`` was applied: the guest JWT no longer works.
     token_revoked: bool = False
+    #: ``"webchat"`` (Web Chat v2) or ``"messaging"`` (Web Messaging: created by a
+    #: ``configureSession``; its agent and admin actions go to ``_messaging.py``).
+    protocol: str = "webchat"
     _index: dict[str, int] = attrs.field(factory=dict, repr=False)
     _clock: Callable[[], datetime.datetime] = attrs.field(default=utc_now, repr=False)
 

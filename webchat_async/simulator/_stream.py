@@ -125,6 +125,9 @@ class Hub:
         self._by_conversation: dict[str, list[Socket]] = {}
         #: How many of the next event frames are sent twice (``duplicate_next_events``).
         self.duplicate_next = 0
+        #: How many event frames to hold and then send in reverse (``reorder_next_events``).
+        self.reorder_next = 0
+        self._held: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
         return f"<Hub sockets={self.count()}>"
@@ -161,8 +164,27 @@ class Hub:
     async def publish(self, conversation_id: str, frame: str) -> int:
         """Send an event frame to every socket of the conversation; returns how many got it.
 
-        Nothing is queued for sockets that are not attached: events are not replayed.
+        Nothing is queued for sockets that are not attached: events are not replayed. While
+        ``reorder_next`` is set, frames are held until that many are, then sent newest first.
         """
+        if self.reorder_next > 0:
+            self._held.append((conversation_id, frame))
+            if len(self._held) < self.reorder_next:
+                return 0
+            self.reorder_next = 0
+            return await self._release()
+        # Frames still held when the switch was cleared go out (reversed) before this one.
+        sent = await self._release() if self._held else 0
+        return sent + await self._publish(conversation_id, frame)
+
+    async def _release(self) -> int:
+        held, self._held = self._held, []
+        sent = 0
+        for conversation_id, frame in reversed(held):
+            sent += await self._publish(conversation_id, frame)
+        return sent
+
+    async def _publish(self, conversation_id: str, frame: str) -> int:
         sockets = self._by_conversation.get(conversation_id)
         if not sockets:
             return 0
