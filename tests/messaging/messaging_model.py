@@ -165,7 +165,8 @@ class World:
         elif action == "getJwt":
             self._respond("JwtResponse", 200, {"jwt": "eyJ.model.jwt", "exp": 10**10}, tracing)
         elif action == "echo":
-            self._respond("StructuredMessage", 200, {"type": "Text", "text": "ping", "direction": "Inbound"}, tracing)  # fmt: skip
+            ping = {"type": "Text", "text": "ping", "direction": "Inbound"}
+            self._respond("StructuredMessage", 200, ping, tracing)
         elif action == "onMessage":
             self.on_message_times.append(self.t)
             message = frame["message"]

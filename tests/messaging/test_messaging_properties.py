@@ -33,7 +33,8 @@ OPS = st.lists(
 
 def make_world(faults: Faults, seed: int) -> World:
     ids = iter(range(10**9))
-    options = CoreOptions(reorder_window=WINDOW, backoff=Backoff(initial=0.2, maximum=2.0, random=lambda: 0.5))  # fmt: skip
+    backoff = Backoff(initial=0.2, maximum=2.0, random=lambda: 0.5)
+    options = CoreOptions(reorder_window=WINDOW, backoff=backoff)
     core = MessagingCore(
         token="model-token", deployment_id="dep", options=options, new_id=lambda: f"u{next(ids)}"
     )
