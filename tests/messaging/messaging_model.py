@@ -20,16 +20,16 @@ import attrs
 
 from webchat_async._events import Event
 from webchat_async.messaging._actions import encode
-from webchat_async.messaging._protocol import (
+from webchat_async.messaging._outputs import (
     CloseSocket,
     FetchHistory,
     HistoryPage,
-    MessagingCore,
     OpenSocket,
     SendDone,
     SendFailed,
     SendFrame,
 )
+from webchat_async.messaging._protocol import MessagingCore
 from webchat_async.messaging._wire import decode_frame, decode_message
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)

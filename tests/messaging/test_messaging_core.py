@@ -35,20 +35,19 @@ from webchat_async.errors import (
     SessionReadOnlyError,
 )
 from webchat_async.messaging._actions import Echo, GetJwt, OnAttachment, OnMessage
-from webchat_async.messaging._protocol import (
+from webchat_async.messaging._options import CoreOptions
+from webchat_async.messaging._outputs import (
     CloseSocket,
-    CoreOptions,
     FetchHistory,
     HistoryPage,
-    MessagingCore,
     OpenSocket,
     Output,
     PutAttachment,
     SendDone,
     SendFailed,
     SendFrame,
-    State,
 )
+from webchat_async.messaging._protocol import MessagingCore, State
 from webchat_async.messaging._wire import decode_frame, decode_message
 
 

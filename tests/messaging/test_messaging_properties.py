@@ -16,7 +16,8 @@ from messaging_model import Faults, World
 
 from webchat_async._backoff import Backoff
 from webchat_async._events import MessageReceived, StreamDisconnected, StreamReconnected
-from webchat_async.messaging._protocol import CoreOptions, MessagingCore
+from webchat_async.messaging._options import CoreOptions
+from webchat_async.messaging._protocol import MessagingCore
 
 WINDOW = 0.5
 

@@ -19,9 +19,10 @@ from ..errors import (
     SessionNotFoundError,
     SessionReadOnlyError,
 )
+from ._models import PresenceEvent
 
 if TYPE_CHECKING:
-    from ._models import SessionResponse
+    from ._models import SessionResponse, StructuredMessage
     from ._sends import Send
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "attachment_refusal",
     "attachment_refusal_for",
     "custom_attributes_size",
+    "ends_conversation",
     "error_for_code",
+    "expiry_seconds",
     "expired_error",
     "read_only_error",
 ]
@@ -117,3 +120,21 @@ def _type_matches(allowed: str, content_type: str) -> bool:
     if allowed.endswith("/*"):
         return content_type.startswith(allowed[:-1])
     return allowed == content_type
+
+
+def expiry_seconds(value: object) -> float | None:
+    """An expiry field (an int, or a string in echo metadata) as seconds, if sane."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) < 16:
+        return float(int(value))
+    if isinstance(value, int) and 0 < value < 10**15:
+        return float(value)
+    return None
+
+
+def ends_conversation(message: StructuredMessage) -> bool:
+    """A ``Presence Disconnect`` with ``readOnly`` (docs/messaging-protocol.md#the-end)."""
+    if message.metadata.get("readOnly") != "true":
+        return False
+    return any(type(e) is PresenceEvent and e.type == "Disconnect" for e in message.events)

@@ -30,9 +30,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 
-import attrs
-
-from .._backoff import Backoff
 from .._events import (
     ConversationEnded,
     Event,
@@ -44,7 +41,6 @@ from .._events import (
     TypingStarted,
     UnknownEvent,
 )
-from .._redact import mask
 from ..errors import SessionClosedError, StreamError, WebChatError
 from ._actions import Action, ConfigureSession, Echo, GetJwt, OnAttachment, OnMessage
 from ._codes import (
@@ -52,8 +48,10 @@ from ._codes import (
     attachment_refusal,
     attachment_refusal_for,
     custom_attributes_size,
+    ends_conversation,
     error_for_code,
     expired_error,
+    expiry_seconds,
     read_only_error,
 )
 from ._models import (
@@ -62,7 +60,6 @@ from ._models import (
     GenerateUrlError,
     JwtResponse,
     Logout,
-    PresenceEvent,
     PresignedUrl,
     SessionExpired,
     SessionResponse,
@@ -74,23 +71,22 @@ from ._models import (
     UploadFailure,
     UploadSuccess,
 )
-from ._ordering import DEFAULT_REMEMBERED, Reorder, Seen
-from ._sends import Kind, Phase, RateLimit, Send, retry_delay
+from ._options import CoreOptions
+from ._ordering import Reorder, Seen
+from ._outputs import (
+    CloseSocket,
+    FetchHistory,
+    HistoryPage,
+    OpenSocket,
+    Output,
+    PutAttachment,
+    SendDone,
+    SendFailed,
+    SendFrame,
+)
+from ._sends import Kind, Phase, RateLimit, Send, find_send, retry_delay
 
-__all__ = [
-    "CloseSocket",
-    "CoreOptions",
-    "FetchHistory",
-    "HistoryPage",
-    "MessagingCore",
-    "OpenSocket",
-    "Output",
-    "PutAttachment",
-    "SendDone",
-    "SendFailed",
-    "SendFrame",
-    "State",
-]
+__all__ = ["MessagingCore", "State"]
 
 
 class State(enum.Enum):
@@ -107,131 +103,6 @@ class State(enum.Enum):
 
 
 _ENDED = frozenset({State.READ_ONLY, State.EXPIRED, State.CLOSED})
-
-
-@attrs.frozen
-class SendFrame:
-    """Send ``action`` on the socket (:func:`~._actions.encode` writes it)."""
-
-    action: Action
-
-
-@attrs.frozen
-class OpenSocket:
-    """Open a socket ``delay`` seconds from now (``attempt`` counts since the drop)."""
-
-    delay: float
-    attempt: int
-
-
-@attrs.frozen
-class CloseSocket:
-    """Close the socket (the session ended, or an echo never came)."""
-
-    reason: str
-
-
-@attrs.frozen
-class FetchHistory:
-    """Read one history page (``Authorization: bearer <jwt>``); answer with
-    :meth:`MessagingCore.history_received` and this very object."""
-
-    jwt: str = attrs.field(repr=mask)
-    page_number: int
-    page_size: int
-
-
-@attrs.frozen
-class PutAttachment:
-    """``PUT`` the bytes of send ``send_id`` to ``url`` with ``headers``; then call
-    :meth:`MessagingCore.upload_finished`."""
-
-    send_id: int
-    attachment_id: str
-    url: str = attrs.field(repr=False)
-    headers: Mapping[str, str] = attrs.field(repr=False)
-
-
-@attrs.frozen
-class SendDone:
-    """Send ``send_id`` is stored (``message``: its echo or history entry; ``None`` for a
-    typing indicator, which has no echo)."""
-
-    send_id: int
-    message: StructuredMessage | None
-
-
-@attrs.frozen
-class SendFailed:
-    """Send ``send_id`` failed for good with ``error``."""
-
-    send_id: int
-    error: WebChatError
-
-
-Output = SendFrame | OpenSocket | CloseSocket | FetchHistory | PutAttachment | SendDone | SendFailed
-
-
-@attrs.frozen
-class HistoryPage:
-    """One page of the history endpoint, newest first (docs/messaging-protocol.md#history)."""
-
-    entities: tuple[StructuredMessage, ...]
-    page_number: int = 1
-    page_count: int | None = None
-
-
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not value > 0 or value == float("inf"):
-        raise ValueError(f"CoreOptions.{attribute.name} must be a positive finite number")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not value >= 0 or value == float("inf"):
-        raise ValueError(f"CoreOptions.{attribute.name} must be a finite number >= 0")
-
-
-def _count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"CoreOptions.{attribute.name} must be an int >= 1")
-
-
-@attrs.frozen(kw_only=True)
-class CoreOptions:
-    """Tuning of :class:`MessagingCore` (durations in seconds; docs/messaging-protocol.md).
-
-    Attributes:
-        reorder_window: how long a message is held for messages stamped before it.
-        expiry_warning: how long before the session's expiry :class:`SessionExpiring` comes.
-        echo_interval: seconds without a frame out before an ``echo`` keeps the session up.
-        ack_timeout: seconds a send waits for its echo before the socket is recycled (the
-            send is then looked up in the history).
-        rate_count, rate_period: at most ``rate_count`` ``onMessage`` per ``rate_period``.
-        typing_interval: at most one ``Typing On`` per this many seconds.
-        max_rejections: 4029 refusals of one send before it fails.
-        remembered: message keys remembered for dedupe.
-        page_size, max_pages: history pages read after a reconnect, and how many at most.
-        history_overlap: how far before the newest known message the history is read.
-        history_attempts: tries of one history page before the read gives up.
-        max_reconnect_window: seconds without a configured socket before giving up.
-        backoff: the delays between socket attempts and history retries.
-    """
-
-    reorder_window: float = attrs.field(default=0.5, validator=_non_negative)
-    expiry_warning: float = attrs.field(default=300.0, validator=_non_negative)
-    echo_interval: float = attrs.field(default=30.0, validator=_positive)
-    ack_timeout: float = attrs.field(default=30.0, validator=_positive)
-    rate_count: int = attrs.field(default=2, validator=_count)
-    rate_period: float = attrs.field(default=1.0, validator=_positive)
-    typing_interval: float = attrs.field(default=5.0, validator=_non_negative)
-    max_rejections: int = attrs.field(default=5, validator=_count)
-    remembered: int = attrs.field(default=DEFAULT_REMEMBERED, validator=_count)
-    page_size: int = attrs.field(default=25, validator=_count)
-    max_pages: int = attrs.field(default=40, validator=_count)
-    history_overlap: float = attrs.field(default=10.0, validator=_non_negative)
-    history_attempts: int = attrs.field(default=5, validator=_count)
-    max_reconnect_window: float = attrs.field(default=300.0, validator=_non_negative)
-    backoff: Backoff = attrs.field(factory=Backoff)
 
 
 def _new_id() -> str:
@@ -633,7 +504,7 @@ class MessagingCore:
         self._page_retry_at = None
         head = self._queue[0] if self._queue else None
         if head is not None and head.phase is Phase.UNCERTAIN:
-            found = _find_send(head, entities) if complete else None
+            found = find_send(head, entities) if complete else None
             if found is not None:
                 self._queue.popleft()
                 self._out.append(SendDone(head.id, found))
@@ -824,9 +695,9 @@ class MessagingCore:
                 self._floor = time
 
     def _expiry(self, duration: object, expiration: object, now: float) -> None:
-        at = _seconds(expiration)
+        at = expiry_seconds(expiration)
         if at is None:
-            seconds = _seconds(duration)
+            seconds = expiry_seconds(duration)
             at = now + seconds if seconds is not None else None
         if at is not None:
             self._expires_at = at
@@ -836,7 +707,7 @@ class MessagingCore:
             if message in self._seen:
                 continue
             self._seen.add(message)
-            if _ends_conversation(message):
+            if ends_conversation(message):
                 self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
                 return
             self._events.append(MessageReceived(message, message.inbound))
@@ -849,7 +720,7 @@ class MessagingCore:
             return
         self.state = state  # first: a Disconnect among the held messages ends nothing twice
         for message in self._reorder.flush():
-            if message not in self._seen and not _ends_conversation(message):
+            if message not in self._seen and not ends_conversation(message):
                 self._seen.add(message)
                 self._events.append(MessageReceived(message, message.inbound))
         self.failure = error
@@ -857,38 +728,3 @@ class MessagingCore:
             self._out.append(SendFailed(self._queue.popleft().id, error))
         self._events.append(ConversationEnded(reason, history_complete=complete))
         self._out.append(CloseSocket(reason))
-
-
-def _seconds(value: object) -> float | None:
-    """An expiry field (an int, or a string in echo metadata) as seconds, if sane."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 16:
-        return float(int(value))
-    if isinstance(value, int) and 0 < value < 10**15:
-        return float(value)
-    return None
-
-
-def _ends_conversation(message: StructuredMessage) -> bool:
-    """A ``Presence Disconnect`` with ``readOnly`` (docs/messaging-protocol.md#the-end)."""
-    if message.metadata.get("readOnly") != "true":
-        return False
-    return any(type(e) is PresenceEvent and e.type == "Disconnect" for e in message.events)
-
-
-def _find_send(send: Send, entities: list[StructuredMessage]) -> StructuredMessage | None:
-    """``send`` in the history (docs/messaging-protocol.md#sends-across-drops)."""
-    inbound = [m for m in entities if m.inbound]
-    for message in inbound:
-        if message.metadata.get("customMessageId") == send.custom_id:
-            return message
-    if any("customMessageId" in m.metadata for m in inbound):
-        return None  # the service keeps metadata: absent means not stored
-    after = send.known_time
-    for message in sorted(inbound, key=lambda m: (m.time is None, m.time)):
-        if message.text == send.text and (
-            after is None or (message.time is not None and message.time > after)
-        ):
-            return message
-    return None

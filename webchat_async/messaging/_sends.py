@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from ._models import StructuredMessage
+
 __all__ = [
     "DEFAULT_RETRY_AFTER",
     "MAX_RETRY_AFTER",
@@ -23,6 +25,7 @@ __all__ = [
     "Phase",
     "RateLimit",
     "Send",
+    "find_send",
     "retry_delay",
 ]
 
@@ -121,3 +124,20 @@ class Send:
     # matches an Inbound message with the same text stored after it.
     known_time: datetime.datetime | None = None
     rejections: int = 0
+
+
+def find_send(send: Send, entities: list[StructuredMessage]) -> StructuredMessage | None:
+    """``send`` in the history (docs/messaging-protocol.md#sends-across-drops)."""
+    inbound = [m for m in entities if m.inbound]
+    for message in inbound:
+        if message.metadata.get("customMessageId") == send.custom_id:
+            return message
+    if any("customMessageId" in m.metadata for m in inbound):
+        return None  # the service keeps metadata: absent means not stored
+    after = send.known_time
+    for message in sorted(inbound, key=lambda m: (m.time is None, m.time)):
+        if message.text == send.text and (
+            after is None or (message.time is not None and message.time > after)
+        ):
+            return message
+    return None
