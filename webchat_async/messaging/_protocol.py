@@ -161,7 +161,11 @@ class MessagingCore:
         self._last_typing = float("-inf")
         self._wire_since = 0.0  # when the head send's onMessage went out
         self._known_time = since
+        # History entries stamped before the floor are not this session's to deliver:
+        # ``since``, or for a resumed session the first message seen (less the overlap).
         self._floor = since
+        self._floor_from_first = since is None
+        self._asked_at = 0.0  # when configureSession or getJwt went out, unanswered
         self._expires_at: float | None = None
         self._warned_for: float | None = None
         # The outage: when it began, sockets tried since, and whether it was announced.
@@ -220,7 +224,17 @@ class MessagingCore:
                 times.append(self._expires_at - self._options.expiry_warning)
         if self._page_retry_at is not None:
             times.append(self._page_retry_at)
+        if self._waiting_for_answer():
+            times.append(self._asked_at + self._options.ack_timeout)
         return min(times) if times else None
+
+    def _waiting_for_answer(self) -> bool:
+        """``configureSession``, or the ``getJwt`` a history read needs, is unanswered."""
+        if self._recycling:
+            return False
+        return self.state is State.CONFIGURING or (
+            self.state is State.SYNCING and self._trace_jwt is not None
+        )
 
     # -- inputs: the socket ------------------------------------------------------------
 
@@ -235,6 +249,7 @@ class MessagingCore:
         if self.state not in (State.CONNECTING, State.RECONNECTING):
             return
         self.state = State.CONFIGURING
+        self._asked_at = now
         self._trace_configure = self._new_id()
         start_new = self._start_new and not self._configured_once
         self._send(
@@ -258,7 +273,9 @@ class MessagingCore:
         if self.state in _ENDED or self.state in (State.CONNECTING, State.RECONNECTING):
             return
         was_live = self.state is State.LIVE or self._dropped_at is None
-        self._deliver(self._reorder.flush())
+        if self.state is State.LIVE:
+            self._deliver(self._reorder.flush())
+        # Frames held while syncing stay held: the next sync merges them with the history.
         self._trace_configure = self._trace_jwt = self._trace_echo = None
         self._recycling = False
         self.jwt = None  # every reconnect invalidates the JWT
@@ -368,19 +385,23 @@ class MessagingCore:
         return head.phase is Phase.ON_WIRE and message.text == head.text
 
     def _session(self, response: SessionResponse, now: float) -> None:
+        if not response.connected:
+            self._finish(State.CLOSED, "the session was closed", SessionClosedError("closed"))
+            return
         if self.state is not State.CONFIGURING:
-            if not response.connected:
-                self._finish(State.CLOSED, "the session was closed", SessionClosedError("closed"))
             return
         self.session = response
         self._expiry(response.duration_seconds, response.expiration_date, now)
         self._trace_jwt = self._new_id()
+        self._asked_at = now
         self._send(GetJwt(self._token, self._trace_jwt), now)
         if self._configured_once:
             self.state = State.SYNCING  # the history is read once the JWT comes
             return
         self._configured_once = True
         self._dropped_at = None
+        if response.new_session:
+            self._floor_from_first = False  # a new conversation: its whole history is new
         self.state = State.LIVE  # read-only: ends once the JWT (for the history) is here
 
     def _jwt(self, frame: Frame, response: JwtResponse, now: float) -> None:
@@ -424,6 +445,10 @@ class MessagingCore:
             )
         elif frame.tracing_id is not None and frame.tracing_id == self._trace_echo:
             self._trace_echo = None
+        elif frame.tracing_id is not None and frame.tracing_id == self._trace_jwt:
+            self._trace_jwt = None
+            if self.state is State.SYNCING:
+                self._synced(now, complete=False)  # no JWT, no history: live without it
         else:
             self._events.append(UnknownEvent(text[:4096], f"error {code}"))
 
@@ -584,6 +609,9 @@ class MessagingCore:
     # -- the pump ----------------------------------------------------------------------
 
     def _pump(self, now: float) -> None:
+        if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
+            self._recycle("no answer to configureSession or getJwt")
+            return
         if self.state is State.SYNCING and self._page_retry_at is not None:
             if now >= self._page_retry_at:
                 self._page_retry_at = None
@@ -691,8 +719,9 @@ class MessagingCore:
         if time is not None:
             if self._known_time is None or time > self._known_time:
                 self._known_time = time
-            if self._floor is None:
-                self._floor = time
+            if self._floor_from_first:
+                self._floor_from_first = False
+                self._floor = time - datetime.timedelta(seconds=self._options.history_overlap)
 
     def _expiry(self, duration: object, expiration: object, now: float) -> None:
         at = expiry_seconds(expiration)
