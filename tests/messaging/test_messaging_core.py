@@ -585,6 +585,13 @@ def test_echo_at_most_every_30_seconds_while_idle_and_its_answer_moves_the_expir
     assert h.events() == []  # an echo answer is no message
     assert h.core.deadline() == pytest.approx(start + 60)  # the next, 30 s after the last
     h.at(start + 700)
+    (confirm,) = h.frames()  # the warning time: an echo confirms the expiry first
+    assert isinstance(confirm, Echo) and not h.events()
+    h.message(
+        {"type": "Text", "text": "ping", "direction": "Inbound"},
+        kind="response",
+        tracing=confirm.tracing_id,
+    )
     warning = [e for e in h.events() if isinstance(e, SessionExpiring)]
     assert warning == [SessionExpiring(start + 1000, 300)]
 
@@ -598,21 +605,68 @@ def test_a_send_resets_the_idle_echo_timer() -> None:
     assert not [f for f in h.frames() if isinstance(f, Echo)]
 
 
-def test_expiry_warning_comes_once_a_configurable_time_before() -> None:
-    h = Harness(expiry_warning=60)
+def test_expiry_warning_comes_once_a_configurable_time_before_once_an_echo_confirms() -> None:
+    h = Harness(expiry_warning=60, echo_interval=1000, ack_timeout=1000)
     h.configure(durationSeconds=600)
     start = h.now
     h.out()
     h.events()
     h.at(start + 539)
-    assert not [e for e in h.events() if isinstance(e, SessionExpiring)]
+    assert not h.frames()
     h.at(start + 540)
+    (echo,) = h.frames()
+    assert isinstance(echo, Echo)
+    h.now = start + 541
+    h.message(
+        {"type": "Text", "text": "ping", "direction": "Inbound"},
+        kind="response",
+        tracing=echo.tracing_id,
+    )
     assert [e for e in h.events() if isinstance(e, SessionExpiring)] == [
-        SessionExpiring(start + 600, 60)
+        SessionExpiring(start + 600, 59)
     ]
-    assert [f for f in h.frames() if isinstance(f, Echo)]  # and an echo to confirm
     h.at(start + 550)
     assert not [e for e in h.events() if isinstance(e, SessionExpiring)]
+
+
+def test_an_echo_that_moves_the_expiry_holds_the_warning_back() -> None:
+    h = Harness(expiry_warning=60, echo_interval=30, ack_timeout=1000)
+    h.configure(durationSeconds=600)
+    start = h.now
+    h.out()
+    h.at(start + 540)
+    (echo,) = h.frames()
+    # Activity moved the inactivity TTL: the answer says 600 s from now.
+    h.message(
+        {
+            "type": "Text",
+            "text": "ping",
+            "direction": "Inbound",
+            "metadata": {"durationSeconds": "600"},
+        },
+        kind="response",
+        tracing=echo.tracing_id,
+    )
+    assert not [e for e in h.events() if isinstance(e, SessionExpiring)]
+    assert h.core.deadline() == pytest.approx(start + 540 + 30)  # the next idle echo
+
+
+def test_a_disconnect_released_with_later_messages_delivers_them_first() -> None:
+    h = live(reorder_window=0.5)
+    disconnect = body(
+        2,
+        2,
+        type="Event",
+        metadata={"readOnly": "true"},
+        events=[{"eventType": "Presence", "presence": {"type": "Disconnect"}}],
+    )
+    h.message(body(3, 3))  # stamped after the Disconnect, arrived first
+    h.message(disconnect)
+    h.message(body(1, 1))
+    h.at(h.now + 0.5)
+    events = h.events()
+    assert texts(events) == ["text 1", "text 3"]
+    assert isinstance(events[-1], ConversationEnded)
 
 
 @pytest.mark.parametrize(

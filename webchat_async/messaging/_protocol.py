@@ -54,6 +54,7 @@ from ._codes import (
     expiry_seconds,
     read_only_error,
 )
+from ._history import HistoryRead, Step
 from ._models import (
     ConnectionClosed,
     Frame,
@@ -167,15 +168,14 @@ class MessagingCore:
         self._floor_from_first = since is None
         self._asked_at = 0.0  # when configureSession or getJwt went out, unanswered
         self._expires_at: float | None = None
-        self._warned_for: float | None = None
+        self._warned_for: float | None = None  # the expiry SessionExpiring was said for
+        # The expiry an echo answered after its warning time (the echo confirms it).
+        self._confirmed_for: float | None = None
+        self._confirming = False
         # The outage: when it began, sockets tried since, and whether it was announced.
         self._dropped_at: float | None = None
         self._attempts = 0
-        self._sync: list[StructuredMessage] = []
-        self._page: FetchHistory | None = None
-        self._page_tries = 0  # failed tries of the page below
-        self._page_number = 1  # the page being read (asked again after a failure)
-        self._page_retry_at: float | None = None
+        self._history: HistoryRead | None = None  # the read of a SYNCING session
 
     def __repr__(self) -> str:
         return f"<MessagingCore {self.state.value} queued={len(self._queue)}>"
@@ -222,8 +222,8 @@ class MessagingCore:
                 times.append(self._wire_since + options.ack_timeout)
             if self._expires_at is not None and self._warned_for != self._expires_at:
                 times.append(self._expires_at - self._options.expiry_warning)
-        if self._page_retry_at is not None:
-            times.append(self._page_retry_at)
+        if self._history is not None and self._history.retry_at is not None:
+            times.append(self._history.retry_at)
         if self._waiting_for_answer():
             times.append(self._asked_at + self._options.ack_timeout)
         return min(times) if times else None
@@ -279,9 +279,7 @@ class MessagingCore:
         self._trace_configure = self._trace_jwt = self._trace_echo = None
         self._recycling = False
         self.jwt = None  # every reconnect invalidates the JWT
-        self._sync = []
-        self._page = None
-        self._page_retry_at = None
+        self._history = None
         head = self._queue[0] if self._queue else None
         if head is not None:
             if head.phase is Phase.ON_WIRE:
@@ -348,8 +346,7 @@ class MessagingCore:
         metadata = message.metadata
         if frame.tracing_id is not None and frame.tracing_id in self._echoes:
             if frame.tracing_id == self._trace_echo:
-                self._trace_echo = None
-                self._expiry(metadata.get("durationSeconds"), metadata.get("expirationDate"), now)
+                self._echo_answered(metadata, now)
             return
         if message.inbound:
             if self._acknowledges(frame, message):
@@ -360,7 +357,7 @@ class MessagingCore:
                 and message.text == "ping"
                 and "customMessageId" not in metadata
             ):
-                self._trace_echo = None  # an echo answer that lost its tracingId
+                self._echo_answered(metadata, now)  # an answer that lost its tracingId
                 return
         for event in message.events:
             if type(event) is TypingEvent:
@@ -371,6 +368,13 @@ class MessagingCore:
             return
         self._know(message)
         self._reorder.add(message, now)  # released only while LIVE (after a sync)
+
+    def _echo_answered(self, metadata: Mapping[str, str], now: float) -> None:
+        self._trace_echo = None
+        self._expiry(metadata.get("durationSeconds"), metadata.get("expirationDate"), now)
+        if self._confirming:
+            self._confirming = False
+            self._confirmed_for = self._expires_at
 
     def _acknowledges(self, frame: Frame, message: StructuredMessage) -> bool:
         head = self._queue[0] if self._queue else None
@@ -409,8 +413,16 @@ class MessagingCore:
             return
         self._trace_jwt = None
         self.jwt = response.jwt
-        if self.state is State.SYNCING and self._page is None:
-            self._ask_page(1)
+        if self.state is State.SYNCING and self._history is None:
+            options = self._options
+            stop = self._known_time
+            if stop is not None:
+                stop -= datetime.timedelta(seconds=options.history_overlap)
+            self._history = HistoryRead(
+                response.jwt, stop=stop, size=options.page_size, max_pages=options.max_pages,
+                attempts=options.history_attempts, backoff=options.backoff,
+            )  # fmt: skip
+            self._out.append(self._history.first())
         elif self.state is State.LIVE and self.session is not None and self.session.read_only:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 
@@ -489,44 +501,19 @@ class MessagingCore:
 
     def history_received(self, request: FetchHistory, page: HistoryPage | None, now: float) -> None:
         """The answer to ``request`` (``None``: it failed)."""
-        if request is not self._page or self.state is not State.SYNCING:
+        read = self._history
+        if read is None or self.state is not State.SYNCING:
             return
-        self._page = None
-        if page is None:
-            self._page_tries += 1
-            if self._page_tries >= self._options.history_attempts:
-                self._synced(now, complete=False)
-            else:
-                self._page_retry_at = now + self._options.backoff.delay(self._page_tries)
-        else:
-            self._page_tries = 0
-            self._sync.extend(page.entities)
-            stop = self._known_time
-            if stop is not None:
-                stop -= datetime.timedelta(seconds=self._options.history_overlap)
-            oldest = min((m.time for m in page.entities if m.time is not None), default=None)
-            if (
-                not page.entities
-                or page.page_count is None
-                or page.page_number >= page.page_count
-                or request.page_number >= self._options.max_pages
-                or (stop is not None and oldest is not None and oldest <= stop)
-            ):
-                self._synced(now, complete=True)
-            else:
-                self._ask_page(request.page_number + 1)
+        step = read.received(request, page, now)
+        if step is Step.NEXT and read.page is not None:
+            self._out.append(read.page)
+        elif step is Step.DONE or step is Step.FAILED:
+            self._synced(now, complete=step is Step.DONE)
         self._pump(now)
 
-    def _ask_page(self, number: int) -> None:
-        if self.jwt is None:
-            return
-        self._page_number = number
-        self._page = FetchHistory(self.jwt, number, self._options.page_size)
-        self._out.append(self._page)
-
     def _synced(self, now: float, *, complete: bool) -> None:
-        entities, self._sync = self._sync, []
-        self._page_retry_at = None
+        entities = self._history.entities if self._history is not None else []
+        self._history = None
         head = self._queue[0] if self._queue else None
         if head is not None and head.phase is Phase.UNCERTAIN:
             found = find_send(head, entities) if complete else None
@@ -612,21 +599,27 @@ class MessagingCore:
         if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
             self._recycle("no answer to configureSession or getJwt")
             return
-        if self.state is State.SYNCING and self._page_retry_at is not None:
-            if now >= self._page_retry_at:
-                self._page_retry_at = None
-                self._ask_page(self._page_number)
+        if self.state is State.SYNCING and self._history is not None:
+            again = self._history.retry(now)
+            if again is not None:
+                self._out.append(again)
         if self.state is not State.LIVE:
             return
         self._deliver(self._reorder.release(now))
         if self.state is not State.LIVE:
             return
         options = self._options
-        if self._expires_at is not None and self._warned_for != self._expires_at:
-            if now >= self._expires_at - options.expiry_warning:
-                self._warned_for = self._expires_at
-                self._events.append(SessionExpiring(self._expires_at, self._expires_at - now))
-                self._echo(now)  # confirm: the echo's answer carries the expiry as it is now
+        expires_at = self._expires_at
+        if expires_at is not None and self._warned_for != expires_at:
+            if now >= expires_at - options.expiry_warning:
+                # Activity may have moved the expiry: an echo confirms it first (its answer
+                # carries the expiry as it is now), then the warning is said once.
+                if self._confirmed_for == expires_at:
+                    self._warned_for = expires_at
+                    self._events.append(SessionExpiring(expires_at, expires_at - now))
+                elif self._trace_echo is None:
+                    self._confirming = True
+                    self._echo(now)
         head = self._queue[0] if self._queue else None
         if head is not None and head.phase is Phase.ON_WIRE:
             if now >= self._wire_since + options.ack_timeout:
@@ -732,14 +725,17 @@ class MessagingCore:
             self._expires_at = at
 
     def _deliver(self, messages: list[StructuredMessage]) -> None:
+        ended = False
         for message in messages:
             if message in self._seen:
                 continue
             self._seen.add(message)
             if ends_conversation(message):
-                self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
-                return
-            self._events.append(MessageReceived(message, message.inbound))
+                ended = True  # after everything released with it, and everything held
+            else:
+                self._events.append(MessageReceived(message, message.inbound))
+        if ended:
+            self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 
     def _finish(
         self, state: State, reason: str, error: WebChatError, *, complete: bool = True
