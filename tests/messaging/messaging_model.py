@@ -50,6 +50,7 @@ class Faults:
     drop_after_store: float = 0.0
     drop_before_store: float = 0.0
     history_fails: float = 0.0
+    history_delay: float = 0.0
     keep_metadata: bool = True
     retry_after: Any = 3
 
@@ -73,6 +74,8 @@ class World:
     failed: dict[int, Exception] = attrs.field(factory=dict)
     sockets_opened: int = 0
     history_reads: int = 0
+    # History reads on their way: (answer time, order, request).
+    reads: list[tuple[float, int, FetchHistory]] = attrs.field(factory=list)
     latency: float = 0.01
 
     # -- the test's actions ------------------------------------------------------------
@@ -105,6 +108,8 @@ class World:
                 times.append(self.wire[0][0])
             if self.opening_at is not None:
                 times.append(self.opening_at)
+            if self.reads:
+                times.append(self.reads[0][0])
             deadline = self.core.deadline()
             if deadline is not None:
                 times.append(max(deadline, self.t))
@@ -117,6 +122,8 @@ class World:
                 _, _, socket, text = heapq.heappop(self.wire)
                 if socket == self.socket:
                     self.core.frame_received(decode_frame(text), self.t)
+            elif self.reads and self.reads[0][0] <= self.t:
+                self._history(heapq.heappop(self.reads)[2])
             elif self.opening_at is not None and self.opening_at <= self.t:
                 self.opening_at = None
                 self.socket = self.sockets_opened = self.sockets_opened + 1
@@ -149,7 +156,11 @@ class World:
         elif isinstance(output, SendFailed):
             self.failed[output.send_id] = output.error
         elif isinstance(output, FetchHistory):
-            self._history(output)
+            if self.faults.history_delay:
+                self.seq += 1
+                heapq.heappush(self.reads, (self.t + self.faults.history_delay, self.seq, output))
+            else:
+                self._history(output)
         elif isinstance(output, SendFrame) and self.socket:
             self._serve(json.loads(encode(output.action)))
 

@@ -57,7 +57,7 @@ def play(world: World, ops: list[tuple[str, float]]) -> list[int]:
             world.carry_out()
         elif op == "drop":
             world.drop()
-    world.run(world.t + 300.0)  # long enough for every retry, reconnect and window
+    world.run(world.t + 1000.0)  # past every retry (6 x 60 s), reconnect and window
     return sends
 
 
@@ -91,6 +91,7 @@ def check_sends(world: World, sends: list[int]) -> None:
     store_drop=st.sampled_from([0.0, 0.2]),
     keep_metadata=st.booleans(),
     retry_after=st.sampled_from([3, None, 10_000, -5, "soon"]),
+    history_delay=st.sampled_from([0.0, 0.3]),
 )
 def test_exactly_once_in_order_and_every_send_once(
     ops: list[tuple[str, float]],
@@ -101,6 +102,7 @@ def test_exactly_once_in_order_and_every_send_once(
     store_drop: float,
     keep_metadata: bool,
     retry_after: object,
+    history_delay: float,
 ) -> None:
     faults = Faults(
         jitter=jitter,
@@ -110,6 +112,7 @@ def test_exactly_once_in_order_and_every_send_once(
         drop_before_store=store_drop,
         keep_metadata=keep_metadata,
         retry_after=retry_after,
+        history_delay=history_delay,  # live frames and drops come while the history is read
     )
     world = make_world(faults, seed)
     sends = play(world, ops)
