@@ -46,7 +46,13 @@ from webchat_async.messaging._models import (
     UploadFailure,
     UploadSuccess,
 )
-from webchat_async.messaging._wire import MAX_FRAME_SIZE, decode_frame, decode_message
+from webchat_async.messaging._wire import (
+    MAX_FRAME_SIZE,
+    MAX_PAGE_SIZE,
+    decode_frame,
+    decode_message,
+    decode_page,
+)
 
 TOKEN = "00000000-secret-token-4d6f"
 
@@ -532,3 +538,37 @@ def test_decode_never_raises_on_any_body(cls: str, body: Any, code: Any) -> None
 @given(text=st.text() | st.binary())
 def test_decode_never_raises_on_any_text(text: str | bytes) -> None:
     assert isinstance(decode_frame(text), Frame)
+
+
+def test_history_page_of_the_documented_shape() -> None:
+    good = {"id": "m2", "type": "Text", "text": "b", "channel": {"time": "2026-01-01T00:00:02Z"}}
+    text = json.dumps(
+        {
+            "entities": [good, {"id": "m1", "text": 5}, "junk"],
+            "pageSize": 25,
+            "pageNumber": 2,
+            "total": 30,
+            "pageCount": 2,
+        }
+    )
+    page = decode_page(text)
+    assert page is not None
+    assert [m.id for m in page.entities] == ["m2"]
+    assert (page.page_number, page.page_count, page.skipped) == (2, 2, 2)
+    assert decode_page(text.encode()) == page
+
+
+def test_history_pages_that_are_not_pages() -> None:
+    for text in [
+        "x" * (MAX_PAGE_SIZE + 1),
+        "{",
+        "[]",
+        '{"entities": {}}',
+        '{"entities": [], "pageCount": "many"}',
+        '{"entities": [{"id": "\\udc00"}]}',
+        "[" * 100_000,
+    ]:
+        assert decode_page(text) is None, text[:40]
+    assert decode_page(b"\xff") is None
+    many = decode_page(json.dumps({"entities": [{"id": str(n)} for n in range(2000)]}))
+    assert many is not None and len(many.entities) == 500  # bounded, whatever the page says

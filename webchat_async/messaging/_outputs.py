@@ -95,3 +95,5 @@ class HistoryPage:
     entities: tuple[StructuredMessage, ...]
     page_number: int = 1
     page_count: int | None = None
+    #: Entries that did not decode (skipped; docs/messaging-protocol.md#history).
+    skipped: int = 0

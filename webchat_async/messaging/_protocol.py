@@ -201,6 +201,12 @@ class MessagingCore:
         """The next event for the consumer, or ``None``."""
         return self._events.popleft() if self._events else None
 
+    def queued(self) -> int:
+        """Events waiting for the consumer. The core does not bound them: the driver stops
+        reading the socket while the consumer is behind (the socket's own buffer and TCP
+        then hold the service back)."""
+        return len(self._events)
+
     def deadline(self) -> float | None:
         """When to call :meth:`advance` next (``None``: only on the next input)."""
         if self.state in _ENDED:

@@ -51,11 +51,19 @@ from ._models import (
     UploadFailure,
     UploadSuccess,
 )
+from ._outputs import HistoryPage
 
-__all__ = ["MAX_FRAME_SIZE", "decode_frame", "decode_message"]
+__all__ = ["MAX_FRAME_SIZE", "MAX_PAGE_SIZE", "decode_frame", "decode_message", "decode_page"]
 
 #: Frames longer than this (characters) are not parsed (docs/messaging-protocol.md#hostile-frames).
 MAX_FRAME_SIZE = 1024 * 1024
+
+#: History page bodies longer than this (characters) are refused: 100 entities of the
+#: largest message fit many times over (docs/messaging-protocol.md#history).
+MAX_PAGE_SIZE = 8 * 1024 * 1024
+
+# Entities read from one page at most, whatever the page claims.
+_MAX_ENTITIES = 500
 
 # How much of an unparsed frame an Unknown keeps: enough to debug, never megabytes.
 _RAW_LIMIT = 64 * 1024
@@ -118,6 +126,35 @@ def decode_message(data: Any) -> StructuredMessage | None:
         return _message(data)
     except (_Bad, TypeError, ValueError, AttributeError):
         return None
+
+
+def decode_page(text: str | bytes) -> HistoryPage | None:
+    """A history page body (docs/messaging-protocol.md#history); ``None`` when it is not one
+    (too large, not JSON, no ``entities`` list, a lone surrogate). Entries that do not
+    decode are skipped and counted; never raises."""
+    if not isinstance(text, str):
+        try:
+            text = bytes(text).decode("utf-8")
+        except (UnicodeDecodeError, TypeError):
+            return None
+    if len(text) > MAX_PAGE_SIZE:
+        return None
+    try:
+        page = parse_json(text)
+    except ValueError:
+        return None
+    if type(page) is not dict or type(page.get("entities")) is not list:
+        return None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(page):
+        return None
+    raw = page["entities"][:_MAX_ENTITIES]
+    entities = [m for m in map(decode_message, raw) if m is not None]
+    try:
+        number = _int(page, "pageNumber") or 1
+        count = _int(page, "pageCount")
+    except _Bad:
+        return None
+    return HistoryPage(tuple(entities), number, count, len(raw) - len(entities))
 
 
 def _unknown_frame(text: str, reason: str) -> Frame:
