@@ -922,3 +922,16 @@ def test_configure_answered_not_connected_ends_the_session() -> None:
     h.feed("SessionResponse", {"connected": False}, "response", tracing=configure.tracing_id)
     assert h.core.state is State.CLOSED
     assert isinstance(h.events()[-1], ConversationEnded)
+
+
+def test_a_new_message_sharing_the_floor_time_is_not_taken_for_a_repeat() -> None:
+    h = live(reorder_window=0, remembered=2)
+    for n in range(4):  # m0 and m1 are forgotten; the floor is their shared time
+        h.message(body(n, 1 if n < 2 else n))
+        h.at(h.now)
+    h.events()
+    h.message(body(1, 1))  # a repeat at the floor: out
+    h.message(body(9, 1))  # new, at the floor: in
+    h.message(body(8, 0.5))  # before the floor: taken as delivered
+    h.at(h.now)
+    assert texts(h.events()) == ["text 9"]

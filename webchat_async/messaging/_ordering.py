@@ -37,11 +37,12 @@ def message_key(message: StructuredMessage) -> Hashable:
 class Seen:
     """The keys delivered, at most ``capacity`` of them (oldest forgotten first).
 
-    A forgotten key's time becomes the *floor*: a message stamped at or before the floor
-    counts as delivered, so memory stays bounded without letting an old repeat through.
+    A forgotten key's time becomes the *floor*: a message stamped before the floor counts
+    as delivered, so memory stays bounded without letting an old repeat through; at the
+    floor itself, the keys forgotten there tell (messages may share a time).
     """
 
-    __slots__ = ("_capacity", "_floor", "_keys", "_ring")
+    __slots__ = ("_capacity", "_floor", "_floor_keys", "_keys", "_ring")
 
     def __init__(self, capacity: int = DEFAULT_REMEMBERED) -> None:
         if capacity < 1:
@@ -50,15 +51,19 @@ class Seen:
         self._keys: set[Hashable] = set()
         self._ring: deque[tuple[Hashable, datetime.datetime | None]] = deque()
         self._floor: datetime.datetime | None = None
+        self._floor_keys: set[Hashable] = set()
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def __contains__(self, message: StructuredMessage) -> bool:
-        if message_key(message) in self._keys:
+        key = message_key(message)
+        if key in self._keys:
             return True
         floor, time = self._floor, message.time
-        return floor is not None and time is not None and time <= floor
+        if floor is None or time is None or time > floor:
+            return False
+        return time < floor or key in self._floor_keys
 
     def add(self, message: StructuredMessage) -> None:
         """Remember ``message`` as delivered."""
@@ -70,8 +75,13 @@ class Seen:
         if len(self._ring) > self._capacity:
             old_key, old_time = self._ring.popleft()
             self._keys.discard(old_key)
-            if old_time is not None and (self._floor is None or old_time > self._floor):
+            if old_time is None:
+                return
+            if self._floor is None or old_time > self._floor:
                 self._floor = old_time
+                self._floor_keys = {old_key}
+            elif old_time == self._floor:
+                self._floor_keys.add(old_key)
 
 
 @attrs.define(order=True)
