@@ -570,7 +570,10 @@ class MessagingCore:
             limit = self.session.max_custom_data_bytes
         if custom_attributes and custom_attributes_size(custom_attributes) > limit:
             raise error_for_code(4013, f"custom attributes exceed {limit} bytes")
-        return self._enqueue(Kind.TEXT, now, text=text, custom_attributes=custom_attributes)
+        send = self._new_send(Kind.TEXT)
+        send.text = text
+        send.custom_attributes = custom_attributes
+        return self._enqueue(send, now)
 
     def send_typing(self, now: float) -> int:
         """Queue a typing indicator (completes at once within ``typing_interval`` of the last)."""
@@ -580,17 +583,19 @@ class MessagingCore:
             self._out.append(SendDone(self._send_ids, None))
             return self._send_ids
         self._last_typing = now
-        return self._enqueue(Kind.TYPING, now)
+        return self._enqueue(self._new_send(Kind.TYPING), now)
 
     def send_attachment(
         self, file_name: str, content_type: str, size: int, now: float, text: str | None = None
     ) -> int:
         """Queue an attachment: presign, upload (:class:`PutAttachment`), then its message."""
         self._check_open()
-        return self._enqueue(
-            Kind.ATTACHMENT, now, text=text, file_name=file_name, content_type=content_type,
-            size=size,
-        )  # fmt: skip
+        send = self._new_send(Kind.ATTACHMENT)
+        send.text = text
+        send.file_name = file_name
+        send.content_type = content_type
+        send.size = size
+        return self._enqueue(send, now)
 
     def close(self, now: float) -> None:
         """The guest closes the session: what is held is delivered, pending sends fail."""
@@ -698,9 +703,11 @@ class MessagingCore:
         self._last_out = now
         self._out.append(SendFrame(action))
 
-    def _enqueue(self, kind: Kind, now: float, **fields: object) -> int:
+    def _new_send(self, kind: Kind) -> Send:
         self._send_ids += 1
-        send = Send(self._send_ids, kind, self._new_id(), **fields)  # type: ignore[arg-type]
+        return Send(self._send_ids, kind, self._new_id())
+
+    def _enqueue(self, send: Send, now: float) -> int:
         self._queue.append(send)
         self._pump(now)
         return send.id
