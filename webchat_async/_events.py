@@ -27,7 +27,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from ._convert import JSONTooDeep, parse_datetime, parse_json, structurer
-from ._redact import preview
+from ._redact import clip, preview
 from .errors import DecodeError
 from .models import (
     MemberState,
@@ -303,7 +303,7 @@ def _media_request(body: dict[str, Any], text: str) -> Event:
 
 def _unknown(text: str, reason: str) -> UnknownEvent:
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("unknown stream frame (%s): %s", reason, preview(text, 500))
+        logger.debug("unknown stream frame (%s): %s", reason, clip(text))
     return UnknownEvent(text[:_RAW_LIMIT], reason)
 
 
