@@ -16,13 +16,17 @@ Rules (the wire format of docs/protocol.md#wire-format):
 * a model that nests itself (``ErrorBody.errors``) is read :data:`MAX_NESTING` levels deep
   and no deeper: the object at the last level is kept without its nested ones. The work is
   linear in the size of the JSON whatever its depth, and a server's error reply still gives
-  its typed error.
+  its typed error;
+* a string that holds a lone surrogate (``"\\ud800"`` in the JSON: no valid text) does
+  not decode: :func:`loads` raises :class:`~webchat_async.errors.DecodeError` naming where
+  (docs/protocol.md#unknown-malformed-stored-data: reported, and the session goes on).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import sys
 import threading
 import types
@@ -47,7 +51,9 @@ __all__ = [
     "get_converter",
     "JSONTooDeep",
     "loads",
+    "lone_surrogate_path",
     "MAX_NESTING",
+    "may_hold_surrogates",
     "parse_datetime",
     "parse_json",
     "structure",
@@ -637,12 +643,78 @@ def _find_orjson() -> None:
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:
-    """Parse JSON text straight into a model."""
+    """Parse JSON text straight into a model (a lone surrogate in it: ``DecodeError``)."""
     try:
         data = parse_json(text)
     except ValueError as exc:
         raise DecodeError(f"invalid JSON for {cls.__name__}: {exc.__class__.__name__}") from exc
-    return structure(data, cls)
+    result = structure(data, cls)
+    if cls in _MODEL_SET and may_hold_surrogates(text):
+        where = lone_surrogate_path(result)
+        if where is not None:
+            raise DecodeError(f"could not decode {cls.__name__}: {_INVALID_UNICODE} @ {where}")
+    return result
+
+
+_MODEL_SET = frozenset(models.MODELS)
+_INVALID_UNICODE = "a string holds a lone surrogate (invalid unicode)"
+
+# A UTF-16 surrogate code point: never valid alone in a str (no encoder takes it). JSON
+# text gets one from a \ud800-\udfff escape, or from bytes json.loads reads with
+# "surrogatepass" (UTF-8 ED A0..BF).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_UTF8 = re.compile(b"\xed[\xa0-\xbf]")
+
+
+def may_hold_surrogates(text: str | bytes) -> bool:
+    """Whether JSON ``text`` may decode to a string with a lone surrogate.
+
+    ``False`` is certain; ``True`` (an escape ``\\ud...``, a surrogate pair for an emoji
+    among them, or raw surrogates) asks for :func:`lone_surrogate_path` on the result.
+    A substring test or two in C: the common frame pays well under a microsecond.
+    """
+    if isinstance(text, str):
+        if "\\ud" in text or "\\uD" in text:
+            return True
+        return not text.isascii() and _SURROGATE.search(text) is not None
+    raw = text if type(text) is bytes else bytes(text)
+    if b"\\ud" in raw or b"\\uD" in raw:
+        return True
+    # UTF-16 and UTF-32 texts (json.loads detects them by their zero bytes) are not
+    # looked into: they may hold anything.
+    return not raw.isascii() and (b"\x00" in raw[:4] or _SURROGATE_UTF8.search(raw) is not None)
+
+
+def lone_surrogate_path(value: Any, path: str = "$") -> str | None:
+    """Where in ``value`` (a model, an event, a list, a dict, a string) a string holds a
+    lone surrogate, as ``$.sender.id``, or ``None``. The path names fields, never values."""
+    if isinstance(value, str):
+        return path if not value.isascii() and _SURROGATE.search(value) else None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate_path(key, f"{path}.<key>") or lone_surrogate_path(
+                item, f"{path}.*"
+            )
+            if found is not None:
+                return found
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            found = lone_surrogate_path(getattr(value, field.name), f"{path}.{camel(field.name)}")
+            if found is not None:
+                return found
+    return None
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``): printable."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # json.dumps with any argument of its own builds a JSONEncoder per call (~3 us): one, kept.
