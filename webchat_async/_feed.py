@@ -379,7 +379,8 @@ class Feed:
                     if len(members) >= _MAX_MEMBERS:
                         break
                 return members
-            assert isinstance(request, FetchMediaRequests)
+            if not isinstance(request, FetchMediaRequests):
+                raise TypeError(f"unknown request {type(request).__name__}")
             listing = await self._api.get_webchat_guest_conversation_mediarequests(
                 self._conversation_id
             )

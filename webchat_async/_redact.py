@@ -107,9 +107,10 @@ _NOTE_ROOM = 40
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     """Server text as it may go into an exception or a log line: at most ``limit``
-    characters (a lone surrogate counts as the six of its escape), secrets masked (before the cut, as by :func:`preview`), the length of what
-    was cut noted, and lone surrogates escaped (``\\ud800``) so that printing it cannot
-    fail. ``clip(clip(text)) == clip(text)``.
+    characters (a lone surrogate counts as the six of its escape), secrets masked
+    (before the cut, as by :func:`preview`), the length of what was cut noted, and lone
+    surrogates escaped (``\\ud800``) so that printing it cannot fail.
+    ``clip(clip(text)) == clip(text)``.
     """
     if len(text) > limit:
         kept = max(limit - _NOTE_ROOM, 0)

@@ -286,7 +286,8 @@ class Chats:
             sender=WebChatMemberInfo(id=sender_id),
             timestamp=now,
         )
-        assert typing.id is not None
+        if typing.id is None:
+            raise RuntimeError("the typing indicator was built without an id")
         frame = typing_frame(conversation.id, typing.id, sender_id, format_datetime(now))
         await self.hub.publish(conversation.id, frame)
         return typing
@@ -460,7 +461,8 @@ class Chats:
         """
         conversation, agent_id = self._routed(conversation_id)
         request = conversation.add_media_request(types)
-        assert request.id is not None
+        if request.id is None:
+            raise RuntimeError("the stored media request has no id")
         await self._post(conversation, agent_id, request.id, BodyType.MEDIA_REQUEST)
         return request
 
