@@ -30,9 +30,8 @@ from ._convert import (
     JSONTooDeep,
     escape_surrogates,
     lone_surrogate_path,
-    may_hold_surrogates,
     parse_datetime,
-    parse_json,
+    parse_json_checked,
     structurer,
 )
 from ._redact import clip, preview
@@ -216,7 +215,7 @@ def decode_frame(text: str | bytes) -> Event | None:
     if len(text) > MAX_FRAME_SIZE:
         return _unknown(text, "frame too large")
     try:
-        frame = parse_json(text)
+        frame, unchecked = parse_json_checked(text)
     except JSONTooDeep as exc:
         return _unknown(text, str(exc))
     except ValueError:
@@ -227,7 +226,7 @@ def decode_frame(text: str | bytes) -> Event | None:
         event = _classify(frame, text)
     except (DecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
         return _unknown(text, f"bad event: {type(exc).__name__}")
-    if event is not None and may_hold_surrogates(text) and _invalid_unicode(event):
+    if unchecked and event is not None and _invalid_unicode(event):
         return _unknown(text, "invalid unicode: a lone surrogate")
     return event
 

@@ -75,8 +75,17 @@ BAD_FRAMES = {
 }
 
 
+@pytest.fixture(params=["orjson", "json.loads"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once with orjson (it refuses lone surrogates) and once without it."""
+    if request.param == "json.loads":
+        monkeypatch.setattr(_convert, "_fast_loads", None)
+        monkeypatch.setattr(_convert, "_orjson_looked_up", True)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("name", list(BAD_FRAMES))
-def test_a_frame_with_a_lone_surrogate_is_an_unknown_event(name: str) -> None:
+def test_a_frame_with_a_lone_surrogate_is_an_unknown_event(name: str, parser: str) -> None:
     text = BAD_FRAMES[name]
     event = decode_frame(text)
     assert isinstance(event, UnknownEvent)
@@ -89,7 +98,7 @@ def test_a_frame_with_a_lone_surrogate_is_an_unknown_event(name: str) -> None:
     event.raw.encode("utf-8")  # kept printable
 
 
-def test_an_unknown_frame_keeps_a_printable_raw_text() -> None:
+def test_an_unknown_frame_keeps_a_printable_raw_text(parser: str) -> None:
     event = decode_frame('{"topicName": "v2.x", "eventBody": {"a": "\ud800"}}')
     assert isinstance(event, UnknownEvent)
     event.raw.encode("utf-8")
@@ -112,7 +121,7 @@ def test_an_unknown_frame_keeps_a_printable_raw_text() -> None:
     ],
     ids=["escaped pair", "raw UTF-8", "escaped backslash"],
 )
-def test_valid_text_decodes_as_before(text: str) -> None:
+def test_valid_text_decodes_as_before(text: str, parser: str) -> None:
     event = decode_frame(text)
     assert isinstance(event, MessageReceived)
     assert event.message.body == json.loads(text)["eventBody"]["body"]
@@ -127,7 +136,7 @@ def test_the_typing_and_member_frames_without_surrogates_still_decode() -> None:
     assert isinstance(member, MemberStateChanged)
 
 
-def test_a_rest_answer_with_a_lone_surrogate_does_not_decode() -> None:
+def test_a_rest_answer_with_a_lone_surrogate_does_not_decode(parser: str) -> None:
     page = json.dumps({"entities": [message_body(), message_body(id="m-2", body="\ud800")]})
     with pytest.raises(DecodeError, match=r"lone surrogate.*\$\.entities\[1\]\.body"):
         _convert.loads(page, WebChatMessageEntityList)
