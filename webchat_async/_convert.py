@@ -12,14 +12,23 @@ Rules (the wire format of docs/protocol.md#wire-format):
 * datetimes are ISO-8601; ``Z`` and numeric offsets are accepted; a naive timestamp is
   taken as UTC **[choice: the service always sends ``Z``]**; UTC is written with ``Z``;
 * enum values the SDK does not know are kept (see ``models._OpenEnum``);
-* anything that does not fit a field's type raises :class:`~webchat_async.errors.DecodeError`.
+* anything that does not fit a field's type raises :class:`~webchat_async.errors.DecodeError`;
+* a model that nests itself (``ErrorBody.errors``) is read :data:`MAX_NESTING` levels deep
+  and no deeper: the object at the last level is kept without its nested ones. The work is
+  linear in the size of the JSON whatever its depth, and a server's error reply still gives
+  its typed error;
+* a string that holds a lone surrogate (``"\\ud800"`` in the JSON: no valid text) does
+  not decode: :func:`loads` raises :class:`~webchat_async.errors.DecodeError` naming where
+  (docs/protocol.md#unknown-malformed-stored-data: reported, and the session goes on).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import sys
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -42,8 +51,12 @@ __all__ = [
     "get_converter",
     "JSONTooDeep",
     "loads",
+    "lone_surrogate_path",
+    "MAX_NESTING",
+    "may_hold_surrogates",
     "parse_datetime",
     "parse_json",
+    "parse_json_checked",
     "structure",
     "structurer",
     "unstructure",
@@ -180,10 +193,21 @@ def _renames(cls: type[Any]) -> dict[str, Any]:
     return {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
 
 
+# How many levels of a model that nests itself (``ErrorBody.errors``) are read. Real error
+# bodies nest one or two; a hostile server can nest thousands, which must neither exhaust
+# the stack nor cost more than the size of the text.
+MAX_NESTING = 32
+
+# The nesting level of the self-nesting model being structured, per thread (structuring is
+# synchronous: no other structure call runs on the thread in between).
+_nesting = threading.local()
+
+
 def _model_structurer(conv: cattrs.Converter, cls: type[Any]) -> Any:
     from cattrs.gen import make_dict_structure_fn
 
     inner = make_dict_structure_fn(cls, conv, **_renames(cls))
+    nesting_keys = frozenset(camel(name) for name in _nesting_fields(cls))
 
     def structure_model(value: Any, _: Any) -> Any:
         # cattrs tests keys with `in`, which a string would pass silently.
@@ -191,7 +215,59 @@ def _model_structurer(conv: cattrs.Converter, cls: type[Any]) -> Any:
             raise TypeError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
         return inner(value, cls)
 
-    return _fast_structurer(conv, cls, structure_model) or structure_model
+    def structure_nesting(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
+        level: int = getattr(_nesting, "level", 0)
+        if level >= MAX_NESTING - 1:
+            # The last level read: its nested objects are left out, unread.
+            value = {k: v for k, v in value.items() if k not in nesting_keys}
+        _nesting.level = level + 1
+        try:
+            return inner(value, cls)
+        finally:
+            _nesting.level = level
+
+    slow = structure_nesting if nesting_keys else structure_model
+    return _fast_structurer(conv, cls, slow) or slow
+
+
+def _models_in(t: Any) -> set[type]:
+    """The model classes a field type names (``list[ErrorBody] | None`` -> ErrorBody)."""
+    if t in models.MODELS:
+        return {t}
+    found: set[type] = set()
+    for arg in typing.get_args(t):
+        found |= _models_in(arg)
+    return found
+
+
+def _reaches(start: type, target: type) -> bool:
+    """Whether an object of ``start`` can hold one of ``target``, at any depth."""
+    seen: set[type] = set()
+    todo = [start]
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        attrs.resolve_types(cls)
+        for field in attrs.fields(cls):
+            for model in _models_in(field.type):
+                if model is target:
+                    return True
+                todo.append(model)
+    return False
+
+
+def _nesting_fields(cls: type[Any]) -> list[str]:
+    """The fields of ``cls`` through which an object of ``cls`` can hold another one."""
+    attrs.resolve_types(cls)
+    return [
+        field.name
+        for field in attrs.fields(cls)
+        if any(model is cls or _reaches(model, cls) for model in _models_in(field.type))
+    ]
 
 
 def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
@@ -203,9 +279,15 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
     expect (a number where a string goes, a list, a bad timestamp) hands the whole object
     to ``slow``, the cattrs function, which converts or raises the detailed error. So
     both give the same result for every input; only the common case is faster.
+
+    ``slow`` is called once at most, and never where its own error would be caught and
+    ``slow`` tried again: with a retry per level, objects nested ``n`` deep cost ``2**n``.
+    A field through which the model nests itself always goes to ``slow``, which bounds
+    the depth (:data:`MAX_NESTING`).
     """
     fields = attrs.fields(cls)
     setters = _slot_setters(cls, fields)
+    nesting = set(_nesting_fields(cls))
     lines = [
         "def structure_fast(d, _):",
         "    if type(d) is not dict:",
@@ -213,7 +295,12 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
         "    get = d.get",
         "    try:",
     ]
-    names: dict[str, Any] = {"slow": slow, "cls": cls, "parse_datetime": parse_datetime}
+    names: dict[str, Any] = {
+        "slow": slow,
+        "cls": cls,
+        "parse_datetime": parse_datetime,
+        "Fallback": _Fallback,
+    }
     for field in fields:
         if field.default is not None or not _is_optional(field.type):
             return None
@@ -248,7 +335,7 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
                 f"fromisoformat({shortcut}) if len({var}) == 24 and {var}[23] == 'Z'{guard} "
                 f"else parse_datetime({var})"
             )
-        elif inner in models.MODELS:
+        elif inner in models.MODELS and field.name not in nesting:
             names[f"M_{field.name}"] = inner
             names[f"h_{field.name}"] = _LazyHook(conv, inner)
             check = f"type({var}) is not dict"
@@ -263,12 +350,14 @@ def _fast_structurer(conv: cattrs.Converter, cls: type[Any], slow: Any) -> Any:
             convert = None
         lines.append(f"        if {var} is not None:")
         lines.append(f"            if {check}:")
-        lines.append("                return slow(d, cls)")
+        lines.append("                raise Fallback")
         if convert:
             lines.append(f"            {var} = {convert}")
     lines += [
+        "    except RecursionError:",
+        "        raise",  # the stack is spent: slow would only spend it again
         "    except Exception:",
-        "        return slow(d, cls)",
+        "        return slow(d, cls)",  # outside the try: its errors leave as they are
     ]
     if setters is None:
         lines.append(f"    return cls({', '.join(f'{f.name}=v_{f.name}' for f in fields)})")
@@ -323,12 +412,16 @@ def _slot_setters(cls: type[Any], fields: Any) -> list[Any] | None:
 _INTERN_LIMIT = 256
 
 
+class _Fallback(Exception):
+    """Raised inside a fast structure function: the object goes to the cattrs function."""
+
+
 def _interning(name: str, var: str) -> list[str]:
     """Lines of the fast structure function for the nested model field ``name``."""
     return [
         f"        if {var} is not None:",
         f"            if type({var}) is not dict:",
-        "                return slow(d, cls)",
+        "                raise Fallback",
         f"            for x in {var}.values():",
         "                if type(x) is not str:",
         f"                    {var} = h_{name}({var}, M_{name})",
@@ -551,12 +644,103 @@ def _find_orjson() -> None:
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:
-    """Parse JSON text straight into a model."""
+    """Parse JSON text straight into a model (a lone surrogate in it: ``DecodeError``)."""
     try:
-        data = parse_json(text)
+        data, unchecked = parse_json_checked(text)
     except ValueError as exc:
         raise DecodeError(f"invalid JSON for {cls.__name__}: {exc.__class__.__name__}") from exc
-    return structure(data, cls)
+    result = structure(data, cls)
+    if unchecked and cls in _MODEL_SET:
+        where = lone_surrogate_path(result)
+        if where is not None:
+            raise DecodeError(f"could not decode {cls.__name__}: {_INVALID_UNICODE} @ {where}")
+    return result
+
+
+def parse_json_checked(text: str | bytes) -> tuple[Any, bool]:
+    """:func:`parse_json`, and whether a string of the result may hold a lone surrogate.
+
+    orjson refuses lone surrogates, so what it parsed holds none (the common case costs
+    nothing more); what ``json.loads`` parsed is looked at by :func:`may_hold_surrogates`.
+    """
+    loads = _fast_loads or _find_fast_loads()
+    if loads is not None and not _may_hold_big_int(text):
+        try:
+            return loads(text), False
+        except ValueError:
+            pass  # json.loads decides, as in parse_json
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise JSONTooDeep("JSON nested too deeply") from None
+    return data, may_hold_surrogates(text)
+
+
+_MODEL_SET = frozenset(models.MODELS)
+_INVALID_UNICODE = "a string holds a lone surrogate (invalid unicode)"
+
+# A UTF-16 surrogate code point: never valid alone in a str (no encoder takes it). JSON
+# text gets one from a \ud800-\udfff escape, or from bytes json.loads reads with
+# "surrogatepass" (UTF-8 ED A0..BF).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_UTF8 = re.compile(b"\xed[\xa0-\xbf]")
+
+
+def may_hold_surrogates(text: str | bytes) -> bool:
+    """Whether JSON ``text`` may decode to a string with a lone surrogate.
+
+    ``False`` is certain; ``True`` (an escape ``\\ud...``, a surrogate pair for an emoji
+    among them, or raw surrogates) asks for :func:`lone_surrogate_path` on the result.
+    Only for what ``json.loads`` parsed (see :func:`parse_json_checked`).
+    """
+    if isinstance(text, str):
+        if "\\ud" in text or "\\uD" in text:
+            return True
+        if text.isascii():
+            return False
+        try:
+            text.encode("utf-8")  # in C, ~3x faster than a search for the characters
+        except UnicodeEncodeError:
+            return True
+        return False
+    raw = text if type(text) is bytes else bytes(text)
+    if b"\\ud" in raw or b"\\uD" in raw:
+        return True
+    # UTF-16 and UTF-32 texts (json.loads detects them by their zero bytes) are not
+    # looked into: they may hold anything.
+    return not raw.isascii() and (b"\x00" in raw[:4] or _SURROGATE_UTF8.search(raw) is not None)
+
+
+def lone_surrogate_path(value: Any, path: str = "$") -> str | None:
+    """Where in ``value`` (a model, an event, a list, a dict, a string) a string holds a
+    lone surrogate, as ``$.sender.id``, or ``None``. The path names fields, never values."""
+    if isinstance(value, str):
+        return path if not value.isascii() and _SURROGATE.search(value) else None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate_path(key, f"{path}.<key>") or lone_surrogate_path(
+                item, f"{path}.*"
+            )
+            if found is not None:
+                return found
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            found = lone_surrogate_path(getattr(value, field.name), f"{path}.{camel(field.name)}")
+            if found is not None:
+                return found
+    return None
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``): printable."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # json.dumps with any argument of its own builds a JSONEncoder per call (~3 us): one, kept.

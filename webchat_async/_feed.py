@@ -379,7 +379,8 @@ class Feed:
                     if len(members) >= _MAX_MEMBERS:
                         break
                 return members
-            assert isinstance(request, FetchMediaRequests)
+            if not isinstance(request, FetchMediaRequests):
+                raise TypeError(f"unknown request {type(request).__name__}")
             listing = await self._api.get_webchat_guest_conversation_mediarequests(
                 self._conversation_id
             )
@@ -419,11 +420,16 @@ class Feed:
         out: list[WebChatMessage | Undecodable] = []
         for entry in raw.entities or ():
             try:
-                out.append(_convert.structure(entry, WebChatMessage))
+                message = _convert.structure(entry, WebChatMessage)
+                if _convert.lone_surrogate_path(message) is not None:
+                    raise DecodeError("a string holds a lone surrogate")
+                out.append(message)
             except DecodeError:
                 entry_id = entry.get("id") if isinstance(entry, dict) else None
-                text = _convert.dump_json(entry)[:65536]
-                out.append(Undecodable(entry_id if isinstance(entry_id, str) else None, text))
+                if not isinstance(entry_id, str) or _convert.lone_surrogate_path(entry_id):
+                    entry_id = None  # not a cursor the endpoint could be asked for
+                text = _convert.escape_surrogates(_convert.dump_json(entry)[:65536])
+                out.append(Undecodable(entry_id, text))
                 logger.warning("a stored message does not decode; reported as UnknownEvent")
         return out, raw.next if isinstance(raw.next, str) else None
 

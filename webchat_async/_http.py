@@ -47,7 +47,7 @@ import httpx
 from . import _convert
 from ._aio import within
 from ._backoff import Backoff, finite_non_negative
-from ._redact import redact
+from ._redact import clip, clip_fields, redact
 from ._transport import (
     ACCEPT_ENCODING,
     DEFAULT_MAX_RESPONSE_SIZE,
@@ -689,7 +689,7 @@ def transport_error_text(
         text += f"{within} ({timeout_phase} timeout)"
     if detail:
         text += f" ({detail})"
-    return redact(text)
+    return clip(text)
 
 
 def _transport_error(
@@ -743,17 +743,9 @@ def _too_large(exc: BodyTooLarge, method: str, path: str, url: httpx.URL) -> Res
 
 
 def _scrub(body: ErrorBody) -> ErrorBody:
-    """The error body with its free-text fields redacted (servers echo request data)."""
-    params = body.message_params
-    return attrs.evolve(
-        body,
-        message=redact(body.message) if body.message else body.message,
-        message_with_params=(
-            redact(body.message_with_params) if body.message_with_params else None
-        ),
-        message_params={k: redact(v) for k, v in params.items()} if params else params,
-        errors=[_scrub(e) for e in body.errors] if body.errors else body.errors,
-    )
+    """The error body with every text redacted (servers echo request data) and cut to
+    ``TEXT_LIMIT`` characters (an exception keeps its body)."""
+    return clip_fields(body)
 
 
 def error_from_response(response: httpx.Response, method: str, path: str) -> ApiError:
@@ -784,7 +776,7 @@ def error_from_response(response: httpx.Response, method: str, path: str) -> Api
             code = data["error"]
             description = data.get("error_description")
             if isinstance(description, str) and message is None:
-                message = redact(description)
+                message = clip(description)
     if not message:
         message = f"HTTP {status} {response.reason_phrase}".rstrip()
     fields: dict[str, Any] = {

@@ -375,7 +375,8 @@ class Inbound:
         if not self.ready():
             return None
         event = self._outbox.popleft()
-        assert not isinstance(event, _Pending)
+        if isinstance(event, _Pending):  # ready() says the head is no pending lookup
+            raise RuntimeError("the outbox head is a pending lookup")
         if type(event) is MessageReceived:
             self._taken = _advance(self._taken, event.message)
         self._maybe_page()
@@ -549,7 +550,8 @@ class Inbound:
         """The answer to a :class:`FetchMember` (``None``: it failed or did not decode)."""
         for pending in self._pendings(request):
             frame = pending.frame
-            assert frame is not None
+            if frame is None:  # a FetchMember is only ever queued with its frame
+                raise RuntimeError("a member lookup without its member-change frame")
             # A failed lookup (the chat just ended, or the member does not decode): the
             # member as last known will do. The frame's state is the news either way.
             found = member if member is not None else self._members.get(frame.member_id)

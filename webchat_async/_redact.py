@@ -4,6 +4,11 @@ The secrets are: the guest JWT, the event stream URI (real ones embed the JWT), 
 access tokens, client secrets and ``Authorization`` headers. Code that handles them
 masks them where they are held (``repr=False`` fields); :func:`redact` is the second net
 for free text such as URLs and server messages.
+
+Text from a server is the attacker's choice: every function here takes time linear in
+the length of its text (no pattern scans a run of characters again from each of its
+positions), and what goes into an exception or a log line is cut to :data:`TEXT_LIMIT`
+characters (:func:`clip`).
 """
 
 from __future__ import annotations
@@ -12,13 +17,27 @@ import enum
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any, TypeVar
 
-__all__ = ["redact", "preview", "mask", "RedactingFilter"]
+import attrs
+
+__all__ = ["redact", "preview", "mask", "clip", "clip_fields", "RedactingFilter", "TEXT_LIMIT"]
 
 MASK = "***"
 
-# A JWT is three base64url parts joined by dots; the first starts with "eyJ" ('{"').
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+#: The most characters of server text (an error message, a close reason, an exception
+#: text from below) that an exception message or a log line of the SDK carries; the rest
+#: is cut and its length noted.
+TEXT_LIMIT = 2000
+
+T = TypeVar("T")
+
+# A JWT is three base64url parts joined by dots; the first starts with "eyJ" ('{"'):
+# eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*, found by _mask_jwts in linear time.
+# As one pattern, each "eyJ" of a long run without two dots after it (server text such
+# as "eyJeyJeyJ...") scanned the rest of the run: 300 KB took ~30 s.
+_JWT_TAIL = re.compile(r"[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_JWT_RUN = re.compile(r"[A-Za-z0-9_.-]*")
 # Stream URIs put the JWT in the path: /chat/jwt/<token>; hide whatever follows.
 _JWT_PATH = re.compile(r"(/jwt/)[^/?#\s\"']+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
@@ -33,10 +52,37 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
-    text = _JWT.sub(MASK, text)
+    text = _mask_jwts(text)
     text = _JWT_PATH.sub(r"\1" + MASK, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _QUERY.sub(r"\1" + MASK, text)
+
+
+def _mask_jwts(text: str) -> str:
+    """Every JWT-shaped token of ``text`` replaced by ``***``: what ``re.sub`` of the
+    pattern above gives (same matches, leftmost first), in one pass.
+
+    A match starts at an ``eyJ`` and needs two dots after it within its run of
+    ``[A-Za-z0-9_.-]``; where there are not two, no later ``eyJ`` of the run has them
+    either, so the search goes on after the run instead of at the next character.
+    """
+    found = text.find("eyJ")
+    if found == -1:
+        return text
+    parts: list[str] = []
+    done = 0
+    while found != -1:
+        tail = _JWT_TAIL.match(text, found + 3)
+        if tail is None:
+            run = _JWT_RUN.match(text, found + 3)
+            found = text.find("eyJ", run.end() if run is not None else found + 3)
+            continue
+        parts.append(text[done:found])
+        parts.append(MASK)
+        done = tail.end()
+        found = text.find("eyJ", done)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 # Longer than any JWT seen in practice, so a token that starts inside a preview is whole
@@ -51,6 +97,55 @@ def preview(text: str, limit: int) -> str:
     miss its header and claims.
     """
     return redact(text[: limit + _PREVIEW_MARGIN])[:limit]
+
+
+# A code point of a UTF-16 surrogate: never valid alone in a str (no encoder takes it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# Room left at the end of a cut text for the note of the cut: " [... 1234567 more characters]".
+_NOTE_ROOM = 40
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Server text as it may go into an exception or a log line: at most ``limit``
+    characters (a lone surrogate counts as the six of its escape), secrets masked
+    (before the cut, as by :func:`preview`), the length of what was cut noted, and lone
+    surrogates escaped (``\\ud800``) so that printing it cannot fail.
+    ``clip(clip(text)) == clip(text)``.
+    """
+    if len(text) > limit:
+        kept = max(limit - _NOTE_ROOM, 0)
+        # The note starts with a space: it cannot extend a token of the text before it.
+        text = f"{preview(text, kept)} [... {len(text) - kept} more characters]"
+    else:
+        text = redact(text)
+    if not text.isascii() and _SURROGATE.search(text) is not None:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def clip_fields(obj: T) -> T:
+    """A copy of the attrs instance ``obj`` (an error body) with every string in it,
+    nested instances, lists and dicts included, passed through :func:`clip`."""
+    return _clip_value(obj)  # type: ignore[no-any-return]
+
+
+def _clip_value(value: Any) -> Any:
+    if type(value) is str:  # not an enum's value
+        return clip(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clip_value(item) for item in value)
+    if isinstance(value, dict):
+        return {_clip_value(k): _clip_value(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        changes = {
+            field.alias: _clip_value(getattr(value, field.name))
+            for field in attrs.fields(type(value))
+            if field.init
+        }
+        return attrs.evolve(value, **changes)
+    return value
 
 
 def mask(value: object) -> str:

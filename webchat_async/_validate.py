@@ -29,6 +29,7 @@ __all__ = [
     "check_no_controls",
     "check_timeout",
     "check_token",
+    "check_unicode",
     "segment",
 ]
 
@@ -59,7 +60,20 @@ def segment(value: object, name: str) -> str:
     check_no_controls(value, name)
     if value in (".", ".."):
         raise ValueError(f"{name} must be an id, not {value!r}")
+    check_unicode(value, name)
     return quote(value, safe="")
+
+
+def check_unicode(value: str, name: str) -> str:
+    """A string that can be encoded: a lone surrogate (``"\\ud800"``, which JSON can
+    carry) is refused with a ``ValueError`` naming ``name``, not a ``UnicodeEncodeError``
+    from deep inside the request."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{name} is not valid unicode (it holds a lone surrogate)") from None
+    return value
 
 
 def check_int(value: object, name: str, *, minimum: int, maximum: int | None = None) -> int:

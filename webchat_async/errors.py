@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._redact import clip
+
 if TYPE_CHECKING:
     from .models import ErrorBody
 
@@ -58,6 +60,10 @@ class ApiError(WebChatError):
         body: the parsed :class:`~webchat_async.models.ErrorBody`, or ``None`` when the
             body was not JSON.
         method, path: the request that failed (the path carries no query string).
+
+    The texts that come from the server (``code``, ``message``, ``context_id``,
+    ``request_id``) are redacted and cut to :data:`~webchat_async._redact.TEXT_LIMIT`
+    (2,000) characters each, the length of what was cut noted.
     """
 
     def __init__(
@@ -73,10 +79,10 @@ class ApiError(WebChatError):
         path: str | None = None,
     ) -> None:
         self.status = status
-        self.code = code
-        self.message = message or f"HTTP {status}"
-        self.context_id = context_id
-        self.request_id = request_id
+        self.code = _clip(code)
+        self.message = clip(message) if message else f"HTTP {status}"
+        self.context_id = _clip(context_id)
+        self.request_id = _clip(request_id)
         self.body = body
         self.method = method
         self.path = path
@@ -95,6 +101,10 @@ class ApiError(WebChatError):
     def __repr__(self) -> str:
         name = type(self).__name__
         return f"{name}(status={self.status}, code={self.code!r}, context_id={self.context_id!r})"
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else clip(text)
 
 
 class BadRequestError(ApiError):

@@ -177,7 +177,8 @@ class _Starter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._session is not None
+        if self._session is None:
+            raise RuntimeError("__aexit__ without __aenter__")
         await self._session.__aexit__(exc_type, exc, tb)
 
 

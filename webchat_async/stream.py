@@ -61,7 +61,7 @@ from ._events import (
     StreamReconnected,
     decode_frame,
 )
-from ._redact import RedactingFilter, redact
+from ._redact import RedactingFilter, clip
 from ._validate import check_stream_uri
 from .errors import (
     AuthenticationError,
@@ -401,7 +401,7 @@ class EventStream:
         except InvalidURI:
             raise StreamError("eventStreamUri is not a valid websocket URI") from None
         except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
-            raise _Retryable(redact(f"{type(exc).__name__}: {exc}")) from None
+            raise _Retryable(clip(f"{type(exc).__name__}: {exc}")) from None
         # The handshake's headers would stay with the socket for its lifetime (~4 KB per
         # idle session, issue 11) and nothing reads them after the handshake. The response
         # itself stays: websockets takes the first event for it while it is None.

@@ -108,7 +108,8 @@ class _Termination:
 
     async def guard(self, runner: Runner, args: argparse.Namespace) -> int:
         task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            raise RuntimeError("guard() must run in a task")
         loop = asyncio.get_running_loop()
 
         def terminate() -> None:

@@ -303,7 +303,8 @@ class Chats:
             sender=WebChatMemberInfo(id=sender_id),
             timestamp=now,
         )
-        assert typing.id is not None
+        if typing.id is None:
+            raise RuntimeError("the typing indicator was built without an id")
         frame = typing_frame(conversation.id, typing.id, sender_id, format_datetime(now))
         await self.hub.publish(conversation.id, frame)
         return typing
@@ -483,7 +484,8 @@ class Chats:
         if conversation.protocol == "messaging":
             raise RuntimeError("media requests are a Web Chat v2 feature")
         request = conversation.add_media_request(types)
-        assert request.id is not None
+        if request.id is None:
+            raise RuntimeError("the stored media request has no id")
         await self._post(conversation, agent_id, request.id, BodyType.MEDIA_REQUEST)
         return request
 

@@ -205,7 +205,8 @@ class _App:
     async def post_deployments(self, request: web.Request) -> web.Response:
         self._oauth(request)
         deployment = await read_body(request, WebChatDeployment)
-        assert deployment is not None
+        if deployment is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         if not deployment.name:
             raise invalid("name", "A deployment needs a name.")
         return json_response(unstructure(self.state.add_deployment(deployment)))
@@ -218,7 +219,8 @@ class _App:
         self._oauth(request)
         deployment_id = self._deployment(request)
         deployment = await read_body(request, WebChatDeployment)
-        assert deployment is not None
+        if deployment is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         if not deployment.name:
             raise invalid("name", "A deployment needs a name.")
         return json_response(unstructure(self.state.replace_deployment(deployment_id, deployment)))
@@ -235,7 +237,8 @@ class _App:
     async def put_settings(self, request: web.Request) -> web.Response:
         self._oauth(request)
         settings = await read_body(request, WebChatSettings)
-        assert settings is not None
+        if settings is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         self.state.settings = settings
         return json_response(unstructure(settings))
 
@@ -252,7 +255,8 @@ class _App:
             held = f"The simulator holds at most {MAX_CONVERSATIONS:,} conversations."
             raise Failure(400, "bad.request", held)
         create = await read_body(request, CreateWebChatConversationRequest)
-        assert create is not None
+        if create is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         if not create.organization_id:
             raise invalid("organizationId", "organizationId is required.")
         if create.organization_id != self.state.organization_id:
@@ -367,7 +371,8 @@ class _App:
         conversation = self._guest(request)
         self._own_member(request, conversation)
         create = await read_body(request, CreateWebChatMessageRequest)
-        assert create is not None
+        if create is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         if create.body is None:
             raise invalid("body", "body is required.")
         if len(create.body) > _MAX_BODY:
@@ -473,12 +478,14 @@ class _App:
         conversation = self._guest(request)
         media = self._media_request(request, conversation)
         update = await read_body(request, WebChatGuestMediaRequest)
-        assert update is not None
+        if update is None:
+            raise Failure(400, "bad.request", "A request body is required.")
         if update.state not in _ANSWERS:
             raise invalid("state", "state must be ACCEPTED, DECLINED or ERRORED.")
         if media.state != MediaRequestState.PENDING:
             raise Failure(409, "conflict", "The media request has already been answered.")
-        assert media.id is not None
+        if media.id is None:
+            raise Failure(500, "internal.error", "A stored media request has no id.")
         updated = attrs.evolve(media, state=update.state)
         conversation.media_requests[media.id] = updated
         return json_response(unstructure(updated))

@@ -115,7 +115,8 @@ class Simulator:
         default = self._state.add_deployment(
             WebChatDeployment(name="Simulator default", description="Created by the simulator")
         )
-        assert default.id is not None
+        if default.id is None:
+            raise RuntimeError("the default deployment was stored without an id")
         self.deployment_id: str = default.id
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None

@@ -111,7 +111,8 @@ class ConversationState:
 
     def add_member(self, member: WebChatMemberInfo) -> WebChatMemberInfo:
         """Add a member (its ``id`` must be set); returns it."""
-        assert member.id is not None
+        if member.id is None:
+            raise ValueError("a member added to a conversation needs an id")
         self.members[member.id] = member
         return member
 

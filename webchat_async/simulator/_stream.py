@@ -51,7 +51,8 @@ def _event(topic: str, body: dict[str, Any], kind: str) -> str:
 
 def message_frame(conversation_id: str, message: WebChatMessage) -> str:
     """A ``message`` event for a stored message (same id as the messages endpoint)."""
-    assert message.sender is not None and message.timestamp is not None
+    if message.sender is None or message.timestamp is None:
+        raise ValueError("a message frame needs a stored message: sender and timestamp set")
     body = {
         "id": message.id,
         "conversation": {"id": conversation_id},

@@ -117,7 +117,8 @@ class Chat:
         if index < len(self._replay):
             made = self._replay[index]
             if made is not None:
-                assert made.id is not None
+                if made.id is None:
+                    raise RuntimeError("a replayed reply has no message id")
                 self._sent.append(made.id)
                 return made
         await self._runner.record_send(self._event_key, index, text)
@@ -197,7 +198,8 @@ class ChatRunner:
     @property
     def session(self) -> GuestSession:
         """The resumed session (set while the runner runs)."""
-        assert self._session is not None
+        if self._session is None:
+            raise RuntimeError("the chat's session is not resumed yet (or is over)")
         return self._session
 
     # -- the lease ---------------------------------------------------------------------
@@ -355,7 +357,8 @@ class ChatRunner:
         del self._outstanding[:-_MAX_OUTSTANDING]
         position = session._position()
         if position is not self._saved_at:  # a Position is immutable: same object, same text
-            assert self._saved_json is not None
+            if self._saved_json is None:
+                raise RuntimeError("the saved session of the chat is not known yet")
             self._saved_at = position
             self._saved = self._saved_json.at(position)
         progress = Progress(

@@ -60,7 +60,8 @@ class ScriptedAgent(Agent):
         return None
 
     async def _end(self, conversation_id: str) -> None:
-        assert self._simulator is not None
+        if self._simulator is None:
+            raise RuntimeError("the scripted agent has no simulator")
         if not self._simulator.state.conversations[conversation_id].ended:
             try:
                 await self._simulator.agent_end(conversation_id)
