@@ -42,6 +42,7 @@ from .errors import (
     BadRequestError,
     DecodeError,
     HandshakeRefused,
+    InvalidValueError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
@@ -322,6 +323,14 @@ class Feed:
                     raise
                 core.page_refused(request, ended=False)
                 return
+            except InvalidValueError:
+                # A message id the SDK will not put in a URL (a control character: the
+                # server sent a bogus id, docs/security.md) is a cursor the service does
+                # not know either: the core tries another.
+                if request.after is None:
+                    raise
+                core.page_refused(request, ended=False)
+                return
             except _TRANSIENT as exc:
                 now = asyncio.get_running_loop().time()
                 if self._failing_since is None:
@@ -385,9 +394,10 @@ class Feed:
                 self._conversation_id
             )
             return list(listing.entities or ())
-        except (ApiError, ApiConnectionError, DecodeError) as exc:
+        except (ApiError, ApiConnectionError, DecodeError, InvalidValueError) as exc:
             # Typically the chat has just ended (400), or a stored field does not decode
-            # (docs/protocol.md#unknowns): the core goes on with what it knows.
+            # (docs/protocol.md#unknowns), or the server sent an id the SDK will not put in
+            # a URL (a control character): the core goes on with what it knows.
             logger.warning("lookup %s failed: %r", type(request).__name__, exc)
             return None
 

@@ -60,7 +60,6 @@ def segment(value: object, name: str) -> str:
     check_no_controls(value, name)
     if value in (".", ".."):
         raise ValueError(f"{name} must be an id, not {value!r}")
-    check_unicode(value, name)
     return quote(value, safe="")
 
 
@@ -72,7 +71,9 @@ def check_unicode(value: str, name: str) -> str:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(f"{name} is not valid unicode (it holds a lone surrogate)") from None
+            raise InvalidValueError(
+                f"{name} is not valid unicode (it holds a lone surrogate)", name=name
+            ) from None
     return value
 
 
@@ -210,7 +211,8 @@ def check_no_controls(value: str, name: str, *, secret: bool = False) -> str:
     """
     found = _CONTROL.search(value)
     if found is None:
-        return value
+        # Nor one that cannot be encoded: both fail a request, neither where it was given.
+        return check_unicode(value, name)
     where = "" if secret else f" at index {found.start()}"
     raise InvalidValueError(
         f"{name} contains a control character ({_code_point(found.group())}{where})",

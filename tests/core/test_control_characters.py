@@ -277,3 +277,32 @@ async def test_a_create_answer_whose_jwt_holds_a_newline_ends_the_start_cleanly(
     with pytest.raises(WebChatError, match="create-conversation response: jwt contains") as caught:
         await starter
     assert JWT not in str(caught.value)
+
+
+# -- lone surrogates: the other string no request can carry ---------------------------------
+
+
+def _not_unicode(call: Callable[[], object], name: str) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        call()
+    assert caught.value.name == name
+    assert str(caught.value) == f"{name} is not valid unicode (it holds a lone surrogate)"
+
+
+async def test_a_cursor_with_a_lone_surrogate_is_refused_before_a_request() -> None:
+    # Before, the query's encoding raised UnicodeEncodeError from deep inside the request.
+    async with WebChatApi(base_url=NOWHERE, guest_token=JWT, max_retries=0) as api:
+        for query in ("after", "before"):
+            with pytest.raises(InvalidValueError) as caught:
+                await api.get_webchat_guest_conversation_messages("c-1", **{query: "m-\ud800"})
+            assert caught.value.name == query
+
+
+@pytest.mark.parametrize(("key", "name"), SAVED_FIELDS.items())
+def test_a_saved_session_with_a_lone_surrogate_does_not_load(key: str, name: str) -> None:
+    if key == "jwt":
+        return  # a token is printable ASCII: refused by that rule (above)
+    data = dict(SAVED)
+    data[key] = ["msg-\ud800"] if key == "idsAtTimestamp" else data[key] + "\ud800"
+    # As a store gives it back: JSON text holding the escape (json.dumps writes one).
+    _not_unicode(lambda: SavedSession.from_json(json.dumps(data)), name)
