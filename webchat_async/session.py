@@ -738,6 +738,18 @@ class GuestSession:
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)
 
+    # A guest session's messages are Web Chat v2's: the bare class, whose message model is
+    # generic over the protocol, would otherwise type ``.message`` as Any.
+    @overload
+    async def wait_for(
+        self,
+        kind: type[MessageReceived[Any]],
+        /,
+        predicate: Callable[[MessageReceived[WebChatMessage]], bool] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> MessageReceived[WebChatMessage]: ...
+
     @overload
     async def wait_for(
         self,
