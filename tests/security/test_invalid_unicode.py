@@ -26,7 +26,7 @@ from webchat_async._events import (
     decode_frame,
 )
 from webchat_async._validate import segment
-from webchat_async.errors import DecodeError
+from webchat_async.errors import DecodeError, InvalidValueError
 from webchat_async.models import WebChatMemberInfo, WebChatMessageEntityList
 
 pytest.importorskip("aiohttp")
@@ -151,7 +151,10 @@ def test_a_rest_answer_with_a_lone_surrogate_does_not_decode(parser: str) -> Non
 def test_an_id_with_a_lone_surrogate_is_refused_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="member_id is not valid unicode") as info:
         segment("m-\ud800", "member_id")
-    assert type(info.value) is ValueError  # not a UnicodeEncodeError from deep down
+    # The SDK's own error (a ValueError), not a UnicodeEncodeError from deep down.
+    assert isinstance(info.value, InvalidValueError)
+    assert not isinstance(info.value, UnicodeError)
+    assert info.value.name == "member_id"
 
 
 def test_may_hold_surrogates_is_never_wrong_when_it_says_no() -> None:
