@@ -116,3 +116,29 @@ def test_import_loads_no_submodule_until_a_name_is_used() -> None:
         assert "NoSuchName" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+MESSAGING_ERRORS = {
+    "MessagingError", "SessionReadOnlyError", "SessionExpiredError", "SessionNotFoundError",
+    "MessageTooLongError", "CustomAttributesTooLargeError", "MessageRateLimitError",
+    "AttachmentError",
+}  # fmt: skip
+
+
+def test_the_web_messaging_errors_have_one_import_path_webchat_async_errors() -> None:
+    # Issue 20: typed refusals carrying the service's code. Not re-exported at the top until
+    # the Web Messaging session is released; webchat_async.messaging exports nothing yet.
+    import webchat_async.errors as errors
+    import webchat_async.messaging as messaging
+
+    assert MESSAGING_ERRORS <= set(errors.__all__)
+    assert not MESSAGING_ERRORS & set(webchat_async.__all__)
+    assert messaging.__all__ == [] and inspect.getdoc(messaging)
+    for name in MESSAGING_ERRORS:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.WebChatError) and inspect.getdoc(cls), name
+    assert errors.MessageTooLongError("too long", code=4011).code == 4011
+    assert "4011" in str(errors.MessageTooLongError("too long", code=4011))
+    # The session is over for these: code that catches SessionClosedError catches them too.
+    for name in ("SessionReadOnlyError", "SessionExpiredError", "SessionNotFoundError"):
+        assert issubclass(getattr(errors, name), errors.SessionClosedError)

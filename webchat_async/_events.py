@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
 import attrs
 
@@ -30,12 +30,26 @@ from ._convert import JSONTooDeep, parse_datetime, parse_json, structurer
 from ._redact import preview
 from .errors import DecodeError
 from .models import (
+    BodyType,
     MemberState,
     WebChatGuestMediaRequest,
     WebChatMemberInfo,
     WebChatMessage,
     WebChatTyping,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    from .messaging._models import StructuredMessage
+
+    # The message model of the protocol that produced the event; Web Chat v2's when not
+    # said, so that ``MessageReceived`` written alone keeps meaning what it always meant.
+    M = TypeVar("M", WebChatMessage, StructuredMessage, default=WebChatMessage)
+else:
+    from typing import TypeVar
+
+    M = TypeVar("M")
 
 __all__ = [
     "MAX_FRAME_SIZE",
@@ -46,6 +60,8 @@ __all__ = [
     "MemberLeft",
     "MemberStateChanged",
     "MessageReceived",
+    "SessionClosed",
+    "SessionExpiring",
     "SocketClosing",
     "StreamDisconnected",
     "StreamReconnected",
@@ -70,20 +86,35 @@ class Event:
 
 
 @attrs.frozen
-class MessageReceived(Event):
+class MessageReceived(Event, Generic[M]):
     """A message in the conversation, from any member, the guest's own echoes included.
 
+    The same class on both protocols: ``text``, ``message_id`` and ``from_guest`` mean the
+    same on each; the protocol's own data is on ``message`` (a
+    :class:`~webchat_async.models.WebChatMessage` on Web Chat v2, where
     ``message.body_type`` tells text (``standard``) from ``notice``, ``member-join``,
-    ``member-leave`` and ``media-request`` messages. Compare ``message.sender.id`` with
-    ``session.member_id`` to recognise the guest's own messages.
+    ``member-leave`` and ``media-request`` messages).
+
+    ``from_guest`` is true for the guest's own message echoed back. It is derived from the
+    message and the session, so it takes no part in equality.
     """
 
-    message: WebChatMessage
+    message: M
+    from_guest: bool = attrs.field(default=False, eq=False)
 
     @property
     def message_id(self) -> str:
         """The message id (always set: frames without one are :class:`UnknownEvent`)."""
         return self.message.id or ""
+
+    @property
+    def text(self) -> str | None:
+        """The message's text; ``None`` for notices and events without text."""
+        message = self.message
+        if isinstance(message, WebChatMessage):
+            kind = message.body_type
+            return message.body if kind is None or kind == BodyType.STANDARD else None
+        return message.text
 
 
 @attrs.frozen
@@ -173,6 +204,24 @@ class UnknownEvent(Event):
 
     raw: str = attrs.field(repr=lambda raw: repr(preview(raw, 200)))
     reason: str = "unknown"
+
+
+@attrs.frozen
+class SessionExpiring(Event):
+    """Web Messaging: the session expires at ``expires_at`` (epoch seconds) unless the
+    guest or the session's keepalive acts; ``remaining`` seconds were left when it was said.
+    """
+
+    expires_at: float
+    remaining: float
+
+
+@attrs.frozen
+class SessionClosed(Event):
+    """Web Messaging: the service closed this socket for good (``ConnectionClosedEvent``:
+    the token connected elsewhere, the conversation was cleared, too many sockets)."""
+
+    reason: str
 
 
 @attrs.frozen

@@ -630,7 +630,12 @@ class Inbound:
             return False  # at or before what left the ring: delivered
         else:
             self._remember(ts, message_id)  # proven new though behind: late
-        self._put(event if event is not None else MessageReceived(message))
+        sender = message.sender
+        if sender is not None and sender.id == self._member_id:
+            event = MessageReceived(message, True)  # from_guest: the guest's own echo
+        elif event is None:
+            event = MessageReceived(message)
+        self._put(event)
         if message.body_type == BodyType.MEDIA_REQUEST:
             request = FetchMediaRequests()
             self._put(_Pending(request))

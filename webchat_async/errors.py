@@ -221,3 +221,66 @@ def error_for_status(status: int) -> type[ApiError]:
     if status >= 500:
         return ServerError
     return ApiError
+
+
+# -- Web Messaging (docs/messaging-protocol.md#errors) -------------------------------------
+
+
+class MessagingError(WebChatError):
+    """The Web Messaging service refused a request or ended the session.
+
+    Attributes:
+        code: the service's code (``409``, ``4006``, ``4011``, ...), or ``None`` when the
+            refusal came without one.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message if code is None else f"{message} (code {code})")
+        self.code = code
+
+
+class SessionReadOnlyError(MessagingError, SessionClosedError):
+    """409: the conversation has ended; the session can read its history but not send."""
+
+
+class SessionExpiredError(MessagingError, SessionClosedError):
+    """4006 (or ``SessionExpiredEvent``): the session expired; its transcript is reset."""
+
+
+class SessionNotFoundError(MessagingError, SessionClosedError):
+    """4007: the service does not know the session."""
+
+
+class MessageTooLongError(MessagingError):
+    """4011: the message is longer than the service accepts (it was not stored)."""
+
+
+class CustomAttributesTooLargeError(MessagingError):
+    """4013: the custom attributes exceed the deployment's limit (2,048 bytes by default)."""
+
+
+class MessageRateLimitError(MessagingError):
+    """4029: the rate limit refused the message and no retry could send it in time."""
+
+    def __init__(
+        self, message: str, *, code: int | None = 4029, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class AttachmentError(MessagingError):
+    """An attachment was refused: its type, size or extension before any upload (``code``
+    ``None``), or by the service (4001-4010, an upload failure)."""
+
+
+__all__ += [
+    "MessagingError",
+    "SessionReadOnlyError",
+    "SessionExpiredError",
+    "SessionNotFoundError",
+    "MessageTooLongError",
+    "CustomAttributesTooLargeError",
+    "MessageRateLimitError",
+    "AttachmentError",
+]

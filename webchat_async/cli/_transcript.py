@@ -31,7 +31,7 @@ from .._events import (
     TypingStarted,
     UnknownEvent,
 )
-from ..models import BodyType, WebChatMemberInfo
+from ..models import BodyType, WebChatMemberInfo, WebChatMessage
 
 __all__ = ["Transcript"]
 
@@ -171,7 +171,8 @@ def _named(member: WebChatMemberInfo) -> bool:
 
 def _timestamp_of(event: Event) -> datetime.datetime | None:
     if isinstance(event, MessageReceived):
-        return event.message.timestamp
+        message: WebChatMessage = event.message  # the chat command speaks Web Chat v2
+        return message.timestamp
     if isinstance(event, (TypingStarted, MemberStateChanged)):
         return event.timestamp
     return None
