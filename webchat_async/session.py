@@ -62,8 +62,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ._aio import cancel_and_wait, within
-from ._capabilities import WEB_CHAT_V2, Capabilities
 from ._backoff import Backoff
+from ._capabilities import WEB_CHAT_V2, Capabilities
 from ._events import (
     AnyEvent,
     ConversationEnded,
