@@ -1,0 +1,97 @@
+"""MessagingSession's lifetime: cancelling a send or a consumer leaves nothing behind and
+loses nothing; closing fails what is pending; nothing outlives the session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from wm_session_support import client_tasks, collect_until, is_text, start
+
+from webchat_async import ConversationEnded, MessageReceived, SessionClosedError
+from webchat_async.simulator import Agent, Simulator
+
+
+@pytest.fixture
+async def quiet() -> AsyncIterator[Simulator]:
+    async with Simulator(agent=Agent(greeting=None), heartbeat_interval=None) as sim:
+        yield sim
+
+
+async def test_a_cancelled_send_leaves_nothing_behind(quiet: Simulator) -> None:
+    async with start(quiet) as session:
+        await session.send_message("first")
+        sending = asyncio.create_task(session.send_message("cancelled"))
+        await asyncio.sleep(0)  # it is queued in the core
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        assert session._sends == {}
+        # A send already queued still goes, once, in its turn; the next comes after it.
+        await session.send_message("next")
+        texts = [m.text async for m in session.history()]
+        assert texts == ["next", "cancelled", "first"]
+    assert not client_tasks()
+
+
+async def test_a_cancelled_consumer_loses_no_event(quiet: Simulator) -> None:
+    async with start(quiet) as session:
+        await session.send_message("hi")
+        conversation_id = quiet.messaging_conversation_id(session.token)
+        await quiet.wait_routed(conversation_id)
+        await collect_until(session, is_text("hi"))
+
+        async def first() -> object:
+            async for event in session.events():
+                return event
+            return None
+
+        consumer = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        assert session._waiters == []
+        await quiet.agent_say(conversation_id, "still here")
+        events = await collect_until(session, is_text("still here"))
+        assert [e.text for e in events if isinstance(e, MessageReceived)] == ["still here"]
+    assert not client_tasks()
+
+
+async def test_closing_fails_pending_sends_and_stops_everything(quiet: Simulator) -> None:
+    quiet.faults.messaging_rate_limit(None)
+    session = await start(quiet)
+    await session.send_message("hi")
+    await quiet.wait_sockets(quiet.messaging_conversation_id(session.token), 1)
+    quiet.faults.hang_sockets()  # no echo will come
+    sending = asyncio.create_task(session.send_message("never acknowledged"))
+    await asyncio.sleep(0.05)
+    assert not sending.done()
+    await session.aclose()
+    with pytest.raises(SessionClosedError):
+        await sending
+    assert not client_tasks()
+    with pytest.raises(SessionClosedError):
+        await session.send_typing()
+    # What was queued is still there to read, ending with the end.
+    assert isinstance([e async for e in session.events()][-1], ConversationEnded)
+
+
+def _repeaters() -> list[asyncio.Task[object]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and t.get_coro().__qualname__.endswith("._repeat_typing")  # type: ignore[union-attr]
+    ]
+
+
+async def test_typing_repeats_inside_the_block_and_stops_after(quiet: Simulator) -> None:
+    async with start(quiet) as session:
+        async with session.typing(interval=0.01):
+            assert len(_repeaters()) == 1
+        assert _repeaters() == []
+        with pytest.raises(ValueError):
+            async with session.typing(interval=0):
+                pass
+    assert not client_tasks()
