@@ -27,6 +27,7 @@ from webchat_async import (
 )
 from webchat_async.errors import (
     CustomAttributesTooLargeError,
+    MessageTooLongError,
     SessionExpiredError,
     SessionReadOnlyError,
 )
@@ -152,6 +153,14 @@ async def test_attributes_over_the_limit_are_refused_before_sending(simulator: S
             await session.send_message("hi", custom_attributes={"k": "x" * 3000})
         assert raised.value.code == 4013
         await session.send_message("hi", custom_attributes={"plan": "gold"})
+
+
+async def test_a_text_the_service_refuses_raises_with_its_code(simulator: Simulator) -> None:
+    async with start(simulator) as session:
+        with pytest.raises(MessageTooLongError) as raised:
+            await session.send_message("x" * 5000)
+        assert raised.value.code == 4011
+        await session.send_message("shorter")  # the session goes on
 
 
 async def test_a_refused_handshake_is_final(simulator: Simulator) -> None:

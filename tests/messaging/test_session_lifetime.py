@@ -95,3 +95,46 @@ async def test_typing_repeats_inside_the_block_and_stops_after(quiet: Simulator)
             async with session.typing(interval=0):
                 pass
     assert not client_tasks()
+
+
+async def test_an_error_in_the_reader_reaches_the_callers(
+    quiet: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webchat_async.messaging._session as driver
+
+    session = await start(quiet)
+    await session.send_message("hi")
+
+    def broken(text: str | bytes) -> object:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(driver, "decode_frame", broken)
+    sending = asyncio.create_task(session.send_message("lost?"))
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        async for _ in session.events():
+            pass
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        await sending
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        await session.send_typing()
+    assert not client_tasks()
+    await session.aclose()  # seen already: not raised again
+
+
+async def test_an_unseen_reader_error_is_raised_by_aclose(
+    quiet: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webchat_async.messaging._session as driver
+
+    session = await start(quiet)
+
+    def broken(text: str | bytes) -> object:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(driver, "decode_frame", broken)
+    await quiet.faults.send_raw("{}", quiet.messaging_conversation_id(session.token))
+    # The session's reader stops on the frame; nobody is iterating.
+    assert session._reader is not None
+    await asyncio.wait_for(asyncio.wait({session._reader}), 5)
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        await session.aclose()
