@@ -19,7 +19,7 @@ from wm_session_support import (
     start,
 )
 
-from webchat_async import MessageReceived, StreamDisconnected, StreamReconnected
+from webchat_async import Event, MessageReceived, StreamDisconnected, StreamReconnected
 from webchat_async._backoff import Backoff
 from webchat_async.messaging import MessagingSession
 from webchat_async.messaging._sends import RateLimit
@@ -179,3 +179,35 @@ async def test_fifty_sends_through_4029_refusals(
     for refused_at in wire.refused:
         # Nothing goes for retryAfter after a refusal (the simulator stamps on arrival).
         assert not [t for t in wire.accepted if refused_at < t < refused_at + 0.95]
+
+
+async def test_many_messages_over_drops_and_reorders_exactly_once_in_order(
+    quiet: Simulator,
+) -> None:
+    options = fast_options(backoff=Backoff(initial=0.01, maximum=0.02, jitter=0.0))
+    async with start(quiet, options=options) as session:
+        conversation_id = await routed(quiet, session)
+        expected: list[str] = []
+        events: list[Event] = []
+        for round_ in range(8):
+            # Pushed out of order, one of them twice.
+            quiet.faults.reorder_next_events(3)
+            quiet.faults.duplicate_next_events(1)
+            for n in range(3):
+                expected.append(f"r{round_}-live{n}")
+                await quiet.agent_say(conversation_id, expected[-1])
+            # Then said while the session has no socket: only the history has them.
+            quiet.faults.refuse_handshakes(1000, 503)
+            quiet.faults.drop_sockets(conversation_id)
+            await quiet.wait_sockets(conversation_id, 0)
+            for n in range(3):
+                expected.append(f"r{round_}-away{n}")
+                await quiet.agent_say(conversation_id, expected[-1])
+            quiet.faults.refuse_handshakes(0)
+            events += await collect_until(session, lambda e: isinstance(e, StreamReconnected))
+        await quiet.agent_say(conversation_id, "done")
+        events += await collect_until(session, is_text("done"))
+        assert agent_texts(events) == [*expected, "done"]
+        markers = [e for e in events if isinstance(e, (StreamDisconnected, StreamReconnected))]
+        assert [type(e) for e in markers] == [StreamDisconnected, StreamReconnected] * 8
+        assert all(e.backfilled == 3 for e in markers if isinstance(e, StreamReconnected))
