@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from wm_session_support import client_tasks, collect_until, is_text, start
+from wm_session_support import client_tasks, collect_until, fast_options, is_text, start
 
 from webchat_async import ConversationEnded, MessageReceived, SessionClosedError
 from webchat_async.simulator import Agent, Simulator
@@ -138,3 +138,19 @@ async def test_an_unseen_reader_error_is_raised_by_aclose(
     await asyncio.wait_for(asyncio.wait({session._reader}), 5)
     with pytest.raises(RuntimeError, match="decoder bug"):
         await session.aclose()
+
+
+async def test_sends_complete_without_a_consumer_past_the_queue_size(quiet: Simulator) -> None:
+    quiet.faults.messaging_rate_limit(None)
+    # No reorder window: each echo is queued for the consumer as soon as it is read.
+    options = fast_options(rate_count=100, rate_period=0.01, reorder_window=0.0)
+    async with start(quiet, options=options, queue_size=4) as session:
+        # Each echo is an event nobody takes: past 4 the socket would no longer be read
+        # and the next echo never seen.
+        for n in range(7):
+            await asyncio.wait_for(session.send_message(f"m{n}"), 5)
+        assert session._core.queued() == 7
+        events = [await session._next_event() for _ in range(7)]
+        assert [e.text for e in events if isinstance(e, MessageReceived)] == [
+            f"m{n}" for n in range(7)
+        ]

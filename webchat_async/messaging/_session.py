@@ -29,8 +29,9 @@ wait for its completion; the consumer takes the core's events.
   :class:`~webchat_async.StreamDisconnected`, the messages missed meanwhile, then
   :class:`~webchat_async.StreamReconnected`.
 * **Bounded.** While the consumer has ``queue_size`` events waiting, the reader stops
-  reading the socket: the websocket library's buffer (16 frames of at most 1 MiB) and TCP
-  then hold the service back.
+  reading the socket (unless a send waits for its echo, up to twice ``queue_size``): the
+  websocket library's buffer (16 frames of at most 1 MiB) and TCP then hold the service
+  back.
 * **Structured lifetime.** The reader and the requests it started end with the session
   (:meth:`MessagingSession.aclose`, ``async with``); an unexpected error in it is raised by
   the event iterator and the pending sends, or by ``aclose`` when nobody saw it.
@@ -73,7 +74,7 @@ from ._outputs import (
     SendFailed,
     SendFrame,
 )
-from ._protocol import MessagingCore
+from ._protocol import MessagingCore, State
 from ._socket import Hosts, Refused, SocketFailed, close_info, fetch_page, open_socket, upload
 from ._wire import decode_frame, decode_page
 
@@ -221,7 +222,8 @@ class MessagingSession:
                 reorder window, rate limit, expiry warning, ...).
             http: a shared :class:`~webchat_async._http.HttpClient` for the history and
                 uploads (not closed by the session); by default the session's own.
-            queue_size: events held for the consumer before the socket is no longer read.
+            queue_size: events held for the consumer before the socket is no longer read
+                (up to twice as many while a send waits for its echo).
             open_timeout: seconds allowed for one websocket handshake.
             ping_interval: seconds between websocket pings (a pong missing for twice that
                 drops the socket, which is then reconnected).
@@ -571,7 +573,7 @@ class MessagingSession:
                     open_at = None
                     opening = loop.create_task(self._connect())
                 ws = self._ws
-                if receiving is None and ws is not None and core.queued() < self._queue_size:
+                if receiving is None and ws is not None and self._room():
                     receiving = loop.create_task(ws.recv())
                 self._kick = kick = loop.create_future()
                 waiting: set[asyncio.Future[Any]] = {kick, *tasks}
@@ -613,6 +615,20 @@ class MessagingSession:
                 if not future.done():
                     future.set_exception(error)
             self._wake()
+
+    def _room(self) -> bool:
+        """Whether to read the next frame, given the events the consumer has not taken.
+
+        Up to ``queue_size``, always. Beyond it, only while a send waits for its echo or
+        the session is not live (configuring, syncing): a caller that sends without ever
+        reading events must not wait for ever for an echo left unread. Never beyond twice
+        ``queue_size``: then the websocket library's buffer and TCP hold the service back.
+        """
+        queued = self._core.queued()
+        if queued < self._queue_size:
+            return True
+        busy = bool(self._sends) or self._core.state is not State.LIVE
+        return busy and queued < 2 * self._queue_size
 
     def _timeout(self, loop: asyncio.AbstractEventLoop, open_at: float | None) -> float | None:
         """Seconds until the core's deadline or the next socket, whichever is first."""
