@@ -154,3 +154,32 @@ async def test_sends_complete_without_a_consumer_past_the_queue_size(quiet: Simu
         assert [e.text for e in events if isinstance(e, MessageReceived)] == [
             f"m{n}" for n in range(7)
         ]
+
+
+async def test_a_send_queued_while_a_frame_is_written_goes_at_once(
+    quiet: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webchat_async.messaging._session import MessagingSession
+
+    gate = asyncio.Event()
+    writing = asyncio.Event()
+    original = MessagingSession._send_frame
+
+    async def send_frame(self: MessagingSession, text: str) -> None:
+        if '"eventType":"Typing"' in text:
+            writing.set()
+            await gate.wait()  # the reader is busy writing this frame
+        await original(self, text)
+
+    async with start(quiet) as session:
+        assert [m async for m in session.history()] == []  # the JWT is in: all quiet now
+        monkeypatch.setattr(MessagingSession, "_send_frame", send_frame)
+        typing = asyncio.create_task(session.send_typing())
+        await writing.wait()
+        sending = asyncio.create_task(session.send_message("meanwhile"))
+        await asyncio.sleep(0)  # queued in the core, its frame an output to carry out
+        gate.set()
+        await typing
+        # Nothing else will wake the reader (a quiet agent, no deadline for 30 s).
+        echo = await asyncio.wait_for(sending, 2)
+        assert echo.text == "meanwhile"

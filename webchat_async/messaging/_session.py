@@ -550,6 +550,10 @@ class MessagingSession:
         try:
             core.start(self._clock())
             while True:
+                # Armed before the outputs are carried out: a caller that queues a send
+                # while a frame is being written finds it armed, and the wait below
+                # returns at once for the new outputs.
+                self._kick = kick = loop.create_future()
                 for output in core.outputs():
                     if isinstance(output, SendFrame):
                         await self._send_frame(encode(output.action))
@@ -568,6 +572,7 @@ class MessagingSession:
                         self._complete(output)
                 self._wake()
                 if core.ended and self._ws is None:
+                    self._kick = None
                     break
                 if open_at is not None and opening is None and loop.time() >= open_at:
                     open_at = None
@@ -575,7 +580,6 @@ class MessagingSession:
                 ws = self._ws
                 if receiving is None and ws is not None and self._room():
                     receiving = loop.create_task(ws.recv())
-                self._kick = kick = loop.create_future()
                 waiting: set[asyncio.Future[Any]] = {kick, *tasks}
                 if receiving is not None:
                     waiting.add(receiving)
