@@ -28,6 +28,8 @@ EXPORTS = {
     "ResponseTooLarge", "InvalidValueError",
     # models and regions
     "models", "GuestMemberInfo", "Region", "REGIONS", "resolve_region", "__version__",
+    # both protocols
+    "Capabilities",
 }  # fmt: skip
 
 OPERATIONS = {op["name"] for op in json.loads((SPEC / "operations.json").read_text())["operations"]}
@@ -126,14 +128,11 @@ MESSAGING_ERRORS = {
 
 
 def test_the_web_messaging_errors_have_one_import_path_webchat_async_errors() -> None:
-    # Issue 20: typed refusals carrying the service's code. Not re-exported at the top until
-    # the Web Messaging session is released; webchat_async.messaging exports nothing yet.
+    # Issue 20: typed refusals carrying the service's code, in webchat_async.errors only.
     import webchat_async.errors as errors
-    import webchat_async.messaging as messaging
 
     assert MESSAGING_ERRORS <= set(errors.__all__)
     assert not MESSAGING_ERRORS & set(webchat_async.__all__)
-    assert messaging.__all__ == [] and inspect.getdoc(messaging)
     for name in MESSAGING_ERRORS:
         cls = getattr(errors, name)
         assert issubclass(cls, errors.WebChatError) and inspect.getdoc(cls), name
@@ -142,3 +141,33 @@ def test_the_web_messaging_errors_have_one_import_path_webchat_async_errors() ->
     # The session is over for these: code that catches SessionClosedError catches them too.
     for name in ("SessionReadOnlyError", "SessionExpiredError", "SessionNotFoundError"):
         assert issubclass(getattr(errors, name), errors.SessionClosedError)
+
+
+MESSAGING_EXPORTS = {"MessagingSession", "CoreOptions"}
+
+
+def test_the_web_messaging_session_has_one_import_path_webchat_async_messaging() -> None:
+    import webchat_async.messaging as messaging
+
+    assert set(messaging.__all__) == MESSAGING_EXPORTS
+    assert len(messaging.__all__) == len(MESSAGING_EXPORTS)
+    assert not MESSAGING_EXPORTS & set(webchat_async.__all__)
+    assert inspect.getdoc(messaging)
+    for name in messaging.__all__:
+        obj = getattr(messaging, name)
+        assert obj.__module__.startswith("webchat_async.messaging.") and inspect.getdoc(obj)
+    session = messaging.MessagingSession
+    # The pinned names of issue 20.
+    pinned = ("start", "send_message", "send_typing", "typing", "history", "send_attachment",
+              "events", "aclose", "token", "capabilities", "save")  # fmt: skip
+    for name in pinned:
+        assert inspect.getdoc(getattr(session, name)), name
+    start = inspect.signature(session.start).parameters
+    assert {"deployment_id", "region", "base_url", "origin", "token"} <= set(start)
+    send = inspect.signature(session.send_message).parameters
+    assert list(send)[1:] == ["text", "custom_attributes"]
+    attachment = inspect.signature(session.send_attachment).parameters
+    assert {"data", "filename", "content_type"} <= set(attachment)
+    # Both sessions say what they support, with the same type.
+    assert webchat_async.GuestSession.capabilities.__doc__
+    assert session.capabilities.__doc__

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each is loaded on first use
     from . import models
     from ._backoff import Backoff
+    from ._capabilities import Capabilities
     from ._events import (
         AnyEvent,
         ConversationEnded,
@@ -72,6 +73,7 @@ _WHERE: dict[str, str] = {
     "models": "models",
     "GuestMemberInfo": "models",
     "Backoff": "_backoff",
+    "Capabilities": "_capabilities",
     "Retry": "_http",
     "WebChatApi": "api",
     "ClientCredentials": "auth",
@@ -187,4 +189,6 @@ __all__ = [
     "REGIONS",
     "resolve_region",
     "__version__",
+    # what a session's protocol supports (both protocols)
+    "Capabilities",
 ]

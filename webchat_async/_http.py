@@ -429,10 +429,12 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         auth: Auth | None = None,
         idempotent: bool | None = None,
+        raw_body: bytes | None = None,
     ) -> Answer:
         """Send a request, retrying where safe; return the 2xx answer or raise.
 
         ``path`` names the request in logs and errors (it carries no query string).
+        ``raw_body`` is sent as it is (an attachment's bytes; ``headers`` give its type).
 
         Raises:
             ApiError: a non-2xx answer (the subclass chosen by status).
@@ -452,6 +454,9 @@ class HttpClient:
         elif form is not None:
             content = urlencode(form).encode()
             base_headers = _FORM_HEADERS
+        elif raw_body is not None:
+            content = bytes(raw_body)
+            base_headers = _ACCEPT_HEADERS
         else:
             base_headers = _ACCEPT_HEADERS
         lean = self._lean

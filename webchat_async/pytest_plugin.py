@@ -24,6 +24,9 @@ Fixtures:
 * ``guest_session``: a :class:`GuestSessionFactory`; ``await guest_session("Ann")`` starts
   a :class:`~webchat_async.GuestSession` on that simulator. Every session it started is
   closed (and leaves its conversation) after the test.
+* ``messaging_session``: a :class:`MessagingSessionFactory`; ``await messaging_session()``
+  starts a :class:`~webchat_async.messaging.MessagingSession` (Web Messaging) on the same
+  simulator. Every session it started is closed after the test.
 
 An environment without aiohttp or pytest-asyncio (aiohttp missing: an install made with
 ``--no-deps``) loads the plugin without error; only a test that asks for these fixtures
@@ -39,11 +42,21 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .messaging import CoreOptions, MessagingSession
     from .models import GuestMemberInfo, WebChatRoutingTarget
     from .session import GuestSession, SessionOptions
     from .simulator import Simulator
 
-__all__ = ["GuestSessionFactory", "guest_session", "webchat_simulator"]
+__all__ = [
+    "GuestSessionFactory",
+    "MessagingSessionFactory",
+    "guest_session",
+    "messaging_session",
+    "webchat_simulator",
+]
+
+#: The ``Origin`` a :class:`MessagingSessionFactory` session sends by default.
+DEFAULT_ORIGIN = "https://shop.example"
 
 _MARKER = "webchat_simulator"
 
@@ -108,6 +121,54 @@ class GuestSessionFactory:
                 raise result
 
 
+class MessagingSessionFactory:
+    """Starts Web Messaging sessions on the test's simulator; the fixture closes them all
+    after it.
+
+    Args:
+        simulator: where the sessions are started.
+    """
+
+    def __init__(self, simulator: Simulator) -> None:
+        self._simulator = simulator
+        self._sessions: list[MessagingSession] = []
+
+    @property
+    def sessions(self) -> list[MessagingSession]:
+        """The sessions started so far, oldest first."""
+        return list(self._sessions)
+
+    async def __call__(
+        self,
+        *,
+        token: str | None = None,
+        origin: str = DEFAULT_ORIGIN,
+        options: CoreOptions | None = None,
+    ) -> MessagingSession:
+        """Start a session (configured on its socket); ``token`` reattaches an earlier one."""
+        from .messaging import MessagingSession
+
+        sim = self._simulator
+        session = await MessagingSession.start(
+            deployment_id=sim.deployment_id,
+            base_url=sim.base_url,
+            origin=origin,
+            token=token,
+            options=options,
+            proxy=None,
+        )
+        self._sessions.append(session)
+        return session
+
+    async def aclose(self) -> None:
+        """Close every session started; raises the first error once all are closed."""
+        sessions, self._sessions = self._sessions, []
+        results = await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
 def _simulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     options: dict[str, Any] = {"host": "127.0.0.1", "port": 0}
     marker = request.node.get_closest_marker(_MARKER)
@@ -164,6 +225,18 @@ if _PYTEST_ASYNCIO:
         finally:
             await factory.aclose()
 
+    @pytest_asyncio.fixture
+    async def messaging_session(
+        webchat_simulator: Simulator,
+    ) -> AsyncIterator[MessagingSessionFactory]:
+        """``await messaging_session()`` starts a Web Messaging session on
+        ``webchat_simulator``; every session started is closed after the test."""
+        factory = MessagingSessionFactory(webchat_simulator)
+        try:
+            yield factory
+        finally:
+            await factory.aclose()
+
 else:  # the fixtures fail when used, saying what is missing
     _MISSING = "the webchat-async fixtures need pytest-asyncio: pip install pytest-asyncio"
 
@@ -175,4 +248,10 @@ else:  # the fixtures fail when used, saying what is missing
     @pytest.fixture
     def guest_session() -> Any:
         """A factory of guest sessions on ``webchat_simulator`` (needs pytest-asyncio)."""
+        pytest.fail(_MISSING, pytrace=False)
+
+    @pytest.fixture
+    def messaging_session() -> Any:
+        """A factory of Web Messaging sessions on ``webchat_simulator`` (needs
+        pytest-asyncio)."""
         pytest.fail(_MISSING, pytrace=False)

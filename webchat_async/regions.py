@@ -34,6 +34,11 @@ class Region:
         return f"https://api.{self.domain}"
 
     @property
+    def webmessaging_base(self) -> str:
+        """The Web Messaging guest websocket base URL, ``wss://webmessaging.<domain>``."""
+        return f"wss://webmessaging.{self.domain}"
+
+    @property
     def login_base(self) -> str:
         """The OAuth login base URL, ``https://login.<domain>``."""
         return f"https://login.{self.domain}"
@@ -66,15 +71,15 @@ _LOOKUP: dict[str, Region] = {r.code: r for r in REGIONS} | {r.domain: r for r i
 def resolve_region(name: str) -> Region:
     """Find a region by code or domain (case-insensitive); ``ValueError`` if unknown.
 
-    ``api.<domain>`` and ``login.<domain>`` are accepted as well, since users often paste
-    a host.
+    ``api.<domain>``, ``login.<domain>``, ``webmessaging.<domain>`` and
+    ``api-cdn.<domain>`` are accepted as well, since users often paste a host.
     """
     key = name.strip().lower()
-    for prefix in ("https://", "http://"):
+    for prefix in ("https://", "http://", "wss://"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
     key = key.rstrip("/")
-    for host_prefix in ("api.", "login."):
+    for host_prefix in ("api.", "login.", "webmessaging.", "api-cdn."):
         if key.startswith(host_prefix) and key[len(host_prefix) :] in _LOOKUP:
             key = key[len(host_prefix) :]
     try:

@@ -57,12 +57,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ._aio import cancel_and_wait, within
 from ._backoff import Backoff
+from ._capabilities import WEB_CHAT_V2, Capabilities
 from ._events import (
     AnyEvent,
     ConversationEnded,
@@ -82,6 +83,7 @@ from ._inbound import Inbound, Position
 from ._options import UNSET, SessionOptions, Unset, check_interval, merge_options
 from ._rules import ENDED_CODE
 from ._saved import SavedSession
+from ._starter import Starter as _Starter
 from ._validate import check_message_text, check_no_controls
 from .api import WebChatApi
 from .errors import (
@@ -153,33 +155,6 @@ class _EventIterator:
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
         return cast("AnyEvent", await self._session._next_event())
-
-
-class _Starter:
-    """What :meth:`GuestSession.start` returns: ``await`` it, or use it with ``async with``."""
-
-    __slots__ = ("_open", "_session")
-
-    def __init__(self, open_: Callable[[], Any]) -> None:
-        self._open = open_
-        self._session: GuestSession | None = None
-
-    def __await__(self) -> Generator[Any, None, GuestSession]:
-        return self._open().__await__()  # type: ignore[no-any-return]
-
-    async def __aenter__(self) -> GuestSession:
-        self._session = await self._open()
-        return self._session
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._session is None:
-            raise RuntimeError("__aexit__ without __aenter__")
-        await self._session.__aexit__(exc_type, exc, tb)
 
 
 class GuestSession:
@@ -295,7 +270,7 @@ class GuestSession:
         typing_interval: float | None = None,
         leave_on_exit: bool | None = None,
         proxy: str | Literal[True] | Unset | None = UNSET,
-    ) -> _Starter:
+    ) -> _Starter[GuestSession]:
         """Create a guest conversation and attach its event stream.
 
         Use the result with ``async with`` (the session closes, and by default leaves, at
@@ -401,7 +376,7 @@ class GuestSession:
         typing_interval: float | None = None,
         leave_on_exit: bool | None = None,
         proxy: str | Literal[True] | Unset | None = UNSET,
-    ) -> _Starter:
+    ) -> _Starter[GuestSession]:
         """Reattach to a conversation saved with :meth:`save`, in this task or process.
 
         The session first yields the messages sent after ``saved.last_message_id`` (those
@@ -493,6 +468,13 @@ class GuestSession:
     def api(self) -> WebChatApi:
         """The guest client (JWT set) the session uses, for the operations not wrapped here."""
         return self._api
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What Web Chat v2 supports: a roster and media requests, no attachments or rich
+        content (the same attribute as on
+        :class:`~webchat_async.messaging.MessagingSession`)."""
+        return WEB_CHAT_V2
 
     @property
     def ended(self) -> bool:

@@ -85,3 +85,55 @@ def test_without_aiohttp_the_fixture_says_what_to_install(pytester: pytest.Pytes
         "installed here: pip install aiohttp" in output
     )
     assert "Traceback" not in output and "During handling" not in output
+
+
+MESSAGING_TEST = """
+import pytest
+
+from webchat_async import MessageReceived
+from webchat_async.messaging import MessagingSession
+
+SEEN = []
+
+
+@pytest.fixture
+def closed_after(messaging_session):
+    # Set up after messaging_session, so torn down before it: the sessions are still open.
+    yield
+    SEEN.extend(s.ended for s in messaging_session.sessions)
+
+
+@pytest.mark.asyncio
+async def test_my_messaging_bot(webchat_simulator, messaging_session, closed_after):
+    session = await messaging_session()
+    assert isinstance(session, MessagingSession)
+    await session.send_message("Hello")
+    async for event in session.events():
+        if isinstance(event, MessageReceived) and event.text == "You said: Hello":
+            break
+    again = await messaging_session(token=session.token)
+    assert [m.text async for m in again.history(max_results=1)] == ["You said: Hello"]
+    assert len(messaging_session.sessions) == 2
+
+
+def test_the_sessions_were_open_during_the_test_and_closed_after():
+    assert SEEN == [False, False]
+"""
+
+
+def test_the_messaging_session_fixture(pytester: pytest.Pytester) -> None:
+    import os
+    from pathlib import Path
+
+    # The SDK of this checkout (a worktree's too), not only the installed one.
+    root = Path(__file__).resolve().parents[2]
+    pytester._monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    )
+    pytester.makepyfile(test_user=MESSAGING_TEST)
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=2)

@@ -1,10 +1,23 @@
-"""Web Messaging, Genesys' current guest protocol (docs/messaging-protocol.md).
+"""Web Messaging, Genesys' current guest protocol (docs/messaging.md).
 
-This package holds the wire format (:mod:`._wire`) and the pure protocol core
-(:mod:`._protocol`) of a Web Messaging guest session. Its public session class is not
-released yet: nothing is exported here until it is.
+::
+
+    from webchat_async.messaging import MessagingSession
+
+    async with MessagingSession.start(
+        deployment_id=DEP, region="eu-west-1", origin="https://shop.example"
+    ) as session:
+        await session.send_message("Hello")
+        async for event in session:
+            ...
+
+:class:`MessagingSession` is the asyncio driver of a pure protocol core
+(docs/messaging-protocol.md); :class:`CoreOptions` tunes that core.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._options import CoreOptions
+from ._session import MessagingSession
+
+__all__ = ["CoreOptions", "MessagingSession"]

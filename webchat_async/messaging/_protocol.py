@@ -339,8 +339,12 @@ class MessagingCore:
             self._finish(State.EXPIRED, "the session expired", expired_error(None))
         elif isinstance(body, ConnectionClosed):
             reason = body.reason or "closed by the service"
-            self._events.append(SessionClosed(reason))
-            self._finish(State.CLOSED, f"connection closed: {reason}", SessionClosedError(reason))
+            # Everything held goes first: SessionClosed says nothing more comes.
+            self._deliver(self._reorder.flush())
+            if self.state not in _ENDED:
+                self._events.append(SessionClosed(reason))
+                error = SessionClosedError(reason)
+                self._finish(State.CLOSED, f"connection closed: {reason}", error)
         elif isinstance(body, Logout):
             self._finish(State.CLOSED, "logged out", SessionClosedError("logged out"))
         elif isinstance(body, Unknown):
