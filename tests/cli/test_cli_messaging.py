@@ -174,13 +174,13 @@ async def test_messaging_sigterm_closes_the_session_then_dies_by_the_signal(
         await _stop(proc, term)
 
 
-async def _pipe_chat(sim: Simulator, token: str) -> asyncio.subprocess.Process:
+async def _pipe_chat(sim: Simulator, token: str, *options: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYS_", "WEBCHAT_"))}
     env["WEBCHAT_MESSAGING_TOKEN"] = token
     env["GENESYS_DEPLOYMENT_ID"] = sim.deployment_id  # the ids come from the environment too
     env["WEBCHAT_BASE_URL"] = sim.base_url
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "webchat_async", "chat", "--protocol", "messaging",
+        sys.executable, "-m", "webchat_async", *options, "chat", "--protocol", "messaging",
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
 
@@ -287,3 +287,60 @@ def test_chat_help_documents_the_messaging_options() -> None:
     ):
         assert needle in help_text, needle
     assert "--token" not in help_text
+
+
+async def test_messaging_drop_is_shown_and_the_verbose_log_keeps_the_token(
+    simulator: Simulator,
+) -> None:
+    token = str(uuid.uuid4())
+    proc = await _pipe_chat(simulator, token, "--verbose")
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(b"first\n")
+        await _line_with(proc.stdout, "You said: first")
+        cid = simulator.messaging_conversation_id(token)
+        assert simulator.faults.drop_sockets(cid) == 1
+        await _line_with(proc.stdout, "! connection lost")
+        # Said around the reconnect (pushed live, or read from the history when the socket
+        # was still down): shown exactly once either way.
+        await simulator.agent_say(cid, "said around the drop")
+        seen: list[str] = []
+        for until in ("! reconnected", "You said: second"):
+            while not seen or until not in seen[-1]:
+                line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+                assert line, "".join(seen)
+                seen.append(line)
+            if until == "! reconnected":
+                proc.stdin.write(b"second\n")
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+        rest = (await proc.stdout.read()).decode()
+        assert "".join(seen).count("said around the drop") == 1, "".join(seen)
+        err = await _stderr(proc)
+        assert "DEBUG" in err  # the log was on
+        assert token not in err and token not in rest and token not in "".join(seen)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_messaging_interactive_demo_on_a_pipe() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_async", "demo", "--protocol", "messaging",
+        "--interactive", "--fast",
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        await _line_with(proc.stdout, "starts with your first message")
+        proc.stdin.write(b"Where is my order?\n")
+        await _line_with(proc.stdout, "Ann (you): Where is my order?")
+        await _line_with(proc.stdout, f"Sam (agent): {GREETING}")
+        await _line_with(proc.stdout, "Sam (agent): Order 1042 shipped yesterday")
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0, await _stderr(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
