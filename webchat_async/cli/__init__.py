@@ -208,7 +208,8 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webchat-async",
-        description="Genesys Cloud Web Chat v2 from the terminal, on a simulator or a real org.",
+        description="Genesys Cloud guest chats (Web Chat v2, Web Messaging) from the terminal, "
+        "on a simulator or a real org.",
         epilog=_ENVIRONMENT_HELP,
         formatter_class=_HelpFormatter,
     )
