@@ -13,11 +13,14 @@ from webchat_async._events import (
     MemberLeft,
     MemberStateChanged,
     MessageReceived,
+    SessionClosed,
+    SessionExpiring,
     StreamReconnected,
     TypingStarted,
     UnknownEvent,
 )
 from webchat_async.cli._transcript import Transcript
+from webchat_async.messaging._models import AttachmentContent, Participant, StructuredMessage
 from webchat_async.models import (
     BodyType,
     MemberRole,
@@ -141,3 +144,67 @@ def test_line_times_never_go_backwards(events: list[tuple[int, bool, int]]) -> N
         assert line is not None
         shown.append(line[1:13])
     assert shown == sorted(shown)
+
+
+# -- Web Messaging: no member ids, no roster; each message names its sender -----------------
+
+
+def _wm(
+    text: str | None,
+    *,
+    inbound: bool = False,
+    kind: str = "Text",
+    nickname: str | None = "Sam",
+    bot: bool = False,
+    content: tuple[AttachmentContent, ...] = (),
+) -> MessageReceived[StructuredMessage]:
+    message = StructuredMessage(
+        id="w1",
+        type=kind,
+        direction="Inbound" if inbound else "Outbound",
+        text=text,
+        time=T0,
+        sender=None if inbound else Participant(nickname=nickname),
+        content=content,
+        originating_entity="Bot" if bot else "Human",
+    )
+    return MessageReceived(message, inbound)
+
+
+def test_messaging_lines_name_the_sender_and_the_guest() -> None:
+    t = Transcript(guest_id=None, guest_name="Ann")
+    typing = TypingStarted("", None, T0)  # as the Web Messaging core makes it
+    assert t.needs_names(typing) is False and t.needs_names(_wm("hi")) is False
+    first = t.line(typing)
+    assert first is not None and first.endswith("  ... agent is typing")
+    own = t.line(_wm("Where is it?", inbound=True))
+    assert own is not None and own.endswith("Ann (you): Where is it?")
+    said = t.line(_wm("On its way."))
+    assert said is not None and said.endswith("Sam (agent): On its way.")
+    local = T0.astimezone().strftime("%H:%M:%S.250")
+    assert said.startswith(f"[{local}]")  # the message's channel.time
+    again = t.line(typing)
+    assert again is not None and again.endswith("  ... Sam (agent) is typing")
+    bot = t.line(_wm("Beep.", nickname="Helper", bot=True))
+    assert bot is not None and bot.endswith("Helper (bot): Beep.")
+    anonymous = t.line(_wm("Hi", nickname=None))
+    assert anonymous is not None and anonymous.endswith("member (agent): Hi")
+
+
+def test_messaging_files_events_and_session_lines() -> None:
+    t = Transcript(guest_id=None, guest_name="Ann")
+    receipt = AttachmentContent(id="a1", filename="receipt.pdf")
+    with_file = t.line(_wm("Here", content=(receipt,)))
+    assert with_file is not None and with_file.endswith("Sam (agent): Here [file receipt.pdf]")
+    only_file = t.line(_wm(None, inbound=True, kind="Structured", content=(receipt,)))
+    assert only_file is not None and only_file.endswith("Ann (you): [file receipt.pdf]")
+    assert t.line(_wm(None, kind="Event")) is None  # presence and the like
+    card = t.line(_wm(None, kind="Structured"))
+    assert card is not None and card.endswith("Sam (agent) [Structured]")
+    expiring = t.line(SessionExpiring(expires_at=1000.0, remaining=59.6))
+    assert expiring is not None and expiring.endswith(
+        "the session expires in 60 s unless you write"
+    )
+    closed = t.line(SessionClosed("the same token connected elsewhere"))
+    assert closed is not None
+    assert closed.endswith("* the session was closed (the same token connected elsewhere)")

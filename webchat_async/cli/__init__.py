@@ -4,7 +4,10 @@
 
     webchat-async demo                      # a whole chat on the embedded simulator
     webchat-async demo --interactive        # you type the guest's lines
+    webchat-async demo --protocol messaging # the same chat over Web Messaging
     webchat-async chat --organization-id ORG --deployment-id DEP --region eu-west-1 --name Ann
+    webchat-async chat --protocol messaging --deployment-id DEP --region eu-west-1 \\
+        --origin https://shop.example
     webchat-async simulator --port 8080     # serve the simulator until Ctrl-C
     webchat-async deployments list          # admin, with GENESYS_CLIENT_ID / _SECRET
     webchat-async settings get
@@ -29,7 +32,15 @@ from .._redact import RedactingFilter, redact
 from ..errors import WebChatError
 from ..worker._cli import add_commands as add_worker_commands
 from ._admin import format_table
-from ._common import ENV, MissingDependency, UsageError, require_aiohttp, target_kwargs
+from ._common import (
+    DEFAULT_ORIGIN,
+    ENV,
+    MissingDependency,
+    UsageError,
+    require_aiohttp,
+    target_kwargs,
+)
+from ._guest import PROTOCOLS
 from ._safe import printable
 from ._simulator import DESCRIPTION as SIMULATOR_DESCRIPTION
 from ._simulator import add_simulator_arguments, run_simulator
@@ -47,6 +58,10 @@ environment variables (defaults for the options of the same name):
   {ENV["client_id"]:<24} --client-id (admin commands)
   {ENV["client_secret"]:<24} the OAuth client secret of the admin commands; read only
   {"":<24} from the environment, never from a flag (shell history)
+  {ENV["origin"]:<24} --origin (chat --protocol messaging)
+  {ENV["messaging_token"]:<24} the Web Messaging session token to resume (chat --protocol
+  {"":<24} messaging); a secret: read only from the environment, never from
+  {"":<24} a flag (ps, shell history); unset: a new session (a new UUID)
 """
 
 
@@ -194,7 +209,8 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webchat-async",
-        description="Genesys Cloud Web Chat v2 from the terminal, on a simulator or a real org.",
+        description="Genesys Cloud guest chats (Web Chat v2, Web Messaging) from the terminal, "
+        "on a simulator or a real org.",
         epilog=_ENVIRONMENT_HELP,
         formatter_class=_HelpFormatter,
     )
@@ -236,6 +252,7 @@ def _add_demo(sub: Any) -> None:
     demo.add_argument("--interactive", action="store_true", help="type the guest's lines")
     demo.add_argument("--name", default="Ann", help="the guest's display name (%(default)s)")
     demo.add_argument("--fast", action="store_true", help="no typing pauses (for scripts)")
+    _add_protocol(demo)
     demo.set_defaults(run=_run_demo)
 
 
@@ -244,21 +261,38 @@ def _add_chat(sub: Any) -> None:
         sub,
         "chat",
         "an interactive guest chat",
-        "Chat as a guest in the terminal. /leave, Ctrl-D, Ctrl-C or SIGTERM leave the chat.",
+        "Chat as a guest in the terminal. /leave, Ctrl-D, Ctrl-C or SIGTERM leave the chat. "
+        "With --protocol messaging a guest cannot end the conversation: leaving closes the "
+        "socket and the conversation stays open (the same session token resumes it).",
     )
+    _add_protocol(chat)
     _add_target(chat)
     chat.add_argument(
         "--organization-id",
         default=os.environ.get(ENV["organization_id"]),
-        help=f"the organization id (env {ENV['organization_id']})",
+        help=f"the organization id (env {ENV['organization_id']}); Web Chat v2 only, "
+        "Web Messaging needs none",
     )
     chat.add_argument(
         "--deployment-id",
         default=os.environ.get(ENV["deployment_id"]),
-        help=f"the web chat deployment id (env {ENV['deployment_id']})",
+        help=f"the web chat deployment id, or the Messenger deployment id with "
+        f"--protocol messaging (env {ENV['deployment_id']})",
     )
-    chat.add_argument("--name", default="Guest", help="your display name (%(default)s)")
-    chat.add_argument("--queue", help="route to this queue (by name)")
+    chat.add_argument(
+        "--name",
+        default="Guest",
+        help="your display name (%(default)s); Web Messaging sends none: there it only "
+        "labels your lines",
+    )
+    chat.add_argument("--queue", help="route to this queue (by name); Web Chat v2 only")
+    chat.add_argument(
+        "--origin",
+        default=os.environ.get(ENV["origin"]) or DEFAULT_ORIGIN,
+        help="the Origin header of a Web Messaging chat, a domain the deployment allows "
+        f"(env {ENV['origin']}; default %(default)s); the session token comes from "
+        f"{ENV['messaging_token']} only",
+    )
     chat.set_defaults(run=_run_chat)
 
 
@@ -329,6 +363,16 @@ def _add_settings(sub: Any) -> None:
         p.set_defaults(run=_run_settings)
 
 
+def _add_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=PROTOCOLS[0],
+        help="webchat: Genesys Web Chat v2 (the default); messaging: Web Messaging, the "
+        "guest protocol that replaced it",
+    )
+
+
 def _add_target(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument(
@@ -368,13 +412,18 @@ async def _run_demo(args: argparse.Namespace) -> int:
     require_aiohttp("demo")
     from ._demo import run_demo
 
-    return await run_demo(name=args.name, interactive=args.interactive, fast=args.fast)
+    return await run_demo(
+        name=args.name, interactive=args.interactive, fast=args.fast, protocol=args.protocol
+    )
 
 
 async def _run_chat(args: argparse.Namespace) -> int:
+    if args.protocol == "messaging":
+        return await _run_messaging_chat(args)
     from ..models import GuestMemberInfo, RoutingTargetType, WebChatRoutingTarget
     from ..session import GuestSession
     from ._chat import run_chat
+    from ._guest import Guest
 
     if not args.organization_id or not args.deployment_id:
         raise UsageError(
@@ -393,7 +442,28 @@ async def _run_chat(args: argparse.Namespace) -> int:
         routing_target=routing,
         **target_kwargs(args),
     ) as session:
-        return await run_chat(session, guest_name=args.name)
+        return await run_chat(Guest(session), guest_name=args.name)
+
+
+async def _run_messaging_chat(args: argparse.Namespace) -> int:
+    from ..messaging import MessagingSession
+    from ._chat import run_chat
+    from ._guest import Guest
+
+    if not args.deployment_id:
+        raise UsageError(f"--deployment-id is required (or {ENV['deployment_id']})")
+    if args.queue:
+        raise UsageError("--queue is Web Chat v2 only: Web Messaging routes by its deployment")
+    # A secret: from the environment only, never a flag (``ps`` would show it). An empty
+    # value is no value: a new session.
+    token = os.environ.get(ENV["messaging_token"]) or None
+    async with MessagingSession.start(
+        deployment_id=args.deployment_id,
+        origin=args.origin,
+        token=token,
+        **target_kwargs(args),
+    ) as session:
+        return await run_chat(Guest(session), guest_name=args.name)
 
 
 async def _run_deployments(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ prompt, the other reads the person's lines and sends them. ``/leave``, end of in
 (Ctrl-D), Ctrl-C and SIGTERM all leave the chat cleanly. Nothing the person types and
 nothing the chat's end does (a member lookup answered "conversation ended") ends the
 program with an error: a line the service would refuse is refused here and chatting goes on.
+
+Both protocols run through the same loop; what differs is in :class:`~._guest.Guest`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from collections.abc import Callable
 
 from .._events import ConversationEnded, Event, MediaRequestReceived
 from .._redact import redact
-from .._validate import MAX_MESSAGE_LENGTH
 from ..errors import ApiConnectionError, ApiError, SessionClosedError
-from ..session import GuestSession
 from ._console import Console
+from ._guest import Guest
 from ._transcript import Transcript
 
 __all__ = ["run_chat", "describe"]
@@ -32,16 +33,19 @@ TYPING_INTERVAL = 3.0
 
 HELP = "Type a message and press Enter. /leave (or Ctrl-D) leaves the chat."
 
+# Web Messaging: nobody is there until the guest writes.
+FIRST_MESSAGE_HINT = "The conversation starts with your first message."
+
 
 async def run_chat(
-    session: GuestSession,
+    session: Guest,
     *,
     guest_name: str,
     console: Console | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Chat in the terminal until the person leaves or the conversation ends."""
-    transcript = Transcript(guest_id=session.member_id, guest_name=guest_name)
+    transcript = Transcript(guest_id=session.guest_id, guest_name=guest_name)
     typing_tasks: set[asyncio.Task[None]] = set()
     last_typing = -TYPING_INTERVAL
 
@@ -58,6 +62,8 @@ async def run_chat(
     term = console or Console(prompt=f"{guest_name}> ", on_key=on_key)
     async with term:
         term.show(HELP)
+        if session.starts_with_guest:
+            term.show(FIRST_MESSAGE_HINT)
         printer = asyncio.create_task(_print_events(session, term, transcript))
         reader = asyncio.create_task(_send_lines(session, term))
         try:
@@ -71,14 +77,14 @@ async def run_chat(
     return 0
 
 
-async def _send_typing(session: GuestSession) -> None:
+async def _send_typing(session: Guest) -> None:
     try:
         await session.send_typing()
     except Exception:  # a lost typing indicator is not worth interrupting the chat
         pass
 
 
-async def describe(session: GuestSession, transcript: Transcript, event: Event) -> str | None:
+async def describe(session: Guest, transcript: Transcript, event: Event) -> str | None:
     """The transcript line for ``event``, listing the members first if a name is missing.
 
     The listing is only for a name: when it fails (typically 400 once the chat has ended,
@@ -95,7 +101,7 @@ async def describe(session: GuestSession, transcript: Transcript, event: Event) 
     return transcript.line(event)
 
 
-async def _print_events(session: GuestSession, term: Console, transcript: Transcript) -> None:
+async def _print_events(session: Guest, term: Console, transcript: Transcript) -> None:
     async for event in session.events():
         line = await describe(session, transcript, event)
         if isinstance(event, ConversationEnded):
@@ -106,7 +112,7 @@ async def _print_events(session: GuestSession, term: Console, transcript: Transc
             term.show("  (media requests are declined in the terminal)")
             if event.request.id is not None:
                 try:
-                    await session.decline_media_request(event.request.id)
+                    await session.answer_media_request(event.request.id, accept=False)
                 except (ApiError, ApiConnectionError, SessionClosedError) as exc:
                     # Withdrawn, or the chat ended meanwhile: nothing left to decline.
                     logger.debug("could not decline the media request: %r", exc)
@@ -114,25 +120,23 @@ async def _print_events(session: GuestSession, term: Console, transcript: Transc
             return
 
 
-async def _send_lines(session: GuestSession, term: Console) -> None:
+async def _send_lines(session: Guest, term: Console) -> None:
     while True:
         line = await term.readline()
         if line is None or line.strip() == "/leave":
-            term.show("* leaving the chat")
+            term.show(session.leaving)
             term.finish()
             await session.leave()
             return
         if not line.strip():
             continue
-        if len(line) > MAX_MESSAGE_LENGTH:
-            term.show(
-                f"! not sent: {len(line):,} characters, a message has at most "
-                f"{MAX_MESSAGE_LENGTH:,}"
-            )
+        limit = session.max_length
+        if limit is not None and len(line) > limit:
+            term.show(f"! not sent: {len(line):,} characters, a message has at most {limit:,}")
             continue
         try:
             await session.send_message(line)
-        except (ApiError, ApiConnectionError) as exc:
+        except session.send_errors as exc:
             # Retries are spent (or the chat is ending): say so and let the person decide;
             # the end itself, if that is what it was, comes as ConversationEnded.
             term.show(f"! not sent: {redact(str(exc))}")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["ENV", "MissingDependency", "UsageError", "require_aiohttp", "target_kwargs"]
+__all__ = [
+    "DEFAULT_ORIGIN",
+    "ENV",
+    "MissingDependency",
+    "UsageError",
+    "require_aiohttp",
+    "target_kwargs",
+]
 
 # Option -> environment variable that gives its default (listed in the help).
 ENV = {
@@ -15,7 +22,13 @@ ENV = {
     "base_url": "WEBCHAT_BASE_URL",
     "client_id": "GENESYS_CLIENT_ID",
     "client_secret": "GENESYS_CLIENT_SECRET",
+    "origin": "GENESYS_ORIGIN",
+    "messaging_token": "WEBCHAT_MESSAGING_TOKEN",
 }
+
+#: The ``Origin`` a Web Messaging chat sends when neither ``--origin`` nor its environment
+#: variable says one (a deployment that restricts its domains must allow the one given).
+DEFAULT_ORIGIN = "https://localhost"
 
 
 class UsageError(Exception):

@@ -10,6 +10,10 @@ A member's arrival comes as up to three events (``ALERTING``, ``CONNECTED``, a
 line per join and per leave. Timestamps come from the service (messages) or the local clock
 (the rest) and backfilled messages are older than what was already shown, so each line's time
 is at least the previous line's: the transcript reads in order.
+
+On Web Messaging there are no member ids and no roster: ``MessageReceived.from_guest`` tells
+the guest's own lines, each message names its sender (``channel.from``), and a typing
+indicator is the agent's (the last sender named, ``agent`` before any).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from .._events import (
     MemberLeft,
     MemberStateChanged,
     MessageReceived,
+    SessionClosed,
+    SessionExpiring,
     StreamDisconnected,
     StreamReconnected,
     TypingStarted,
     UnknownEvent,
 )
+from ..messaging._models import AttachmentContent, StructuredMessage
 from ..models import BodyType, WebChatMemberInfo, WebChatMessage
 
 __all__ = ["Transcript"]
@@ -41,12 +48,13 @@ class Transcript:
     """Formats events for a terminal, remembering member names as they join.
 
     Args:
-        guest_id: the guest's own member id (its lines are labelled ``you``).
+        guest_id: the guest's own member id (its lines are labelled ``you``); ``None`` on
+            Web Messaging, which has none (``from_guest`` tells the guest's lines).
         guest_name: the guest's display name.
         show_typing: whether typing indicators get a line of their own.
     """
 
-    guest_id: str
+    guest_id: str | None
     guest_name: str = "you"
     show_typing: bool = True
     _names: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -54,6 +62,8 @@ class Transcript:
     _present: set[str] = attrs.field(factory=set, init=False)
     _gone: set[str] = attrs.field(factory=set, init=False)
     _last: datetime.datetime | None = attrs.field(default=None, init=False)
+    # Web Messaging: the label of the last sender other than the guest (typing is theirs).
+    _agent: str | None = attrs.field(default=None, init=False)
 
     def remember(self, member: WebChatMemberInfo) -> None:
         """Learn a member's name and role (from a join event or a members listing)."""
@@ -79,15 +89,18 @@ class Transcript:
         (``await session.members()``) and :meth:`remember` s them.
         """
         member_id: str | None = None
-        if isinstance(event, MessageReceived) and event.message.sender is not None:
-            member_id = event.message.sender.id
+        if isinstance(event, MessageReceived):
+            message = event.message
+            if isinstance(message, WebChatMessage) and message.sender is not None:
+                member_id = message.sender.id
         elif isinstance(event, TypingStarted):
             member_id = event.member_id
         elif isinstance(event, MemberStateChanged):
             if _named(event.member):
                 return False  # the event names the member itself (the session fetched it)
             member_id = event.member_id
-        return member_id is not None and member_id != self.guest_id and member_id not in self._names
+        # An empty id is Web Messaging's typing indicator: no member to look up.
+        return bool(member_id) and member_id != self.guest_id and member_id not in self._names
 
     def note(self, text: str, now: datetime.datetime | None = None) -> str:
         """A timestamped line for something that is not an event (``* Ann accepted``).
@@ -111,7 +124,9 @@ class Transcript:
 
     def _text(self, event: Event) -> str | None:
         if isinstance(event, MessageReceived):
-            msg = event.message
+            msg: WebChatMessage | StructuredMessage = event.message
+            if isinstance(msg, StructuredMessage):
+                return self._structured(msg, event.from_guest)
             sender = msg.sender.id if msg.sender else None
             body = msg.body or ""
             if msg.body_type in (None, BodyType.STANDARD):
@@ -126,6 +141,8 @@ class Transcript:
         if isinstance(event, TypingStarted):
             if not self.show_typing or event.member_id == self.guest_id:
                 return None
+            if not event.member_id:  # Web Messaging: only the agent's typing is shown
+                return f"  ... {self._agent or 'agent'} is typing"
             return f"  ... {self.who(event.member_id)} is typing"
         if isinstance(event, MemberStateChanged) and _named(event.member):
             self.remember(event.member)
@@ -142,11 +159,37 @@ class Transcript:
             return f"! connection lost ({event.reason}); reconnecting"
         if isinstance(event, StreamReconnected):
             return f"! reconnected; {event.backfilled} missed message(s) recovered"
+        if isinstance(event, SessionExpiring):
+            return f"! the session expires in {event.remaining:.0f} s unless you write"
+        if isinstance(event, SessionClosed):
+            return f"* the session was closed ({event.reason})"
         if isinstance(event, ConversationEnded):
             return f"* the chat has ended ({event.reason})"
         if isinstance(event, UnknownEvent):
             return None
         return None
+
+    def _structured(self, message: StructuredMessage, from_guest: bool) -> str | None:
+        """A Web Messaging message: its text, the files it carries, or its type."""
+        if from_guest:
+            who = f"{self.guest_name} (you)"
+        else:
+            sender = message.sender
+            name = (sender.nickname or sender.first_name) if sender is not None else None
+            role = "bot" if message.originating_entity == "Bot" else "agent"
+            who = f"{name or 'member'} ({role})"
+            self._agent = who
+        parts = [message.text] if message.text else []
+        parts += [
+            f"[file {content.filename or content.id or '?'}]"
+            for content in message.content
+            if isinstance(content, AttachmentContent)
+        ]
+        if parts:
+            return f"{who}: {' '.join(parts)}"
+        if message.type == "Event":
+            return None  # presence and the like: the end comes as ConversationEnded
+        return f"{who} [{message.type}]"
 
     def _joined(self, member_id: str | None) -> str | None:
         if member_id is not None:
@@ -171,7 +214,9 @@ def _named(member: WebChatMemberInfo) -> bool:
 
 def _timestamp_of(event: Event) -> datetime.datetime | None:
     if isinstance(event, MessageReceived):
-        message: WebChatMessage = event.message  # the chat command speaks Web Chat v2
+        message: WebChatMessage | StructuredMessage = event.message
+        if isinstance(message, StructuredMessage):
+            return message.time
         return message.timestamp
     if isinstance(event, (TypingStarted, MemberStateChanged)):
         return event.timestamp
