@@ -158,8 +158,9 @@ def test_the_web_messaging_session_has_one_import_path_webchat_async_messaging()
         assert obj.__module__.startswith("webchat_async.messaging.") and inspect.getdoc(obj)
     session = messaging.MessagingSession
     # The pinned names of issue 20.
-    for name in ("start", "send_message", "send_typing", "typing", "history",
-                 "send_attachment", "events", "aclose", "token", "capabilities"):  # fmt: skip
+    pinned = ("start", "send_message", "send_typing", "typing", "history", "send_attachment",
+              "events", "aclose", "token", "capabilities", "save")  # fmt: skip
+    for name in pinned:
         assert inspect.getdoc(getattr(session, name)), name
     start = inspect.signature(session.start).parameters
     assert {"deployment_id", "region", "base_url", "origin", "token"} <= set(start)

@@ -136,7 +136,8 @@ async def test_resume_with_the_same_token(simulator: Simulator) -> None:
     async with start(simulator) as first:
         await first.send_message("remember me")
         await collect_until(first, is_text("You said: remember me"))
-        token = first.token
+        token = first.save()
+        assert token == first.token
     async with start(simulator, token=token) as second:
         assert second.token == token
         past = [m.text async for m in second.history()]

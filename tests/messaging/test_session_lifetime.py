@@ -183,3 +183,29 @@ async def test_a_send_queued_while_a_frame_is_written_goes_at_once(
         # Nothing else will wake the reader (a quiet agent, no deadline for 30 s).
         echo = await asyncio.wait_for(sending, 2)
         assert echo.text == "meanwhile"
+
+
+async def test_a_start_cancelled_while_connecting_leaves_nothing_behind(quiet: Simulator) -> None:
+    from webchat_async._backoff import Backoff
+
+    quiet.faults.refuse_handshakes(1000, 503)  # never a socket: start keeps trying
+    options = fast_options(backoff=Backoff(initial=0.01, maximum=0.02, jitter=0.0))
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(start(quiet, options=options), 0.3)
+    assert not client_tasks()
+    quiet.faults.refuse_handshakes(0)
+    async with start(quiet, options=options) as session:  # and the next one works
+        await session.send_message("hi")
+
+
+async def test_no_socket_within_the_reconnect_window_fails_the_start(quiet: Simulator) -> None:
+    from webchat_async import StreamError
+    from webchat_async._backoff import Backoff
+
+    quiet.faults.refuse_handshakes(1000, 503)
+    options = fast_options(
+        backoff=Backoff(initial=0.01, maximum=0.02, jitter=0.0), max_reconnect_window=0.2
+    )
+    with pytest.raises(StreamError):
+        await asyncio.wait_for(start(quiet, options=options), 5)
+    assert not client_tasks()

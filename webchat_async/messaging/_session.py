@@ -305,6 +305,15 @@ class MessagingSession:
         ``MessagingSession.start(token=...)`` reattaches the session with it."""
         return self._core.token
 
+    def save(self) -> str:
+        """What reattaches this session elsewhere: its token, for
+        ``MessagingSession.start(token=...)`` (with the same deployment and host).
+
+        **A secret**: whoever holds it reads the conversation and writes in it as the
+        guest. Store it as you would a password (the worker's encrypted store, not a log).
+        """
+        return self._core.token
+
     @property
     def capabilities(self) -> Capabilities:
         """What Web Messaging supports: attachments and rich content; no roster, no media
