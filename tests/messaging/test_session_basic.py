@@ -266,3 +266,26 @@ async def test_the_token_and_jwt_stay_secret(
         text = record.getMessage() + repr(record.args) + str(record.exc_text)
         assert token not in text, record.name
         assert jwt not in text, record.name
+
+
+async def test_the_origin_goes_with_the_handshake_and_the_history(simulator: Simulator) -> None:
+    from webchat_async.models import WebChatDeployment
+
+    deployment = simulator.state.add_deployment(
+        WebChatDeployment(name="restricted", allowed_domains=["shop.example"])
+    )
+    assert deployment.id is not None
+    async with MessagingSession.start(
+        deployment_id=deployment.id, base_url=simulator.base_url, origin=ORIGIN, proxy=None
+    ) as session:
+        await session.send_message("from the shop")
+        # The history needs an allowed Origin too.
+        assert [m.text async for m in session.history()][-1] == "from the shop"
+    with pytest.raises(PermissionDeniedError):
+        await MessagingSession.start(
+            deployment_id=deployment.id,
+            base_url=simulator.base_url,
+            origin="https://evil.example",
+            proxy=None,
+        )
+    assert not client_tasks()
