@@ -18,6 +18,8 @@ from . import (
     event_delivery,
     import_time,
     many_sessions,
+    messaging_burst,
+    messaging_sessions,
     rest_call,
     rest_concurrent,
     rest_load,
@@ -36,6 +38,8 @@ BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     many_sessions.NAME: (True, False, many_sessions.run),
     import_time.NAME: (False, False, import_time.run),
     conversion.NAME: (False, False, conversion.run),
+    messaging_burst.NAME: (False, False, messaging_burst.run),
+    messaging_sessions.NAME: (True, False, messaging_sessions.run),
 }
 
 #: The counts of each benchmark: the full suite (a few minutes) and ``--quick``.
@@ -49,6 +53,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         many_sessions.NAME: {"counts": (100, 1000, 5000), "runs": 2},
         import_time.NAME: {"runs": 15},
         conversion.NAME: {"runs": 9, "repeat": 200},
+        messaging_burst.NAME: {"runs": 7, "messages": 20000},
+        messaging_sessions.NAME: {"counts": (100, 1000), "runs": 3},
     },
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
@@ -59,6 +65,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         many_sessions.NAME: {"counts": (100, 1000), "runs": 1},
         import_time.NAME: {"runs": 7},
         conversion.NAME: {"runs": 5, "repeat": 50},
+        messaging_burst.NAME: {"runs": 3, "messages": 2000},
+        messaging_sessions.NAME: {"counts": (100, 1000), "runs": 1},
     },
 }
 
