@@ -368,12 +368,6 @@ async def test_concurrent_sends_at_the_true_rate_limit_are_stored_once_in_call_o
     await _concurrent_sends(quiet, wire, "CHAOS messaging_sends_2_per_s", 5 * scale, options)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RateLimit (webchat_async/messaging/_sends.py) spaces frames by exactly the "
-    "period on the client's clock: a frame that reaches the service later than the next "
-    "one trips the service's count (reported to the session's author)",
-)
 async def test_the_rate_limit_holds_on_arrival_when_one_frame_arrives_late(
     quiet: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,7 +35,9 @@ class CoreOptions:
         echo_interval: seconds without a frame out before an ``echo`` keeps the session up.
         ack_timeout: seconds a send waits for its echo before the socket is recycled (the
             send is then looked up in the history).
-        rate_count, rate_period: at most ``rate_count`` ``onMessage`` per ``rate_period``.
+        rate_count, rate_period: at most ``rate_count`` ``onMessage`` per ``rate_period``
+            on the client's clock; 1.1 s, the service's 1 s and 0.1 s for a frame that
+            reaches the service later than the one after it (it counts arrivals).
         typing_interval: at most one ``Typing On`` per this many seconds.
         max_rejections: 4029 refusals of one send before it fails.
         remembered: message keys remembered for dedupe.
@@ -51,7 +53,7 @@ class CoreOptions:
     echo_interval: float = attrs.field(default=30.0, validator=_positive)
     ack_timeout: float = attrs.field(default=30.0, validator=_positive)
     rate_count: int = attrs.field(default=2, validator=_count)
-    rate_period: float = attrs.field(default=1.0, validator=_positive)
+    rate_period: float = attrs.field(default=1.1, validator=_positive)
     typing_interval: float = attrs.field(default=5.0, validator=_non_negative)
     max_rejections: int = attrs.field(default=5, validator=_count)
     remembered: int = attrs.field(default=DEFAULT_REMEMBERED, validator=_count)

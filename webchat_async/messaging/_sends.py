@@ -47,7 +47,9 @@ class RateLimit:
 
     The strictest reading of "2 per second" (docs/messaging-protocol.md#rate-limit
     [choice]): no window of ``period`` seconds, wherever it starts, holds more than
-    ``count`` frames, so whatever bucket the service keeps, this never trips it.
+    ``count`` frames, so whatever bucket the service keeps, this never trips it as long as
+    frames arrive as far apart as they left; the session's ``period`` is longer than the
+    service's by a margin for the frames that do not.
     :meth:`block` adds the service's own ``retryAfter``.
     """
 
