@@ -35,6 +35,7 @@ MARKERS = {
     "save_resume": "def pause(session: GuestSession)",
     "admin": "async def set_up(",
     "test_kit": "async def test_my_bot_survives_a_drop",
+    "messaging": "async def first_answer() -> str | None:",
 }
 
 
@@ -152,3 +153,11 @@ def test_the_readme_simulator_example_passes(pytester: pytest.Pytester, mode: st
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=1)
+
+
+async def test_the_web_messaging_block_gets_the_agents_first_answer() -> None:
+    async with Simulator(port=0, heartbeat_interval=None) as sim:
+        namespace = run(for_simulator(block("messaging"), sim))
+        answer = await asyncio.wait_for(namespace["first_answer"](), 30)
+    # The simulator's agent greets a new Web Messaging guest after the first message.
+    assert answer == GREETING
