@@ -3,11 +3,12 @@ awaited (the session) or used with ``async with`` (the session, closed at the en
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Starter"]
+__all__ = ["Starter", "close_on_exit"]
 
 
 class _Closing(Protocol):
@@ -50,3 +51,17 @@ class Starter(Generic[S]):
             return
         self._session = None
         await session.__aexit__(exc_type, exc, tb)
+
+
+async def close_on_exit(
+    aclose: Callable[[], Awaitable[None]], exc: BaseException | None, logger: logging.Logger
+) -> None:
+    """A session's ``__aexit__``: close it; when the block raised, the block's own error
+    wins, and an error while closing is only logged."""
+    if exc is None:
+        await aclose()
+        return
+    try:
+        await aclose()
+    except Exception as close_error:
+        logger.warning("error while closing the session: %r", close_error)

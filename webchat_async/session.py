@@ -84,6 +84,7 @@ from ._options import UNSET, SessionOptions, Unset, check_interval, merge_option
 from ._rules import ENDED_CODE
 from ._saved import SavedSession
 from ._starter import Starter as _Starter
+from ._starter import close_on_exit
 from ._validate import check_message_text, check_no_controls
 from .api import WebChatApi
 from .errors import (
@@ -825,14 +826,7 @@ class GuestSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            await self.aclose()
-            return
-        # The block's own error wins: close without leaving errors masking it.
-        try:
-            await self.aclose()
-        except Exception as close_error:
-            logger.warning("error while closing the session: %r", close_error)
+        await close_on_exit(self.aclose, exc, logger)
 
 
 async def _close_all(apis: tuple[WebChatApi, ...] | list[WebChatApi]) -> None:

@@ -57,7 +57,7 @@ from .._aio import cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
 from .._events import Event, MessageReceived
 from .._http import HttpClient
-from .._starter import Starter
+from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
 from ..auth import BearerAuth
 from ..errors import SessionClosedError, StreamError, WebChatError
@@ -784,11 +784,4 @@ class MessagingSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            await self.aclose()
-            return
-        # The block's own error wins.
-        try:
-            await self.aclose()
-        except Exception as close_error:
-            logger.warning("error while closing the session: %r", close_error)
+        await close_on_exit(self.aclose, exc, logger)
