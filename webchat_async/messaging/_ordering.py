@@ -16,8 +16,6 @@ import heapq
 from collections import deque
 from collections.abc import Hashable
 
-import attrs
-
 from ._models import StructuredMessage
 
 __all__ = ["DEFAULT_REMEMBERED", "Reorder", "Seen", "message_key"]
@@ -84,14 +82,19 @@ class Seen:
                 self._floor_keys.add(old_key)
 
 
-@attrs.define(order=True)
 class _Held:
-    # Heap order: channel time, then arrival order (stable for equal times).
-    sort_time: datetime.datetime
-    seq: int
-    arrived: float = attrs.field(order=False)
-    message: StructuredMessage = attrs.field(order=False)
-    released: bool = attrs.field(default=False, order=False)
+    """A message in the window. Kept in the heap as ``(sort_time, seq, held)``: tuples
+    compare in C, and ``seq`` is unique, so the comparison never reaches ``held``."""
+
+    __slots__ = ("arrived", "message", "released", "sort_key")
+
+    def __init__(
+        self, sort_key: tuple[datetime.datetime, int], arrived: float, message: StructuredMessage
+    ) -> None:
+        self.sort_key = sort_key
+        self.arrived = arrived
+        self.message = message
+        self.released = False
 
 
 _NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
@@ -117,7 +120,7 @@ class Reorder:
         if not window >= 0:
             raise ValueError("window must be >= 0")
         self.window = window
-        self._heap: list[_Held] = []
+        self._heap: list[tuple[datetime.datetime, int, _Held]] = []
         self._arrivals: deque[_Held] = deque()
         self._keys: set[Hashable] = set()
         self._seq = 0
@@ -132,14 +135,17 @@ class Reorder:
     def add(self, message: StructuredMessage, now: float) -> None:
         """Hold ``message`` (a repeat of a held message is ignored)."""
         key = message_key(message)
-        if key in self._keys:
+        keys = self._keys
+        if key in keys:
             return
-        self._keys.add(key)
+        keys.add(key)
         self._seq += 1
         # A clock that steps back must not make the arrivals unordered.
-        self._last = arrived = max(now, self._last)
-        held = _Held(message.time or _NEVER, self._seq, arrived, message)
-        heapq.heappush(self._heap, held)
+        if now > self._last:
+            self._last = now
+        sort_key = (message.time or _NEVER, self._seq)
+        held = _Held(sort_key, self._last, message)
+        heapq.heappush(self._heap, (*sort_key, held))
         self._arrivals.append(held)
 
     def due(self) -> float | None:
@@ -159,14 +165,13 @@ class Reorder:
             held = arrivals.popleft()
             if held.released:
                 continue
-            key = (held.sort_time, held.seq)
-            if until is None or key > until:
-                until = key
+            if until is None or held.sort_key > until:
+                until = held.sort_key
         if until is None:
             return []
         heap = self._heap
         out: list[StructuredMessage] = []
-        while heap and (heap[0].sort_time, heap[0].seq) <= until:
+        while heap and (heap[0][0], heap[0][1]) <= until:
             out.append(self._pop())
         return out
 
@@ -179,7 +184,7 @@ class Reorder:
         return out
 
     def _pop(self) -> StructuredMessage:
-        held = heapq.heappop(self._heap)
+        held = heapq.heappop(self._heap)[2]
         held.released = True
         self._keys.discard(message_key(held.message))
         return held.message

@@ -197,6 +197,11 @@ class MessagingCore:
         out, self._out = self._out, []
         return out
 
+    def has_outputs(self) -> bool:
+        """Whether :meth:`outputs` has work (the driver feeds no frame past one that gave
+        some, so each output is carried out before the next frame)."""
+        return bool(self._out)
+
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None``."""
         return self._events.popleft() if self._events else None
@@ -611,18 +616,20 @@ class MessagingCore:
     # -- the pump ----------------------------------------------------------------------
 
     def _pump(self, now: float) -> None:
-        if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
-            self._recycle("no answer to configureSession or getJwt")
-            return
-        if self.state is State.SYNCING and self._history is not None:
-            again = self._history.retry(now)
-            if again is not None:
-                self._out.append(again)
         if self.state is not State.LIVE:
+            if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
+                self._recycle("no answer to configureSession or getJwt")
+                return
+            if self.state is State.SYNCING and self._history is not None:
+                again = self._history.retry(now)
+                if again is not None:
+                    self._out.append(again)
             return
-        self._deliver(self._reorder.release(now))
-        if self.state is not State.LIVE:
-            return
+        released = self._reorder.release(now)
+        if released:
+            self._deliver(released)
+            if self.state is not State.LIVE:
+                return
         options = self._options
         expires_at = self._expires_at
         if expires_at is not None and self._warned_for != expires_at:

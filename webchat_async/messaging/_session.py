@@ -46,6 +46,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -120,6 +121,7 @@ class MessagingSession:
         "_core",
         "_failure",
         "_failure_seen",
+        "_frames",
         "_hosts",
         "_http",
         "_kick",
@@ -127,6 +129,7 @@ class MessagingSession:
         "_origin",
         "_owns_http",
         "_page_size",
+        "_paused",
         "_ping_interval",
         "_proxy",
         "_queue_size",
@@ -168,6 +171,10 @@ class MessagingSession:
         self._clock = clock
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        # Frames read from the socket, not yet fed to the core (see _run).
+        self._frames: deque[str | bytes] = deque()
+        # The socket is not read: the consumer is behind (its take pokes the driver).
+        self._paused = False
         # Calls waiting for their send's SendDone / SendFailed, by send id.
         self._sends: dict[int, asyncio.Future[StructuredMessage | None]] = {}
         # The bytes of attachments on their way, by send id (dropped when the send ends).
@@ -519,7 +526,8 @@ class MessagingSession:
         while True:
             event = core.take()
             if event is not None:
-                self._poke()  # room again: the reader may read the socket
+                if self._paused:
+                    self._poke()  # room again: the socket may be read
                 return event
             if self._failure is not None:
                 self._failure_seen = True
@@ -549,13 +557,22 @@ class MessagingSession:
     # -- the reader ----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        """Feed the core and carry out its outputs until the session is over."""
+        """Feed the core and carry out its outputs until the session is over.
+
+        The socket is read by its own task (:meth:`_read`), which moves every frame the
+        websocket library has buffered into ``_frames`` without a task or a wait per frame;
+        this loop feeds them to the core a batch at a time. It stops at a frame that gives
+        the core work to carry out (a send, a close), so each output is carried out before
+        the next frame is fed, exactly as if frames came one by one.
+        """
         core = self._core
+        frames = self._frames
         loop = asyncio.get_running_loop()
         tasks: dict[asyncio.Task[Any], Output] = {}
-        receiving: asyncio.Task[str | bytes] | None = None
+        reading: asyncio.Task[None] | None = None
         opening: asyncio.Task[ClientConnection] | None = None
         open_at: float | None = None  # loop time the next socket is due
+        dropped: tuple[str, int | None] | None = None  # the read failed: after the frames
         try:
             core.start(self._clock())
             while True:
@@ -569,9 +586,12 @@ class MessagingSession:
                     elif isinstance(output, OpenSocket):
                         open_at = loop.time() + output.delay
                     elif isinstance(output, CloseSocket):
-                        if receiving is not None:
-                            await cancel_and_wait(receiving)
-                            receiving = None
+                        # Frames read but not fed were still the socket's: gone with it.
+                        frames.clear()
+                        dropped = None
+                        if reading is not None:
+                            await cancel_and_wait(reading)
+                            reading = None
                         await self._drop(output.reason, None)
                     elif isinstance(output, FetchHistory):
                         tasks[loop.create_task(self._page(output))] = output
@@ -583,51 +603,94 @@ class MessagingSession:
                 if core.ended and self._ws is None:
                     self._kick = None
                     break
+                if dropped is not None and not frames:
+                    reason, code = dropped
+                    dropped = None
+                    await self._drop(reason, code)
+                    continue  # the drop's outputs first
                 if open_at is not None and opening is None and loop.time() >= open_at:
                     open_at = None
                     opening = loop.create_task(self._connect())
                 ws = self._ws
-                if receiving is None and ws is not None and self._room():
-                    receiving = loop.create_task(ws.recv())
-                waiting: set[asyncio.Future[Any]] = {kick, *tasks}
-                if receiving is not None:
-                    waiting.add(receiving)
-                if opening is not None:
-                    waiting.add(opening)
-                timeout = self._timeout(loop, open_at if opening is None else None)
-                try:
-                    done, _ = await asyncio.wait(
-                        waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    self._kick = None
-                    kick.cancel()
+                self._paused = False
+                if reading is None and ws is not None and dropped is None:
+                    if self._room():
+                        reading = loop.create_task(self._read(ws))
+                    else:
+                        self._paused = True  # a consumer's take pokes the loop
+                if frames:
+                    done: set[asyncio.Future[Any]] = set()  # fed below, without a wait
+                else:
+                    waiting: set[asyncio.Future[Any]] = {kick, *tasks}
+                    if reading is not None:
+                        waiting.add(reading)
+                    if opening is not None:
+                        waiting.add(opening)
+                    timeout = self._timeout(loop, open_at if opening is None else None)
+                    try:
+                        done, _ = await asyncio.wait(
+                            waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        self._kick = None
+                        kick.cancel()
                 if opening is not None and opening in done:
                     finished, opening = opening, None
                     self._opened(finished)
-                if receiving is not None and receiving in done:
-                    finished_recv, receiving = receiving, None
-                    await self._received(finished_recv)
+                if reading is not None and reading.done():
+                    finished_read, reading = reading, None
+                    dropped = self._read_ended(finished_read)
                 for task in [t for t in done if t in tasks]:
                     self._answered(tasks.pop(task), task)
+                now = self._clock()
+                while frames:
+                    core.frame_received(decode_frame(frames.popleft()), now)
+                    if core.has_outputs() or core.ended:
+                        break
                 deadline = core.deadline()
-                if deadline is not None and self._clock() >= deadline:
-                    core.advance(self._clock())
+                if deadline is not None and now >= deadline:
+                    core.advance(now)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("Web Messaging session failed: %r", exc)
             self._failure = exc
         finally:
-            pending = [*tasks, *(t for t in (receiving, opening) if t is not None)]
+            self._kick = None
+            pending = [*tasks, *(t for t in (reading, opening) if t is not None)]
             for task in pending:
                 await cancel_and_wait(task)
+            frames.clear()
             await self._close_socket()
             error = self._failure or core.failure or SessionClosedError("the session is closed")
             for future in self._sends.values():
                 if not future.done():
                     future.set_exception(error)
             self._wake()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Move frames from the socket to ``_frames`` while there is room for them.
+
+        Returns when there is none (the driver starts it again once the consumer has
+        taken events); raises what the socket raised when it dropped. ``recv`` returns at
+        once while the library holds frames, so a burst is moved in one go.
+        """
+        frames = self._frames
+        while self._room():
+            frames.append(await ws.recv())
+            kick = self._kick
+            if kick is not None and not kick.done():
+                kick.set_result(None)
+
+    def _read_ended(self, task: asyncio.Task[None]) -> tuple[str, int | None] | None:
+        """Why the read of the socket ended: ``None`` for no room, else the drop."""
+        try:
+            task.result()
+        except (ConnectionClosed, OSError) as exc:
+            reason, code = close_info(exc)
+            logger.info("Web Messaging socket dropped: %s (code %s)", reason, code)
+            return reason, code
+        return None
 
     def _room(self) -> bool:
         """Whether to read the next frame, given the events the consumer has not taken.
@@ -637,7 +700,7 @@ class MessagingSession:
         reading events must not wait for ever for an echo left unread. Never beyond twice
         ``queue_size``: then the websocket library's buffer and TCP hold the service back.
         """
-        queued = self._core.queued()
+        queued = self._core.queued() + len(self._frames)
         if queued < self._queue_size:
             return True
         busy = bool(self._sends) or self._core.state is not State.LIVE
@@ -690,16 +753,6 @@ class MessagingSession:
             return
         self._ws = ws
         core.socket_opened(self._clock())
-
-    async def _received(self, task: asyncio.Task[str | bytes]) -> None:
-        try:
-            text = task.result()
-        except (ConnectionClosed, OSError) as exc:
-            reason, code = close_info(exc)
-            logger.info("Web Messaging socket dropped: %s (code %s)", reason, code)
-            await self._drop(reason, code)
-            return
-        self._core.frame_received(decode_frame(text), self._clock())
 
     async def _drop(self, reason: str, code: int | None) -> None:
         """The socket is gone (or is to go): close it and tell the core."""

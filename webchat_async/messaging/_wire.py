@@ -257,10 +257,7 @@ def _message(body: Any) -> StructuredMessage:
         channel_message_id = _str(c, "messageId")
         sent_by = c.get("from")
         if sent_by is not None:
-            f = _obj(sent_by, "channel.from")
-            sender = Participant(
-                _str(f, "nickname"), _str(f, "firstName"), _str(f, "lastName"), _str(f, "image")
-            )
+            sender = _participant(_obj(sent_by, "channel.from"))
     content = b.get("content")
     events = b.get("events")
     metadata = b.get("metadata")
@@ -277,6 +274,22 @@ def _message(body: Any) -> StructuredMessage:
         _str_map(metadata, "metadata") if metadata else {},
         _str(b, "originatingEntity"),
     )
+
+
+# The senders decoded lately: a chat has few, and a frozen Participant can be shared, so
+# a burst from one agent makes one. Bounded: cleared when full.
+_SENDERS: dict[tuple[str | None, ...], Participant] = {}
+_MAX_SENDERS = 256
+
+
+def _participant(f: dict[str, Any]) -> Participant:
+    key = (_str(f, "nickname"), _str(f, "firstName"), _str(f, "lastName"), _str(f, "image"))
+    sender = _SENDERS.get(key)
+    if sender is None:
+        if len(_SENDERS) >= _MAX_SENDERS:
+            _SENDERS.clear()
+        sender = _SENDERS[key] = Participant(*key)
+    return sender
 
 
 def _contents(value: Any) -> tuple[Content, ...]:
