@@ -73,7 +73,7 @@ from ._models import (
     UploadSuccess,
 )
 from ._options import CoreOptions
-from ._ordering import Reorder, Seen
+from ._ordering import Reorder, Seen, message_key
 from ._outputs import (
     CloseSocket,
     FetchHistory,
@@ -322,8 +322,13 @@ class MessagingCore:
 
     # -- inputs: frames ----------------------------------------------------------------
 
-    def frame_received(self, frame: Frame, now: float) -> None:
-        """One decoded server frame (:func:`~._wire.decode_frame`)."""
+    def frame_received(self, frame: Frame, now: float, *, pump: bool = True) -> None:
+        """One decoded server frame (:func:`~._wire.decode_frame`).
+
+        ``pump=False`` leaves the timed work (releases, sends, echoes) to the next
+        :meth:`advance`: a driver feeding a batch of frames at one ``now`` calls it once
+        after the batch, or as soon as a frame gives :meth:`outputs` something.
+        """
         if self.state in _ENDED:
             return
         body = frame.body
@@ -355,7 +360,8 @@ class MessagingCore:
         elif isinstance(body, Unknown):
             self._events.append(UnknownEvent(body.raw, body.reason))
         # AttachmentDeleted, SessionCleared (a ConnectionClosedEvent follows): nothing to do.
-        self._pump(now)
+        if pump:
+            self._pump(now)
 
     def _message(self, frame: Frame, message: StructuredMessage, now: float) -> None:
         metadata = message.metadata
@@ -379,7 +385,8 @@ class MessagingCore:
                 if not message.inbound:
                     self._events.append(TypingStarted("", None, message.time))
                 return  # momentary: neither held nor remembered
-        if message in self._seen or message in self._reorder:
+        key = message_key(message)
+        if self._seen.has(key, message.time) or self._reorder.holds(key):
             return
         self._know(message)
         self._reorder.add(message, now)  # released only while LIVE (after a sync)
@@ -750,14 +757,15 @@ class MessagingCore:
 
     def _deliver(self, messages: list[StructuredMessage]) -> None:
         ended = False
+        seen = self._seen
+        events = self._events
         for message in messages:
-            if message in self._seen:
+            if not seen.add(message):
                 continue
-            self._seen.add(message)
             if ends_conversation(message):
                 ended = True  # after everything released with it, and everything held
             else:
-                self._events.append(MessageReceived(message, message.inbound))
+                events.append(MessageReceived(message, message.inbound))
         if ended:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 

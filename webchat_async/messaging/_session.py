@@ -105,7 +105,14 @@ class _EventIterator:
         return self
 
     async def __anext__(self) -> Event:
-        return await self._session._next_event()
+        session = self._session
+        # The common case inline (an event is there, the socket is being read): one
+        # coroutine per event, not two.
+        if not session._paused:
+            event = session._core.take()
+            if event is not None:
+                return event
+        return await session._next_event()
 
 
 class MessagingSession:
@@ -643,13 +650,17 @@ class MessagingSession:
                 for task in [t for t in done if t in tasks]:
                     self._answered(tasks.pop(task), task)
                 now = self._clock()
-                while frames:
-                    core.frame_received(decode_frame(frames.popleft()), now)
-                    if core.has_outputs() or core.ended:
-                        break
-                deadline = core.deadline()
-                if deadline is not None and now >= deadline:
+                if frames:
+                    # The core's timed work once per batch, not per frame.
+                    while frames:
+                        core.frame_received(decode_frame(frames.popleft()), now, pump=False)
+                        if core.has_outputs() or core.ended:
+                            break
                     core.advance(now)
+                else:
+                    deadline = core.deadline()
+                    if deadline is not None and now >= deadline:
+                        core.advance(now)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
