@@ -389,4 +389,6 @@ AnyEvent: TypeAlias = (
     | StreamReconnected
     | ConversationEnded
     | UnknownEvent
+    | SessionExpiring
+    | SessionClosed
 )

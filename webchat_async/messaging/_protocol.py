@@ -591,6 +591,19 @@ class MessagingCore:
         send.custom_attributes = custom_attributes
         return self._enqueue(send, now)
 
+    def withdraw(self, send_id: int) -> bool:
+        """Take back send ``send_id`` if nothing of it has gone out yet (still queued, for
+        its turn or the rate limit): ``True`` when it is withdrawn, and then no
+        :class:`SendDone` / :class:`SendFailed` comes for it. A send already on the wire
+        goes on (the service may have stored it)."""
+        for send in self._queue:
+            if send.id == send_id:
+                if send.phase is not Phase.QUEUED or send.attachment_id is not None:
+                    return False
+                self._queue.remove(send)
+                return True
+        return False
+
     def send_typing(self, now: float) -> int:
         """Queue a typing indicator (completes at once within ``typing_interval`` of the last)."""
         self._check_open()

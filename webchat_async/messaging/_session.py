@@ -49,14 +49,14 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from .._aio import cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
-from .._events import Event, MessageReceived
+from .._events import AnyEvent, Event, MessageReceived
 from .._http import HttpClient
 from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
@@ -104,15 +104,15 @@ class _EventIterator:
     def __aiter__(self) -> _EventIterator:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> AnyEvent:
         session = self._session
         # The common case inline (an event is there, the socket is being read): one
         # coroutine per event, not two.
         if not session._paused:
             event = session._core.take()
             if event is not None:
-                return event
-        return await session._next_event()
+                return cast("AnyEvent", event)
+        return cast("AnyEvent", await session._next_event())
 
 
 class MessagingSession:
@@ -360,8 +360,9 @@ class MessagingSession:
         limit): a 4029 is waited out and the message sent again, so many sends started at
         once simply take longer. A send whose socket dropped before its echo is looked up
         in the history before it goes again: never lost, never doubled
-        (docs/messaging-protocol.md#sends-across-drops). Cancelling the call does not take
-        the message back: it was queued and goes out in its turn.
+        (docs/messaging-protocol.md#sends-across-drops). Cancelling the call while the
+        message still waits for its turn takes it back (it is never sent); once its frame
+        is out, it goes on (the service may have stored it already).
 
         Raises at once :class:`~webchat_async.errors.SessionReadOnlyError` (409) once the
         conversation has ended, :class:`~webchat_async.errors.SessionExpiredError` /
@@ -466,6 +467,11 @@ class MessagingSession:
         self._poke()
         try:
             return await future
+        except asyncio.CancelledError:
+            # Cancelled before it went out: it is not sent (as if never called). Once on
+            # the wire it goes on: the service may already have stored it.
+            self._core.withdraw(send_id)
+            raise
         finally:
             self._sends.pop(send_id, None)
 
