@@ -49,7 +49,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -78,6 +78,9 @@ from ._outputs import (
 from ._protocol import MessagingCore, State
 from ._socket import Hosts, Refused, SocketFailed, close_info, fetch_page, open_socket, upload
 from ._wire import decode_frame, decode_page
+
+if TYPE_CHECKING:  # the api module is loaded only by a caller that passes one
+    from ..api import WebChatApi
 
 __all__ = ["MessagingSession"]
 
@@ -134,7 +137,6 @@ class MessagingSession:
         "_kick",
         "_open_timeout",
         "_origin",
-        "_owns_http",
         "_page_size",
         "_paused",
         "_ping_interval",
@@ -157,7 +159,6 @@ class MessagingSession:
         hosts: Hosts,
         origin: str,
         http: HttpClient,
-        owns_http: bool,
         queue_size: int,
         open_timeout: float,
         ping_interval: float,
@@ -168,7 +169,6 @@ class MessagingSession:
         self._hosts = hosts
         self._origin = origin
         self._http = http
-        self._owns_http = owns_http
         self._queue_size = queue_size
         self._open_timeout = open_timeout
         self._ping_interval = ping_interval
@@ -208,7 +208,7 @@ class MessagingSession:
         token: str | None = None,
         start_new: bool = False,
         options: CoreOptions | None = None,
-        http: HttpClient | None = None,
+        api: WebChatApi | None = None,
         queue_size: int = 1000,
         open_timeout: float = 10.0,
         ping_interval: float = 15.0,
@@ -234,8 +234,10 @@ class MessagingSession:
             start_new: ask for a new conversation (after the last one became read-only).
             options: the protocol's tuning (:class:`~webchat_async.messaging.CoreOptions`:
                 reorder window, rate limit, expiry warning, ...).
-            http: a shared :class:`~webchat_async._http.HttpClient` for the history and
-                uploads (not closed by the session); by default the session's own.
+            api: a shared :class:`~webchat_async.WebChatApi` whose connection pool the
+                session uses for the history and uploads (as
+                :class:`~webchat_async.GuestSession` does; neither closes it): a thousand
+                sessions then share one pool. By default the session has its own.
             queue_size: events held for the consumer before the socket is no longer read
                 (up to twice as many while a send waits for its echo).
             open_timeout: seconds allowed for one websocket handshake.
@@ -272,8 +274,8 @@ class MessagingSession:
         opts = options if options is not None else CoreOptions()
 
         async def open_() -> MessagingSession:
-            owns = http is None
-            client = HttpClient() if http is None else http
+            # Derived from the api's: the same pool, which closing the session leaves open.
+            client = HttpClient() if api is None else api._http.derive()
             core = MessagingCore(
                 token=token, deployment_id=deployment_id, options=opts, start_new=start_new
             )
@@ -283,7 +285,6 @@ class MessagingSession:
                 hosts=hosts,
                 origin=origin,
                 http=client,
-                owns_http=owns,
                 queue_size=queue_size,
                 open_timeout=open_timeout,
                 ping_interval=ping_interval,
@@ -842,8 +843,7 @@ class MessagingSession:
                 if not future.done():
                     future.set_exception(SessionClosedError("the session is closed"))
             self._wake()
-            if self._owns_http:
-                await self._http.aclose()
+            await self._http.aclose()
 
     async def __aenter__(self) -> MessagingSession:
         return self
