@@ -102,6 +102,10 @@ class State(enum.Enum):
     EXPIRED = "expired"
     CLOSED = "closed"
 
+    # Members are singletons compared by identity: hashing by identity (in C) keeps the
+    # per-frame `state in _ENDED` off Enum's Python-level __hash__.
+    __hash__ = object.__hash__
+
 
 _ENDED = frozenset({State.READ_ONLY, State.EXPIRED, State.CLOSED})
 
