@@ -56,6 +56,7 @@ from websockets.exceptions import ConnectionClosed
 from .._aio import cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
 from .._events import Event, MessageReceived
+from .._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
 from .._http import HttpClient
 from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
@@ -104,7 +105,7 @@ class _EventIterator:
         return self
 
     async def __anext__(self) -> Event:
-        return await self._session._next_event()
+        return await self._session._fanout.next_primary()
 
 
 class MessagingSession:
@@ -120,6 +121,7 @@ class MessagingSession:
         "_core",
         "_failure",
         "_failure_seen",
+        "_fanout",
         "_hosts",
         "_http",
         "_kick",
@@ -180,6 +182,7 @@ class MessagingSession:
         self._failure_seen = False
         self._refusal: WebChatError | None = None
         self._closed = False
+        self._fanout: Fanout[Event] = Fanout(self._next_event, self._is_closed)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -507,8 +510,21 @@ class MessagingSession:
 
     def events(self) -> _EventIterator:
         """An async iterator of the events; several in turn continue one another. It stops
-        after :class:`~webchat_async.ConversationEnded`."""
+        after :class:`~webchat_async.ConversationEnded`.
+
+        One consumer at a time: a second one reading while another waits raises
+        :class:`~webchat_async.errors.ConcurrentIterationError`; every further consumer
+        uses :meth:`subscribe`.
+        """
         return _EventIterator(self)
+
+    def subscribe(self, *, limit: int = DEFAULT_SUBSCRIBER_LIMIT) -> Subscription[Event]:
+        """A copy of every event delivered from now on, for one more consumer; as
+        :meth:`webchat_async.GuestSession.subscribe` (docs/events.md#several-consumers)."""
+        return self._fanout.subscribe(limit)
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)
