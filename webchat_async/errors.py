@@ -317,4 +317,10 @@ class SubscriberLagError(WebChatError):
         self.behind = behind
 
 
-__all__ += ["ConcurrentIterationError", "SubscriberLagError"]
+class SessionInUseError(WebChatError):
+    """The conversation is already live: in this :class:`~webchat_async.service.
+    SessionRegistry`, or (its lease held) in another process. Resuming it again would
+    attach a second socket to the same guest (docs/service.md#the-same-saved-session-twice)."""
+
+
+__all__ += ["ConcurrentIterationError", "SubscriberLagError", "SessionInUseError"]
