@@ -46,3 +46,15 @@ async def test_admin_page_lists_every_route_and_agent_action_with_its_fields(
             assert f"`{field}`" in row, (action, field)
     for action in _admin._FAULT_ACTIONS:
         assert f"`{action}`" in page, action
+
+
+def test_service_page_says_what_a_restart_does_to_open_chats() -> None:
+    from webchat_async.service import _MODES
+
+    text = (DOCS / "service.md").read_text()
+    # The default a service author must know about, stated as the code has it.
+    assert SessionOptions().leave_on_exit is True
+    assert "`leave_on_exit=True`" in text
+    rows = re.findall(r"^\| `\"(\w+)\"`", text, re.M)
+    assert sorted(rows) == sorted(_MODES)
+    assert "## The same saved session resumed twice" in text
