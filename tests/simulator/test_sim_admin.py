@@ -252,3 +252,25 @@ async def test_admin_say_refuses_a_text_that_is_not_a_string(
         f"{ADMIN}/conversations/{guest.id}/agent", json={"action": "say", "text": 5}
     )
     assert answer.status_code == 400 and "string" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "delay", "n": 1}, "seconds"),  # a required argument left out
+        ({"action": "delay", "seconds": 1, "count": 2}, "count"),
+        ({"action": "rate_limit", "n": 1, "retryAfterSeconds": 2}, "retry_after_seconds"),
+    ],
+)
+async def test_fault_actions_name_the_missing_or_unknown_field(
+    simulator: Simulator, http: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    answer = await http.post(f"{ADMIN}/faults", json=body)
+    assert answer.status_code == 400 and answer.json()["field"] == field, answer.text
+    assert simulator.faults.pending() == {}  # refused: nothing armed
+
+
+async def test_heartbeats_refuse_a_field(simulator: Simulator, http: httpx.AsyncClient) -> None:
+    answer = await http.post(f"{ADMIN}/heartbeats", json={"count": 3})
+    assert answer.status_code == 400 and answer.json()["field"] == "count"
+    assert (await http.post(f"{ADMIN}/heartbeats")).status_code == 200

@@ -211,6 +211,17 @@ def _fields(
     return None
 
 
+def _parameters(method: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A fault switch's keyword arguments: those without a default, then the others."""
+    required: list[str] = []
+    optional: list[str] = []
+    for name, parameter in inspect.signature(method).parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        (required if parameter.default is parameter.empty else optional).append(name)
+    return tuple(required), tuple(optional)
+
+
 # The fields of each agent action (besides "action"): required, then optional.
 _AGENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "say": (("text",), ()),
@@ -267,8 +278,16 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         if action not in _FAULT_ACTIONS:
             return _error(400, f"action must be one of {sorted(_FAULT_ACTIONS)}")
         kwargs = {_snake(k): v for k, v in data.items()}
+        switch = getattr(sim.faults, action)
+        refused = _fields(
+            {"action": action, **kwargs},
+            action,
+            *_parameters(switch),
+        )
+        if refused is not None:
+            return refused
         try:
-            result = getattr(sim.faults, action)(**kwargs)
+            result = switch(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
         except LimitError as exc:
@@ -282,6 +301,12 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         return web.Response(status=204)
 
     async def post_heartbeats(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        refused = _fields({"action": None, **data}, "heartbeats", ())
+        if refused is not None:
+            return refused
         return web.json_response({"sent": await sim.send_heartbeats()})
 
     async def post_agent(request: web.Request) -> web.Response:
