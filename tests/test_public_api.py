@@ -19,7 +19,7 @@ EXPORTS = {
     # events
     "Event", "AnyEvent", "MessageReceived", "TypingStarted", "MemberStateChanged", "MemberJoined",
     "MemberLeft", "MediaRequestReceived", "StreamDisconnected", "StreamReconnected",
-    "ConversationEnded", "UnknownEvent",
+    "ConversationEnded", "UnknownEvent", "SessionExpiring", "SessionClosed",
     # errors
     "WebChatError", "ApiError", "BadRequestError", "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "RateLimitError",

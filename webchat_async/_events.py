@@ -397,4 +397,6 @@ AnyEvent: TypeAlias = (
     | StreamReconnected
     | ConversationEnded
     | UnknownEvent
+    | SessionExpiring
+    | SessionClosed
 )

@@ -181,6 +181,13 @@ class Fanout(Generic[_T]):
         return log
 
     @property
+    def alone(self) -> bool:
+        """Whether a read of ``events()`` may take from the source inline: no subscriber
+        (nor events that ``events()`` has yet to read from the log) and no other read of
+        ``events()`` waiting."""
+        return self._primary is None and not self._primary_busy
+
+    @property
     def subscribers(self) -> int:
         """How many subscriptions are attached."""
         if self._made_log is None:
