@@ -23,6 +23,7 @@ from . import (
     rest_call,
     rest_concurrent,
     rest_load,
+    subscribers,
 )
 from ._harness import Result, SimulatorProcess, raise_open_files_limit
 
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     conversion.NAME: (False, False, conversion.run),
     messaging_burst.NAME: (False, False, messaging_burst.run),
     messaging_sessions.NAME: (True, False, messaging_sessions.run),
+    subscribers.NAME: (True, True, subscribers.run),
 }
 
 #: The counts of each benchmark: the full suite (a few minutes) and ``--quick``.
@@ -55,6 +57,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         conversion.NAME: {"runs": 9, "repeat": 200},
         messaging_burst.NAME: {"runs": 7, "messages": 20000},
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 3},
+        subscribers.NAME: {"runs": 7, "messages": 5000},
     },
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
@@ -67,6 +70,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         conversion.NAME: {"runs": 5, "repeat": 50},
         messaging_burst.NAME: {"runs": 3, "messages": 2000},
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 1},
+        subscribers.NAME: {"runs": 3, "messages": 1000},
     },
 }
 

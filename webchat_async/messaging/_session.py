@@ -57,6 +57,7 @@ from websockets.exceptions import ConnectionClosed
 from .._aio import cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
 from .._events import AnyEvent, Event, MessageReceived
+from .._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
 from .._http import HttpClient
 from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
@@ -109,13 +110,14 @@ class _EventIterator:
 
     async def __anext__(self) -> AnyEvent:
         session = self._session
-        # The common case inline (an event is there, the socket is being read): one
-        # coroutine per event, not two.
-        if not session._paused:
+        fanout = session._fanout
+        # The common case inline (no subscriber and no other reader, an event is there,
+        # the socket is being read): one coroutine per event, not two.
+        if fanout.alone and not session._paused:
             event = session._core.take()
             if event is not None:
                 return cast("AnyEvent", event)
-        return cast("AnyEvent", await session._next_event())
+        return cast("AnyEvent", await fanout.next_primary())
 
 
 class MessagingSession:
@@ -131,6 +133,7 @@ class MessagingSession:
         "_core",
         "_failure",
         "_failure_seen",
+        "_fanout",
         "_frames",
         "_hosts",
         "_http",
@@ -194,6 +197,7 @@ class MessagingSession:
         self._failure_seen = False
         self._refusal: WebChatError | None = None
         self._closed = False
+        self._fanout: Fanout[Event] = Fanout(self._next_event, self._is_closed)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -528,8 +532,21 @@ class MessagingSession:
 
     def events(self) -> _EventIterator:
         """An async iterator of the events; several in turn continue one another. It stops
-        after :class:`~webchat_async.ConversationEnded`."""
+        after :class:`~webchat_async.ConversationEnded`.
+
+        One consumer at a time: a second one reading while another waits raises
+        :class:`~webchat_async.errors.ConcurrentIterationError`; every further consumer
+        uses :meth:`subscribe`.
+        """
         return _EventIterator(self)
+
+    def subscribe(self, *, limit: int = DEFAULT_SUBSCRIBER_LIMIT) -> Subscription[AnyEvent]:
+        """A copy of every event delivered from now on, for one more consumer; as
+        :meth:`webchat_async.GuestSession.subscribe` (docs/events.md#several-consumers)."""
+        return cast("Subscription[AnyEvent]", self._fanout.subscribe(limit))
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)
