@@ -107,14 +107,14 @@ async def _oversize(sim: Simulator, conversation_id: str) -> str:
     return f"sent to {sent} socket(s)"
 
 
-#: The fault buttons: name -> (what the timeline says, the action). The REST faults act on
-#: the next API calls of any chat (the admin API's switches are global).
-FAULTS: dict[str, tuple[str, Callable[[Simulator, str], Any]]] = {
-    "drop": ("drop the stream (abort its sockets, no close frame)", _drop),
-    "rate_limit": ("429 on the next 2 API calls (Retry-After 1 s)", _rate_limit),
-    "server_errors": ("503 on the next 2 API calls", _server_errors),
-    "slow": ("slow answers: the next 3 API calls wait 2 s", _slow),
-    "oversize": ("an oversize frame (1 MiB + 1 KiB) on the stream", _oversize),
+#: The fault buttons: name -> (the button, what the timeline says, the action). The REST
+#: faults act on the next API calls of any chat (the admin API's switches are global).
+FAULTS: dict[str, tuple[str, str, Callable[[Simulator, str], Any]]] = {
+    "drop": ("Drop stream", "drop the stream (abort its sockets, no close frame)", _drop),
+    "rate_limit": ("429", "429 on the next 2 API calls (Retry-After 1 s)", _rate_limit),
+    "server_errors": ("503", "503 on the next 2 API calls", _server_errors),
+    "slow": ("Slow", "slow answers: the next 3 API calls wait 2 s", _slow),
+    "oversize": ("Oversize frame", "an oversize frame (1 MiB + 1 KiB) on the stream", _oversize),
 }
 
 
@@ -276,7 +276,7 @@ class Console:
         name = data.get("fault") if isinstance(data, dict) else None
         if not isinstance(name, str) or name not in FAULTS:
             return _error(400, f"fault must be one of {sorted(FAULTS)}")
-        label, action = FAULTS[name]
+        _button, label, action = FAULTS[name]
         self.feed.note(conversation_id, "fault", f"fault: {label}")
         result = action(self._sim, conversation_id)
         if asyncio.iscoroutine(result):
@@ -329,7 +329,10 @@ class Console:
 
     def _snapshot(self, conversation_id: str | None) -> bytes:
         timeline = self.feed.timeline(conversation_id) if conversation_id is not None else []
-        faults = [{"name": n, "label": label} for n, (label, _a) in FAULTS.items()]
+        faults = [
+            {"name": n, "button": button, "label": label}
+            for n, (button, label, _a) in FAULTS.items()
+        ]
         snapshot = {
             "baseUrl": self._sim.base_url,
             "conversationId": conversation_id,

@@ -123,7 +123,7 @@
     $("base-url").textContent = data.baseUrl;
     if (!faultsShown) {
       data.faults.forEach((fault) => {
-        const button = el("button", "fault", fault.name.replace("_", " "));
+        const button = el("button", "fault", fault.button);
         button.type = "button";
         button.title = fault.label;
         button.dataset.fault = fault.name;
