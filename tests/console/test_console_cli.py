@@ -75,3 +75,12 @@ async def test_the_demo_without_the_console_serves_none() -> None:
     out = io.StringIO()
     assert await run_demo(fast=True, out=out) == 0
     assert "console" not in out.getvalue()
+
+
+@pytest.mark.webchat_simulator(console=True, heartbeat_interval=None)
+async def test_the_pytest_plugins_simulator_serves_the_console_on_request(
+    webchat_simulator: Simulator,
+) -> None:
+    assert webchat_simulator.console_url is not None
+    async with aiohttp.ClientSession() as http, http.get(webchat_simulator.console_url) as page:
+        assert page.status == 200
