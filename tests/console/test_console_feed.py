@@ -245,3 +245,21 @@ def test_summary_export_and_transcript() -> None:
     lines = transcript(c).splitlines()
     assert lines[0] == f"Conversation {c.id} (webchat)"
     assert lines[1].endswith("] Ann: a") and lines[2] == "    b"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1:8080", True),
+        ("localhost", True),
+        ("[::1]:80", True),
+        ("127.0.0.1.attacker.example", False),
+        ("attacker.example:8080", False),
+        ("[::1", False),
+        ("", False),
+    ],
+)
+def test_loopback_host_headers(host: str, loopback: bool) -> None:
+    from webchat_async.simulator._console import _loopback_host
+
+    assert _loopback_host(host) is loopback

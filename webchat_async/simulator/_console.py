@@ -129,6 +129,15 @@ def _error(status: int, message: str) -> web.Response:
     return response
 
 
+def _loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header names the loopback (``127.0.0.1:8080``, ``[::1]``)."""
+    try:
+        name = urlsplit(f"//{host}").hostname
+    except ValueError:  # "[::1" and the like
+        return False
+    return name is not None and is_loopback(name)
+
+
 def _event(name: str, data: Any) -> bytes:
     # json.dumps escapes line breaks inside strings: one data line per event.
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
@@ -205,7 +214,7 @@ class Console:
         check_host = not self._beyond_loopback
 
         async def checked(request: web.Request) -> web.StreamResponse:
-            if check_host and not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
+            if check_host and not _loopback_host(request.host):
                 return _error(403, "The console answers only to a loopback Host on the loopback.")
             response = await guarded(request)
             if not response.prepared:
