@@ -14,12 +14,14 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("aiohttp")
+
+from console_support import PageProblems
 
 from webchat_async.simulator import Simulator
 from webchat_async.simulator._admin import is_loopback
@@ -91,25 +93,6 @@ async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
             yield context
         finally:
             await context.close()
-
-
-class PageProblems:
-    """What a page reported that a test must not see: script errors, console errors
-    (a Content-Security-Policy violation is one), dialogs (an injected ``alert``)."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", self._console)
-        page.on("dialog", self._dialog)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
-
-    async def _dialog(self, dialog: Any) -> None:
-        self.errors.append(f"dialog: {dialog.message}")
-        await dialog.dismiss()
 
 
 @pytest.fixture

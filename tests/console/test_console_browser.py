@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import PageProblems
+from console_support import PageProblems
 
 pytest.importorskip("aiohttp")
 

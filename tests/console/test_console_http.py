@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-from sse import entries_until, read_event
+from console_sse import entries_until, read_event
 
 from webchat_async import Backoff, GuestMemberInfo, GuestSession
 from webchat_async.simulator import Simulator, _console, _console_feed
