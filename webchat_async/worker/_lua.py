@@ -27,6 +27,7 @@ __all__ = [
     "REGISTER",
     "RELEASE",
     "RENEW",
+    "RESTORE",
     "SCAN",
 ]
 
@@ -110,7 +111,10 @@ return {'ok', target}
 """
 )
 
-#: KEYS: workers, worker. ARGV: worker, now, ttl_ms, concurrency, host, pid, retention_ms.
+#: KEYS: workers, worker, epoch. ARGV: worker, now, ttl_ms, concurrency, host, pid,
+#: retention_ms, a new epoch. Returns the store's epoch: the marker of its state, set by
+#: the first worker; a Redis that restarted empty has none, and the next worker sets a new
+#: one (see RESTORE).
 REGISTER = (
     _PRELUDE
     + """
@@ -120,7 +124,9 @@ redis.call('HSET', KEYS[2], 'concurrency', ARGV[4], 'host', ARGV[5], 'pid', ARGV
            'ttl', ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 keep(KEYS[1], tonumber(ARGV[7]))
-return now
+redis.call('SET', KEYS[3], ARGV[8], 'NX')
+keep(KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[7]))
+return redis.call('GET', KEYS[3])
 """
 )
 
@@ -179,14 +185,19 @@ return {'ok', token, h[4] or '', h[5] or '', h[6] or '', h[7] or '[]', h[8] or '
 """
 )
 
-#: KEYS: workers, leases. ARGV: prefix, worker, now, ttl_ms, retention_ms, then cid, token
-#: pairs.
+#: KEYS: workers, leases, epoch. ARGV: prefix, worker, now, ttl_ms, retention_ms, the epoch
+#: the worker registered under, then cid, token pairs. Returns {'ok', lost cid...}, or
+#: {'reset'} (nothing written) when the store's epoch is not the worker's: the store lost
+#: its state.
 RENEW = (
     _PRELUDE
     + """
 local P, me = ARGV[1], ARGV[2]
+-- No epoch: a caller that did not register through this store (nothing to compare).
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then return {'reset'} end
 local now = now_ms(ARGV[3])
 local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
+keep(KEYS[3], ttl + retain)
 redis.call('ZADD', KEYS[1], now + ttl, me)
 keep(KEYS[1], ttl + retain)
 -- The worker's own keys live one lease past this heartbeat (PEXPIRE: a no-op on a key
@@ -194,8 +205,8 @@ keep(KEYS[1], ttl + retain)
 redis.call('PEXPIRE', worker_key(P, me), ttl)
 redis.call('PEXPIRE', owned_key(P, me), ttl)
 redis.call('PEXPIRE', inbox_key(P, me), ttl)
-local lost = {}
-for i = 6, #ARGV, 2 do
+local lost = {'ok'}
+for i = 7, #ARGV, 2 do
   local cid, token = ARGV[i], ARGV[i + 1]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
@@ -206,17 +217,19 @@ for i = 6, #ARGV, 2 do
     table.insert(lost, cid)
   end
 end
-if #ARGV >= 6 then keep(KEYS[2], ttl + retain) end
+if #ARGV >= 7 then keep(KEYS[2], ttl + retain) end
 return lost
 """
 )
 
 #: KEYS: chat, leases. ARGV: cid, token, event key, index, body, now, margin_ms.
-#: Returns 1, 0 (token no longer current) or -1 (too little of the lease left). The token
-#: alone names the lease (a claim always makes a new one); a released chat has no owner.
+#: Returns 1, 0 (token no longer current), -1 (too little of the lease left) or -2 (no such
+#: chat: finished, or the store lost its state). The token alone names the lease (a claim
+#: always makes a new one); a released chat has no owner.
 RECORD_SEND = (
     _PRELUDE
     + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'pev', 'psends')
 if not h[1] or h[1] == '' or h[2] ~= ARGV[2] then return 0 end
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
@@ -235,8 +248,9 @@ return 1
 
 #: KEYS: leases, stats. ARGV: prefix, now, ttl_ms, failed (one '0'/'1' per commit: the
 #: handler raised), retention_ms, then for each commit five values: cid, token, saved,
-#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the token is no
-#: longer current (one string: an array of numbers costs the client a parse per element).
+#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the
+#: token is no longer current, '2' no such chat (finished, or the store lost its state)
+#: (one string: an array of numbers costs the client a parse per element).
 #: Many commits in one script: a pipeline of one script per commit cost the client more
 #: than the events (each command packed and its answer parsed on its own); each commit is
 #: still checked against its own token, and the whole script is one atomic step.
@@ -251,7 +265,9 @@ for i = 6, #ARGV, 5 do
   local cid = ARGV[i]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
-  if not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
+  if not h[2] then
+    table.insert(answers, '2')
+  elseif not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
     table.insert(answers, '0')
   else
     redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
@@ -280,6 +296,7 @@ RELEASE = (
     + """
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if not h[2] then return {'gone', ''} end
 if h[1] ~= me or h[2] ~= ARGV[4] then return {'lost', ''} end
 redis.call('SREM', owned_key(P, me), cid)
 local now = now_ms(ARGV[5])
@@ -307,5 +324,59 @@ redis.call('HINCRBY', KEYS[3], 'finished', 1)
 keep(KEYS[3], tonumber(ARGV[6]))
 note(P, 'finish', cid, me, '', ARGV[4], now_ms(ARGV[5]), tonumber(ARGV[6]))
 return 1
+"""
+)
+
+#: KEYS: workers, leases, epoch, worker, owned, stats. ARGV: prefix, worker, now, ttl_ms,
+#: retention_ms, the epoch the worker knows, a new epoch, concurrency, host, pid, then per
+#: chat eight values: cid, token, saved, base, position, outstanding (JSON), pending event
+#: key, pending sends (JSON). When the store's epoch is the worker's, nothing happened:
+#: returns {'same'}. Otherwise (the store lost its state) it adopts the store's epoch (or
+#: sets the new one), registers the worker again and writes back each chat unless the
+#: store has it under a newer token (another worker wrote it back, or took it since):
+#: returns {'restored', epoch, cid...}.
+RESTORE = (
+    _PRELUDE
+    + """
+local P, me = ARGV[1], ARGV[2]
+local current = redis.call('GET', KEYS[3])
+if current == ARGV[6] then return {'same'} end
+local now = now_ms(ARGV[3])
+local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
+if not current then
+  redis.call('SET', KEYS[3], ARGV[7])
+  current = ARGV[7]
+end
+keep(KEYS[3], ttl + retain)
+redis.call('ZADD', KEYS[1], now + ttl, me)
+keep(KEYS[1], ttl + retain)
+redis.call('HSET', KEYS[4], 'concurrency', ARGV[8], 'host', ARGV[9], 'pid', ARGV[10],
+           'ttl', ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ttl)
+local written = {'restored', current}
+for i = 11, #ARGV, 8 do
+  local cid, token = ARGV[i], ARGV[i + 1]
+  local key = chat_key(P, cid)
+  local h = redis.call('HMGET', key, 'owner', 'token')
+  local theirs = tonumber(h[2] or '-1') or -1
+  local mine = tonumber(token)
+  if theirs < mine or (theirs == mine and h[1] == me) then
+    redis.call('HSET', key, 'saved', ARGV[i + 2], 'base', ARGV[i + 3], 'owner', me,
+               'token', token, 'reserved', '', 'pos', ARGV[i + 4], 'out', ARGV[i + 5],
+               'pev', ARGV[i + 6], 'psends', ARGV[i + 7])
+    redis.call('PEXPIRE', key, ttl + retain)
+    redis.call('ZADD', KEYS[2], now + ttl, cid)
+    redis.call('SADD', KEYS[5], cid)
+    table.insert(written, cid)
+  end
+end
+if #written > 2 then
+  keep(KEYS[2], ttl + retain)
+  keep(KEYS[5], ttl)
+  redis.call('HINCRBY', KEYS[6], 'restored', #written - 2)
+  keep(KEYS[6], ttl + retain)
+end
+note(P, 'restore', '', me, '', #written - 2, now, ttl + retain)
+return written
 """
 )

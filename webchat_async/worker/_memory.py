@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -270,6 +270,13 @@ class MemoryStore:
         if owner is not None:
             owner.owned.discard(conversation_id)
         self.counters["finished"] += 1
+
+    async def restore(
+        self, worker_id: str, held: Sequence[Claim], *, ttl: float
+    ) -> set[str] | None:
+        """See :meth:`SessionStore.restore`: always ``None`` (this process's memory is
+        not lost while a worker in it runs)."""
+        return None
 
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
         """See :meth:`SessionStore.status`."""

@@ -21,6 +21,7 @@ __all__ = [
     "PendingSends",
     "Progress",
     "StoreError",
+    "StoreReset",
     "WorkerStatus",
 ]
 
@@ -33,6 +34,14 @@ class LeaseLost(WebChatError):
 
 class StoreError(WebChatError):
     """The session store could not be reached or answered something unexpected."""
+
+
+class StoreReset(LeaseLost):
+    """The store no longer has the chat's record, or no longer knows this worker: it lost
+    its state (a Redis restarted without persistence, flushed, or failed over to an empty
+    replica) or a newer owner finished the chat. A worker then asks the store which
+    (:meth:`~webchat_async.worker.SessionStore.restore`) and, after a loss, writes back
+    what it holds and goes on; otherwise it treats this as :class:`LeaseLost`."""
 
 
 class DecryptionError(StoreError):

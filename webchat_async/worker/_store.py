@@ -9,7 +9,7 @@ process) and :class:`~webchat_async.worker.RedisStore` (a fleet).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from .._saved import SavedSession
@@ -130,6 +130,17 @@ class SessionStore(Protocol):
 
     async def finish(self, conversation_id: str, worker_id: str, token: int) -> None:
         """The chat is over: remove it."""
+        ...
+
+    async def restore(
+        self, worker_id: str, held: Sequence[Claim], *, ttl: float
+    ) -> set[str] | None:
+        """After :class:`~webchat_async.worker.StoreReset`: if the store lost its state
+        since ``worker_id`` registered, register it again and write back each chat of
+        ``held`` (its committed record and the sends recorded for the event in hand,
+        leased for ``ttl`` seconds), except a chat the store now has under a newer token;
+        returns the ids written back. ``None`` if the store did not lose its state (the
+        chats that raised were finished or taken by others)."""
         ...
 
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:

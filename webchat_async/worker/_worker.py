@@ -27,7 +27,7 @@ from .._options import SessionOptions
 from ..api import WebChatApi
 from ._chat import ChatRunner, Handler, Outcome
 from ._memory import MemoryStore
-from ._model import LeaseLost, StoreError
+from ._model import LeaseLost, StoreError, StoreReset
 from ._store import SessionStore
 
 __all__ = ["Worker"]
@@ -108,6 +108,9 @@ class Worker:
         self._renewing = False
         self._main: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
+        #: Write-backs after the store lost its state: one at a time, counted.
+        self._restoring = asyncio.Lock()
+        self._restores = 0
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} chats={len(self._runners)}/{self._concurrency}>"
@@ -340,6 +343,8 @@ class Worker:
             send_margin=self._send_margin,
             clock=self._clock,
             claimed_at=sent_at,
+            recover=self._restore,
+            generation=lambda: self._restores,
         )
         self._runners[conversation_id] = runner
         runner.task = asyncio.get_running_loop().create_task(
@@ -388,9 +393,16 @@ class Worker:
         stop the chats whose lease was lost, or ran out locally while the store was out of
         reach."""
         sent_at = self._clock()
+        seen = self._restores
         leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
         try:
-            lost = await self._store.renew(self.id, leases, ttl=self._lease)
+            try:
+                lost = await self._store.renew(self.id, leases, ttl=self._lease)
+            except StoreReset:
+                await self._restore(seen)
+                sent_at = self._clock()
+                leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
+                lost = await self._store.renew(self.id, leases, ttl=self._lease)
         except StoreError as exc:
             logger.warning("worker %s: renewing failed: %s", self.id, exc)
         else:
@@ -409,3 +421,33 @@ class Worker:
                 logger.warning("worker %s: lease on chat %s ran out", self.id,
                                runner.conversation_id)  # fmt: skip
                 runner.lose()
+
+    async def _restore(self, seen: int) -> bool:
+        """After a :class:`StoreReset` seen when ``seen`` write-backs had been done: if the
+        store lost its state, write back every chat held here (one store call) and stop
+        the ones the store now has under a newer token. Returns whether a write-back was
+        done since ``seen`` (the caller tries its write again); ``False``: the store did
+        not lose its state (the chat was finished or taken by another worker)."""
+        async with self._restoring:
+            if self._restores > seen:
+                return True
+            held = [c for r in list(self._runners.values()) if (c := r.holding()) is not None]
+            sent_at = self._clock()
+            restored = await self._store.restore(self.id, held, ttl=self._lease)
+            if restored is None:
+                return False
+            self._restores += 1
+            for claim in held:
+                runner = self._runners.get(claim.conversation_id)
+                if runner is None or runner.token != claim.token:
+                    continue
+                if claim.conversation_id in restored:
+                    runner.renewed(sent_at)
+                else:
+                    runner.lose()
+            logger.warning(
+                "worker %s: the store lost its state (a Redis restarted without "
+                "persistence?): wrote back %d of the %d chats held here",
+                self.id, len(restored), len(held),
+            )  # fmt: skip
+            return True
