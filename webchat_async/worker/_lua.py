@@ -161,8 +161,10 @@ local now = now_ms(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'reserved', 'saved', 'base', 'pos',
                      'out', 'pev', 'psends')
 local owner, reserved = h[1] or '', h[3] or ''
-if owner == me then return {'held'} end
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], cid) or '0')
+-- Its own lease that ran out (the worker lost the chat locally, e.g. the store was out of
+-- reach for longer than a lease) is claimed again, with a new token, like anyone's.
+if owner == me and expires > now then return {'held'} end
 if expires > now and not (owner == '' and reserved == me) then return {'busy'} end
 local token = tonumber(h[2] or '0') + 1
 local ttl, retain = tonumber(ARGV[5]), tonumber(ARGV[6])

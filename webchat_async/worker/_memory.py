@@ -160,7 +160,7 @@ class MemoryStore:
         """See :meth:`SessionStore.claim`."""
         chat = self._chats.get(conversation_id)
         now = self._clock()
-        if chat is None or chat.owner == worker_id:
+        if chat is None or (chat.owner == worker_id and chat.expires > now):
             return None
         free = chat.expires <= now or (chat.owner == "" and chat.reserved == worker_id)
         if not free:
