@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,23 @@ def test_the_demo_runs_a_fleet_on_the_simulator_in_memory() -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
     ).stdout  # fmt: skip
     assert "demo: 3 of 3 chats answered exactly once, line by line" in out
+
+
+async def test_status_into_a_closed_pipe_ends_quietly(
+    redis_store: RedisStore, redis_url: str
+) -> None:
+    # Failed before: `webchat-async status | head` ended with a BrokenPipeError traceback.
+    await redis_store.register("w1", ttl=30, concurrency=5, host="h", pid=7)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write fails
+    command = [sys.executable, "-m", "webchat_async", "status", "--redis", redis_url,
+               "--prefix", redis_store.keys.prefix]  # fmt: skip
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, command, stdout=write, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0

@@ -114,3 +114,25 @@ async def test_a_hand_over_ends_when_a_handler_swallows_the_first_cancellation(
     (chat,) = (await store.status()).chats
     assert chat.conversation_id == started.conversation_id
     assert chat.owner == ""
+
+
+async def test_awaiting_stop_returns_once_the_chats_are_handed_over(sim: Simulator) -> None:
+    # Failed before: stop() returned None (nothing to await); a caller could not tell
+    # when the hand-over was done.
+    store = MemoryStore()
+    async with WebChatApi(base_url=sim.base_url) as api:
+        worker = Worker(lambda chat, event: asyncio.sleep(0), store=store, worker_id="A")
+        run = asyncio.get_running_loop().create_task(worker.run())
+        started = await Fleet(store, api=api).start_chat(
+            organization_id=sim.organization_id,
+            deployment_id=sim.deployment_id,
+            member_info=GuestMemberInfo(display_name="Bot"),
+        )
+        await worker.wait_for(lambda w: started.conversation_id in w.chats, timeout=BOUND)
+        await asyncio.wait_for(worker.stop(), BOUND)
+        assert run.done() and run.exception() is None
+        assert worker.chats == ()
+        status = await store.status()
+        assert status.workers == ()  # unregistered
+        assert [c.owner for c in status.chats] == [""]  # released, not left to its lease
+        await asyncio.wait_for(worker.stop(), BOUND)  # not running: returns at once

@@ -31,10 +31,14 @@ __all__ = [
     "SCAN",
 ]
 
+#: A worker whose heartbeat ran out this many leases ago is removed from the fleet's
+#: list (and from ``status``) by the next renewal of any worker.
+PRUNE_LEASES = 3
+
 _PRELUDE = (
     LUA_NAMES
-    + """
--- Expire key in ms from now, unless it already lives longer (a new key has no expiry).
+    + f"local PRUNE_LEASES = {PRUNE_LEASES}\n"
+    + """-- Expire key in ms from now, unless it already lives longer (a new key has no expiry).
 local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
@@ -202,6 +206,8 @@ local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
 keep(KEYS[3], ttl + retain)
 redis.call('ZADD', KEYS[1], now + ttl, me)
 keep(KEYS[1], ttl + retain)
+-- Workers not heard of for PRUNE_LEASES leases (this one's) are dead: out of `status`.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - PRUNE_LEASES * ttl))
 -- The worker's own keys live one lease past this heartbeat (PEXPIRE: a no-op on a key
 -- that does not exist).
 redis.call('PEXPIRE', worker_key(P, me), ttl)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from .._saved import SavedSession
+from ._lua import PRUNE_LEASES
 from ._model import ChatStatus, Claim, FleetStatus, LeaseLost, PendingSends, Progress, WorkerStatus
 from ._store import Scan
 
@@ -201,6 +202,9 @@ class MemoryStore:
         info = self._workers.get(worker_id)
         if info is not None:
             info.expires = now + ttl
+        # As the Redis store: workers not heard of for PRUNE_LEASES leases are dropped.
+        for dead in [w for w, i in self._workers.items() if i.expires < now - PRUNE_LEASES * ttl]:
+            del self._workers[dead]
         lost = set()
         for cid, token in leases.items():
             chat = self._chats.get(cid)

@@ -17,7 +17,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 
 import attrs
@@ -46,6 +46,10 @@ class Worker:
 
         worker = Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0"))
         await worker.run()          # until worker.stop() (e.g. on SIGTERM): hands over
+
+    Stopping is one call, :meth:`stop`: ``await worker.stop()`` hands every chat over and
+    returns once the worker has stopped; ``worker.stop()`` without ``await`` (a signal
+    handler) only asks.
 
     Args:
         handler: ``async def handler(chat, event)``; an exception is logged and counted,
@@ -111,6 +115,9 @@ class Worker:
         #: Write-backs after the store lost its state: one at a time, counted.
         self._restoring = asyncio.Lock()
         self._restores = 0
+        #: Set while the worker is not running (what ``await stop()`` waits for).
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} chats={len(self._runners)}/{self._concurrency}>"
@@ -125,9 +132,23 @@ class Worker:
         """The conversation ids held now."""
         return tuple(self._runners)
 
-    def stop(self) -> None:
-        """Ask :meth:`run` to hand every chat over and return (safe from a signal handler)."""
+    def stop(self) -> _Stopping:
+        """Hand every chat over and stop the worker (:meth:`run` returns, or the
+        ``async with`` block's worker ends).
+
+        ``await worker.stop()`` returns once that is done (at once if the worker is not
+        running); called without ``await`` (from a signal handler, or code without an
+        event loop) it only asks, and returns at once. Each chat stops after the event
+        being handled (committed); a handler still running after ``handover_timeout`` is
+        cancelled and its event handled again by the next owner. Not from a handler: the
+        hand-over would wait for it. Errors that stopped the worker are raised by
+        :meth:`run` (or the ``async with`` block), not here.
+        """
         self._stop.set()
+        return _Stopping(self)
+
+    async def _stopped(self) -> None:
+        await self._idle.wait()
 
     async def wait_for(
         self, predicate: Callable[[Worker], bool], *, timeout: float | None = None
@@ -156,11 +177,13 @@ class Worker:
         if self._running:
             raise RuntimeError("the worker is already running")
         self._running = True
+        self._idle.clear()
         try:
             await self._register()
             await self._serve()
         finally:
             self._running = False
+            self._idle.set()
 
     async def _register(self) -> None:
         await self._store.register(
@@ -206,10 +229,12 @@ class Worker:
         if self._running:
             raise RuntimeError("the worker is already running")
         self._running = True
+        self._idle.clear()
         try:
             await self._register()
         except BaseException:
             self._running = False
+            self._idle.set()
             raise
         self._main = asyncio.get_running_loop().create_task(self._serve_then_idle())
         return self
@@ -219,6 +244,7 @@ class Worker:
             await self._serve()
         finally:
             self._running = False
+            self._idle.set()
 
     async def __aexit__(
         self,
@@ -451,3 +477,16 @@ class Worker:
                 self.id, len(restored), len(held),
             )  # fmt: skip
             return True
+
+
+class _Stopping:
+    """What :meth:`Worker.stop` returns: awaiting it waits until the worker stopped; not
+    awaiting it leaves nothing behind (no coroutine is made until then)."""
+
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def __await__(self) -> Generator[object, None, None]:
+        return self._worker._stopped().__await__()
