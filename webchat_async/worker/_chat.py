@@ -176,8 +176,13 @@ class ChatRunner:
         claimed_at: float,
         recover: Callable[[int], Awaitable[bool]] | None = None,
         generation: Callable[[], int] = lambda: 0,
+        give_up_after: float = 600.0,
     ) -> None:
         self.claim = claim
+        self._give_up_after = give_up_after
+        self._claimed_at = claimed_at
+        self._committed_here = False
+        self._failure = "the stream failed"
         self.conversation_id = claim.conversation_id
         self.token = claim.token
         self.worker_id = worker_id
@@ -320,7 +325,7 @@ class ChatRunner:
             # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
             logger.warning("chat %s has an unreadable saved session: removed (%s)",
                            self.conversation_id, exc)  # fmt: skip
-            await self._finish()
+            await self._give_up("the saved session cannot be read")
             return "ended"
         try:
             session = await GuestSession.resume(saved, api=self._api, options=self._options)
@@ -333,12 +338,11 @@ class ChatRunner:
             logger.warning(
                 "chat %s cannot be resumed (%s): removed", self.conversation_id, type(exc).__name__
             )
-            await self._finish()
+            await self._give_up(f"the conversation is gone ({type(exc).__name__} on resume)")
             return "ended"
         except WebChatError as exc:
             logger.warning("chat %s not resumed here: %r", self.conversation_id, exc)
-            await self._release()
-            return "released"
+            return await self._failed(f"not resumed ({type(exc).__name__})")
         self._session = session
         self.member_id = session.member_id
         # Once per chat: the store encrypts the secrets here (when it has keys), and every
@@ -352,9 +356,11 @@ class ChatRunner:
                 if not (self.stopping or self.lost):
                     raise
                 outcome = "lost" if self.lost else "stopped"
-            if outcome in ("stopped", "released"):
+            if outcome == "stopped":
                 # Before closing the socket: the next owner can start at once.
                 await self._release()
+            elif outcome == "released":
+                outcome = await self._failed(self._failure)
             return outcome
         finally:
             try:
@@ -367,11 +373,37 @@ class ChatRunner:
             lambda: self._store.finish(self.conversation_id, self.worker_id, self.token)
         )
 
-    async def _release(self) -> None:
+    async def _give_up(self, reason: str) -> None:
+        await self._fenced(
+            lambda: self._store.give_up(
+                self.conversation_id, self.worker_id, self.token, reason=reason
+            )
+        )
+
+    async def _failed(self, reason: str) -> Outcome:
+        """The chat could not be resumed or streamed here: released for another try
+        (anywhere), or given up once it has failed for ``give_up_after`` seconds with no
+        event committed since the first failure."""
+        since = self.claim.failing_for
+        if since is not None and not self._committed_here:
+            failing = since + (self._clock() - self._claimed_at)
+            if failing >= self._give_up_after:
+                logger.warning("chat %s given up after failing for %.0f s: %s",
+                               self.conversation_id, failing, reason)  # fmt: skip
+                await self._give_up(f"{reason}; failing for {failing:.0f} s")
+                return "ended"
+        await self._release(failed=True)
+        return "released"
+
+    async def _release(self, *, failed: bool = False) -> None:
         try:
             await self._fenced(
                 lambda: self._store.release(
-                    self.conversation_id, self.worker_id, self.token, reserve=self._lease
+                    self.conversation_id,
+                    self.worker_id,
+                    self.token,
+                    reserve=self._lease,
+                    failed=failed,
                 )
             )
         except (LeaseLost, StoreError) as exc:
@@ -402,10 +434,11 @@ class ChatRunner:
             return "lost"
         except _FINAL as exc:
             logger.warning("chat %s ended (%s)", self.conversation_id, type(exc).__name__)
-            await self._finish()
+            await self._give_up(f"the conversation is gone ({type(exc).__name__})")
             return "ended"
         except WebChatError as exc:
             logger.warning("chat %s stream failed here: %r", self.conversation_id, exc)
+            self._failure = f"the stream failed ({type(exc).__name__})"
             return "released"
         # The iterator stops only after ConversationEnded, handled above.
         return "ended"  # pragma: no cover
@@ -455,6 +488,7 @@ class ChatRunner:
             lambda: self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
         )
         self._committed, self._ledger = progress, None
+        self._committed_here = True
         # An accepted commit extended the lease from a moment after sent_at (a retry's
         # sent_at is earlier: the deadline only errs early).
         self.renewed(sent_at)

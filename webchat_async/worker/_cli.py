@@ -263,3 +263,7 @@ def _print_status(status: FleetStatus, args: argparse.Namespace) -> None:
     print(format_table(chat_rows, ("chat", "owner", "token", "leaseLeft")))
     counters = " ".join(f"{k}={v}" for k, v in sorted(status.counters.items()))
     print(f"\ncounters: {counters or '(none)'}")
+    if status.given_up:
+        print(f"\ngiven up: {len(status.given_up)} lately")
+        given = [{"chat": cid, "reason": why} for cid, why in status.given_up.items()]
+        print(format_table(given, ("chat", "reason")))

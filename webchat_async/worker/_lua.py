@@ -23,6 +23,7 @@ __all__ = [
     "CLAIM",
     "COMMIT",
     "FINISH",
+    "GIVE_UP",
     "RECORD_SEND",
     "REGISTER",
     "RELEASE",
@@ -163,7 +164,7 @@ end
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'reserved', 'saved', 'base', 'pos',
-                     'out', 'pev', 'psends')
+                     'out', 'pev', 'psends', 'fsince')
 local owner, reserved = h[1] or '', h[3] or ''
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], cid) or '0')
 -- Its own lease that ran out (the worker lost the chat locally, e.g. the store was out of
@@ -186,8 +187,10 @@ keep(owned, ttl)
 redis.call('HINCRBY', KEYS[3], 'claims', 1)
 keep(KEYS[3], ttl + retain)
 note(P, 'claim', cid, me, owner, token, now, ttl + retain)
+local failing = ''
+if h[10] and h[10] ~= '' then failing = tostring(now - tonumber(h[10])) end
 return {'ok', token, h[4] or '', h[5] or '', h[6] or '', h[7] or '[]', h[8] or '',
-        h[9] or '[]', owner}
+        h[9] or '[]', owner, failing}
 """
 )
 
@@ -279,7 +282,7 @@ for i = 6, #ARGV, 5 do
     table.insert(answers, '0')
   else
     redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
-               'pev', '', 'psends', '[]')
+               'pev', '', 'psends', '[]', 'fsince', '')
     redis.call('PEXPIRE', key, ttl + retain)
     redis.call('ZADD', KEYS[1], expires, cid)
     handled = handled + 1
@@ -298,7 +301,8 @@ return table.concat(answers)
 )
 
 #: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, worker, token, now, reserve_ms,
-#: retention_ms.
+#: retention_ms, failed ('1': not resumed or streamed here; the first such release after
+#: a commit notes the time in 'fsince').
 RELEASE = (
     _PRELUDE
     + """
@@ -308,6 +312,9 @@ if not h[2] then return {'gone', ''} end
 if h[1] ~= me or h[2] ~= ARGV[4] then return {'lost', ''} end
 redis.call('SREM', owned_key(P, me), cid)
 local now = now_ms(ARGV[5])
+if ARGV[8] == '1' and (redis.call('HGET', KEYS[1], 'fsince') or '') == '' then
+  redis.call('HSET', KEYS[1], 'fsince', now)
+end
 local target = pick(P, KEYS[3], now, me)
 local reserve, retain = tonumber(ARGV[6]), tonumber(ARGV[7])
 hand(P, KEYS[2], cid, KEYS[1], now, target, reserve, retain)
@@ -386,5 +393,28 @@ if #written > 2 then
 end
 note(P, 'restore', '', me, '', #written - 2, now, ttl + retain)
 return written
+"""
+)
+
+#: KEYS: chat, leases, stats, given up (stream). ARGV: prefix, cid, worker, token, now,
+#: retention_ms, reason. FINISH, plus the reason kept in a capped stream for `status`.
+GIVE_UP = (
+    _PRELUDE
+    + """
+local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
+local h = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if h[1] ~= me or h[2] ~= ARGV[4] then return 0 end
+local now = now_ms(ARGV[5])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], cid)
+redis.call('SREM', owned_key(P, me), cid)
+redis.call('HINCRBY', KEYS[3], 'finished', 1)  -- removed, as by FINISH
+redis.call('HINCRBY', KEYS[3], 'given_up', 1)
+keep(KEYS[3], tonumber(ARGV[6]))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'chat', cid, 'reason', ARGV[7],
+           'worker', me, 'at', now)
+keep(KEYS[4], tonumber(ARGV[6]))
+note(P, 'give_up', cid, me, '', ARGV[4], now, tonumber(ARGV[6]))
+return 1
 """
 )

@@ -33,6 +33,11 @@ class _Chat:
     position: str | None = None
     outstanding: tuple[str, ...] = ()
     pending: PendingSends | None = None
+    failing_since: float | None = None
+
+
+#: Chats given up that the store remembers (oldest forgotten first).
+_GIVEN_UP_KEPT = 1000
 
 
 @attrs.define
@@ -60,6 +65,7 @@ class MemoryStore:
         self._chats: dict[str, _Chat] = {}
         self._workers: dict[str, _Worker] = {}
         self.counters: collections.Counter[str] = collections.Counter()
+        self._given_up: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     def __repr__(self) -> str:
         return f"<MemoryStore chats={len(self._chats)} workers={len(self._workers)}>"
@@ -188,6 +194,7 @@ class MemoryStore:
             outstanding=chat.outstanding,
             pending=chat.pending,
             previous_owner=previous,
+            failing_for=None if chat.failing_since is None else now - chat.failing_since,
         )
 
     def _fenced(self, conversation_id: str, token: int) -> _Chat:
@@ -247,16 +254,25 @@ class MemoryStore:
         chat.position = progress.position
         chat.outstanding = progress.outstanding
         chat.pending = None
+        chat.failing_since = None
         chat.expires = self._clock() + ttl
         self.counters["handled"] += 1
         if progress.failed:
             self.counters["handler_errors"] += 1
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
         """See :meth:`SessionStore.release`."""
         chat = self._fenced(conversation_id, token)
+        if failed and chat.failing_since is None:
+            chat.failing_since = self._clock()
         owner = self._workers.get(worker_id)
         if owner is not None:
             owner.owned.discard(conversation_id)
@@ -274,6 +290,17 @@ class MemoryStore:
         if owner is not None:
             owner.owned.discard(conversation_id)
         self.counters["finished"] += 1
+
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """See :meth:`SessionStore.give_up`."""
+        await self.finish(conversation_id, worker_id, token)
+        self.counters["given_up"] += 1
+        self._given_up.pop(conversation_id, None)
+        self._given_up[conversation_id] = reason
+        while len(self._given_up) > _GIVEN_UP_KEPT:
+            self._given_up.popitem(last=False)
 
     async def restore(
         self, worker_id: str, held: Sequence[Claim], *, ttl: float
@@ -307,7 +334,10 @@ class MemoryStore:
             )
             for cid, c in list(self._chats.items())[:chat_limit]
         )
-        return FleetStatus(workers=workers, chats=chats, counters=dict(self.counters))
+        given_up = dict(list(reversed(self._given_up.items()))[:chat_limit])
+        return FleetStatus(
+            workers=workers, chats=chats, counters=dict(self.counters), given_up=given_up
+        )
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -182,7 +182,7 @@ class RedisStore:
         self._scripts = {
             name: client.register_script(getattr(_lua, name))
             for name in ("ADD", "REGISTER", "SCAN", "CLAIM", "RENEW", "RECORD_SEND", "COMMIT",
-                         "RELEASE", "FINISH", "RESTORE")
+                         "RELEASE", "FINISH", "RESTORE", "GIVE_UP")
         }  # fmt: skip
 
     @classmethod
@@ -376,6 +376,7 @@ class RedisStore:
         if _text(answer[0]) != "ok":
             return None
         token, saved, base, position, outstanding, event_key, sends, previous = answer[1:9]
+        failing = _text(answer[9]) if len(answer) > 9 else ""
         pending = None
         if _text(event_key):
             pending = PendingSends(event_key=_text(event_key), bodies=_ids(sends))
@@ -390,6 +391,7 @@ class RedisStore:
             outstanding=_ids(outstanding),
             pending=pending,
             previous_owner=_text(previous) or None,
+            failing_for=int(failing) / 1000 if failing else None,
         )
 
     async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
@@ -500,7 +502,13 @@ class RedisStore:
             self._batch = []
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
         """See :meth:`SessionStore.release`."""
         k = self.keys
@@ -515,6 +523,7 @@ class RedisStore:
                 self._now(),
                 _ms(reserve),
                 self._retention,
+                "1" if failed else "0",
             ),
         )
         if _text(answer[0]) == "gone":
@@ -567,6 +576,20 @@ class RedisStore:
         if answer == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
 
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """See :meth:`SessionStore.give_up`."""
+        k = self.keys
+        answer = await self._run(
+            "GIVE_UP",
+            (k.chat(conversation_id), k.leases, k.stats, k.given_up),
+            (k.prefix, conversation_id, worker_id, token, self._now(), self._retention,
+             reason[:500]),
+        )  # fmt: skip
+        if answer == 0:
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
         """See :meth:`SessionStore.status` (reads, in two pipelined round trips)."""
         from redis.exceptions import RedisError
@@ -578,7 +601,10 @@ class RedisStore:
                 pipe.zrange(k.workers, 0, -1, withscores=True)
                 pipe.zrange(k.leases, 0, chat_limit - 1, withscores=True)
                 pipe.hgetall(k.stats)
-                now_pair, worker_rows, lease_rows, counters = await self._bounded(pipe.execute())
+                pipe.xrevrange(k.given_up, "+", "-", count=chat_limit)
+                now_pair, worker_rows, lease_rows, counters, gave_up = await self._bounded(
+                    pipe.execute()
+                )
             now = (
                 self._now()
                 if self._clock is not None
@@ -624,6 +650,9 @@ class RedisStore:
             workers=tuple(workers),
             chats=tuple(chats),
             counters={_text(name): int(value) for name, value in counters.items()},
+            given_up={
+                _text(fields.get(b"chat")): _text(fields.get(b"reason")) for _, fields in gave_up
+            },
         )
 
     async def aclose(self) -> None:

@@ -122,10 +122,26 @@ class SessionStore(Protocol):
         ...
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
-        """Give the chat up and hand it to the least loaded other live worker (reserved for
-        ``reserve`` seconds); returns that worker, or ``None`` (free for any)."""
+        """Let the chat go and hand it to the least loaded other live worker (reserved for
+        ``reserve`` seconds); returns that worker, or ``None`` (free for any). ``failed``:
+        the chat could not be resumed or streamed here (the store notes when that first
+        happened after the last commit: :attr:`Claim.failing_for`)."""
+        ...
+
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """Remove the chat (as :meth:`finish`, counted as finished and as given up)
+        because it cannot go on anywhere, and keep ``reason`` among the chats given up
+        lately (:attr:`FleetStatus.given_up`)."""
         ...
 
     async def finish(self, conversation_id: str, worker_id: str, token: int) -> None:

@@ -64,6 +64,11 @@ class Worker:
             quarter of the lease).
         handover_timeout: seconds a hand-over waits for handlers to finish their event
             (default: the send margin); past it they are cancelled, uncommitted.
+        give_up_after: seconds a chat may keep failing to resume or stream (a service
+            that no longer answers for it), over every worker that tries it, with no
+            event committed, before it is removed from the store; the reason shows in
+            :attr:`FleetStatus.given_up <webchat_async.worker.FleetStatus>`. A
+            conversation the service reports gone (400/401/403/404) is removed at once.
         worker_id: a name unique in the fleet (default: host, pid and a random part).
         session_options: options of every resumed session (``leave_on_exit`` is forced off).
         clock: local monotonic seconds for lease deadlines (tests move it); scans are
@@ -80,6 +85,7 @@ class Worker:
         send_margin: float | None = None,
         scan_interval: float | None = None,
         handover_timeout: float | None = None,
+        give_up_after: float = 600.0,
         worker_id: str | None = None,
         session_options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -97,6 +103,9 @@ class Worker:
             raise ValueError("send_margin must be >= 0 and below the lease")
         self._scan_interval = lease / 4 if scan_interval is None else scan_interval
         self._handover_timeout = self._send_margin if handover_timeout is None else handover_timeout
+        if not give_up_after > 0:
+            raise ValueError("give_up_after must be > 0 seconds")
+        self._give_up_after = give_up_after
         self._host = socket.gethostname()
         self.id = worker_id or f"{self._host}-{os.getpid()}-{secrets.token_hex(3)}"
         options = session_options if session_options is not None else SessionOptions()
@@ -371,6 +380,7 @@ class Worker:
             claimed_at=sent_at,
             recover=self._restore,
             generation=lambda: self._restores,
+            give_up_after=self._give_up_after,
         )
         self._runners[conversation_id] = runner
         runner.task = asyncio.get_running_loop().create_task(
