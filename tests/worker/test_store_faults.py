@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from fleet_support import watching
 from redis_support import PrivateRedis, RedisUnavailable, private_redis
 
 from webchat_async import Event, GuestMemberInfo, WebChatApi
@@ -58,36 +58,6 @@ class Answers:
         while self.count < count:
             self._changed.clear()
             await asyncio.wait_for(self._changed.wait(), BOUND)
-
-
-class LogSeen(logging.Handler):
-    """Sets an event when a record of the worker's logger contains ``text``."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(logging.DEBUG)
-        self.text = text
-        self.seen = asyncio.Event()
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if self.text in message:
-            self.records.append(message)
-            self.seen.set()
-
-
-@contextlib.contextmanager
-def watching(text: str) -> Iterator[LogSeen]:
-    log = logging.getLogger("webchat_async.worker")
-    handler = LogSeen(text)
-    level = log.level
-    log.setLevel(logging.DEBUG)
-    log.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
 
 
 class Fleetlet:
