@@ -1,5 +1,13 @@
-"""The fleet under fire: real worker processes, a real Redis, the simulator; one worker is
-killed with SIGKILL and another stopped with SIGTERM in the middle of the run.
+"""The fleet under fire: real worker processes, a real Redis, the simulator, and one fault
+in the middle of the run (``--fault``):
+
+- ``kill`` (the default): one worker killed with SIGKILL, then another stopped with SIGTERM
+  (each replaced by a new worker);
+- ``redis-restart``: the Redis server killed and started again empty on the same port (no
+  persistence), workers up;
+- ``redis-stall``: the Redis server frozen (SIGSTOP) for ``--stall`` seconds, then SIGCONT.
+
+The Redis faults run a ``redis-server`` of their own (never ``WEBCHAT_REDIS_URL``'s).
 
 Used by ``tests/worker/test_fleet_chaos.py`` (small) and ``scripts/fleet_chaos.sh`` (the
 full size). Every chat is a :class:`ScriptedAgent` of ``lines`` lines answered by the
@@ -8,6 +16,7 @@ lost answer and each doubled one. The run ends when every chat has ended (or the
 nothing waits a fixed time.
 
     python tests/worker/fleet_chaos.py --chats 300 --workers 3 --lines 50
+    python tests/worker/fleet_chaos.py --fault redis-restart --chats 60
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -38,6 +48,12 @@ from webchat_async import GuestMemberInfo, WebChatApi  # noqa: E402
 from webchat_async.simulator import Simulator  # noqa: E402
 from webchat_async.worker import Fleet, RedisStore  # noqa: E402
 from webchat_async.worker._scripted import ScriptedAgent, expected_answers  # noqa: E402
+
+if TYPE_CHECKING:
+    from redis_support import PrivateRedis
+
+#: The faults a run can inject (see the module's docstring).
+FAULTS = ("kill", "redis-restart", "redis-stall")
 
 
 @attrs.frozen
@@ -59,6 +75,8 @@ class ChaosReport:
     logs: Path
     seconds: float
     takeovers: int
+    fault: str = "kill"
+    restored: int = 0
 
     def log_tail(self, worker: str, lines: int = 20) -> str:
         """The end of a worker's log (for a failure's message)."""
@@ -71,7 +89,8 @@ class ChaosReport:
         p50 = percentile(self.failovers, 50)
         p99 = percentile(self.failovers, 99)
         return (
-            f"fleet: {self.chats} chats, {self.workers} workers, killed {self.killed}, "
+            f"fleet: {'' if self.fault == 'kill' else self.fault + ', '}"
+            f"{self.chats} chats, {self.workers} workers, killed {self.killed}, "
             f"handled {self.handled} events, lost {self.lost}, replies duplicated "
             f"{self.duplicated}, orphaned {self.orphaned}, failover p50 {p50:.2f} s "
             f"p99 {p99:.2f} s"
@@ -172,8 +191,17 @@ async def run_chaos(
     lease: float = 5.0,
     timeout: float = 900.0,
     logs: Path | None = None,
+    fault: str = "kill",
+    redis: PrivateRedis | None = None,
+    stall: float = 2.0,
 ) -> ChaosReport:
-    """Run the fleet through one SIGKILL and one SIGTERM (each replaced by a new worker)."""
+    """Run the fleet through one fault: a SIGKILL and a SIGTERM (each replaced by a new
+    worker), or, on ``redis`` (a server of the run's own), a restart without persistence
+    or a stall of ``stall`` seconds."""
+    if fault not in FAULTS:
+        raise ValueError(f"fault is one of {', '.join(FAULTS)}")
+    if fault != "kill" and redis is None:
+        raise ValueError(f"the {fault} fault needs a Redis of its own (redis=PrivateRedis)")
     started_at = time.monotonic()
     progress = Progress()
     agent = ScriptedAgent(lines, on_answer=progress)
@@ -208,28 +236,23 @@ async def run_chaos(
             ids = await asyncio.gather(*(start(i) for i in range(chats)))
             total = chats * lines
             killed = 0
+            kill_at = term_at = 0
             await asyncio.wait_for(progress.reach(total // 3), timeout)
-            # The victims are the workers holding the most chats at that moment: a fixed
-            # name could hold none (its chats all ended first on a loaded machine).
-            victim = await busiest(store, exclude=set())
-            kill_at = await server_ms(store)
-            fleet_procs.signal(victim, signal.SIGKILL)
-            killed += 1
-            fleet_procs.start(f"w{workers}")
-            await asyncio.wait_for(progress.reach(2 * total // 3), timeout)
-            stopped = await busiest(store, exclude={victim})
-            term_at = await server_ms(store)
-            fleet_procs.signal(stopped, signal.SIGTERM)
-            killed += 1
-            fleet_procs.start(f"w{workers + 1}")
-            try:
-                exit_codes[stopped] = await asyncio.to_thread(
-                    fleet_procs.processes[stopped].wait, 60
+            if fault != "kill":
+                assert redis is not None
+                if fault == "redis-restart":
+                    await asyncio.to_thread(redis.restart_empty)
+                else:
+                    redis.pause()
+                    try:
+                        # The fault's own length: a chaos run, not a wait for a state.
+                        await asyncio.sleep(stall)
+                    finally:
+                        redis.resume()
+            else:
+                victim, stopped, kill_at, term_at, killed = await _kill_and_stop(
+                    store, fleet_procs, progress, total, workers, timeout, exit_codes
                 )
-            except subprocess.TimeoutExpired:
-                # Reported, not raised: the run goes on, and the report says which worker
-                # did not stop and what it logged.
-                exit_codes[stopped] = NOT_EXITED
 
             ends = [sim.wait_ended(cid, None) for cid in ids]
             try:
@@ -265,9 +288,15 @@ async def run_chaos(
                     orphaned += 1
             orphaned += len(status.chats)
 
-            failovers, handovers = await _failover_times(store, victim, kill_at, stopped, term_at)
+            failovers: list[float] = []
+            handovers: list[float] = []
+            if fault == "kill":
+                failovers, handovers = await _failover_times(
+                    store, victim, kill_at, stopped, term_at
+                )
             report_handled = status.counters.get("handled", 0)
             takeovers = status.counters.get("takeovers", 0)
+            restored = status.counters.get("restored", 0)
     finally:
         codes = fleet_procs.stop_all()
         codes.update(exit_codes)
@@ -288,7 +317,40 @@ async def run_chaos(
         exit_codes=codes,
         seconds=time.monotonic() - started_at,
         takeovers=takeovers,
+        fault=fault,
+        restored=restored,
     )
+
+
+async def _kill_and_stop(
+    store: RedisStore,
+    fleet_procs: Workers,
+    progress: Progress,
+    total: int,
+    workers: int,
+    timeout: float,
+    exit_codes: dict[str, int],
+) -> tuple[str, str, int, int, int]:
+    """SIGKILL the busiest worker, later SIGTERM the next busiest (each replaced);
+    returns (killed, stopped, kill time, stop time, workers taken down)."""
+    # The victims are the workers holding the most chats at that moment: a fixed name
+    # could hold none (its chats all ended first on a loaded machine).
+    victim = await busiest(store, exclude=set())
+    kill_at = await server_ms(store)
+    fleet_procs.signal(victim, signal.SIGKILL)
+    fleet_procs.start(f"w{workers}")
+    await asyncio.wait_for(progress.reach(2 * total // 3), timeout)
+    stopped = await busiest(store, exclude={victim})
+    term_at = await server_ms(store)
+    fleet_procs.signal(stopped, signal.SIGTERM)
+    fleet_procs.start(f"w{workers + 1}")
+    try:
+        exit_codes[stopped] = await asyncio.to_thread(fleet_procs.processes[stopped].wait, 60)
+    except subprocess.TimeoutExpired:
+        # Reported, not raised: the run goes on, and the report says which worker did not
+        # stop and what it logged.
+        exit_codes[stopped] = NOT_EXITED
+    return victim, stopped, kill_at, term_at, 2
 
 
 async def busiest(store: RedisStore, exclude: set[str]) -> str:
@@ -328,13 +390,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--lines", type=int, default=50, help="agent messages per chat")
     parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
+    parser.add_argument("--fault", choices=FAULTS, default="kill", help="the fault (kill)")
+    parser.add_argument(
+        "--stall", type=float, default=2.0, help="seconds Redis is frozen (redis-stall: 2)"
+    )
     args = parser.parse_args(argv)
     # The simulator logs each request cut by the SIGKILL; the figures are what matters here.
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from redis_support import redis_server
+    from redis_support import private_redis, redis_server
 
-    with redis_server() as url:
+    with contextlib.ExitStack() as stack:
+        if args.fault == "kill":
+            url, own = stack.enter_context(redis_server()), None
+        else:
+            own = stack.enter_context(private_redis())
+            url = own.url
         report = asyncio.run(
             run_chaos(
                 redis_url=url,
@@ -343,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 lines=args.lines,
                 lease=args.lease,
+                fault=args.fault,
+                redis=own,
+                stall=args.stall,
             )
         )
     print(
