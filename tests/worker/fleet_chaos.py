@@ -420,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     print(
-        f"run: {report.seconds:.1f} s, takeovers {report.takeovers}, hand-overs "
+        f"run: {report.seconds:.1f} s, takeovers {report.takeovers}, chats written back "
+        f"{report.restored}, hand-overs "
         f"{len(report.handovers)} (p50 {percentile(report.handovers, 50):.3f} s, max "
         f"{max(report.handovers, default=float('nan')):.3f} s after SIGTERM), "
         f"worker exits {sorted(report.exit_codes.items())}, failover mean "
