@@ -219,6 +219,9 @@ class ChatRunner:
         self.busy = False
         self.stopping = False
         self.lost = False
+        #: Set before the chat is released, finished or given up: from then on no send
+        #: of this worker's reaches the service (see check_lease).
+        self._let_go = False
         self.task: asyncio.Task[Outcome] | None = None
 
     def __repr__(self) -> str:
@@ -238,7 +241,14 @@ class ChatRunner:
         self.deadline = max(self.deadline, sent_at + self._lease)
 
     def check_lease(self) -> None:
-        """Raise :class:`LeaseLost` if this worker may no longer act on the chat."""
+        """Raise :class:`LeaseLost` if this worker may no longer act on the chat: the
+        lease is lost or ran out here, or the runner is letting the chat go (handing it
+        over, finishing it): a move is a fence, whatever task of the handler sends."""
+        if self._let_go:
+            raise LeaseLost(f"chat {self.conversation_id} was handed over or ended here")
+        self._check_held()
+
+    def _check_held(self) -> None:
         if self.lost or self._clock() >= self.deadline:
             raise LeaseLost(f"the lease on chat {self.conversation_id} was lost")
 
@@ -276,7 +286,7 @@ class ChatRunner:
         then gets :class:`LeaseLost`, never the store's error."""
         delay = _RETRY_FIRST
         while True:
-            self.check_lease()
+            self._check_held()
             seen = self._generation()
             try:
                 try:
@@ -369,11 +379,13 @@ class ChatRunner:
                 logger.debug("closing chat %s: %r", self.conversation_id, exc)
 
     async def _finish(self) -> None:
+        self._let_go = True
         await self._fenced(
             lambda: self._store.finish(self.conversation_id, self.worker_id, self.token)
         )
 
     async def _give_up(self, reason: str) -> None:
+        self._let_go = True
         await self._fenced(
             lambda: self._store.give_up(
                 self.conversation_id, self.worker_id, self.token, reason=reason
@@ -396,6 +408,9 @@ class ChatRunner:
         return "released"
 
     async def _release(self, *, failed: bool = False) -> None:
+        # The fence first: a send that any task of the handler starts from here on is
+        # refused here, before the next owner can claim the chat.
+        self._let_go = True
         try:
             await self._fenced(
                 lambda: self._store.release(
