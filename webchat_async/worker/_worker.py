@@ -25,10 +25,11 @@ import attrs
 from .._aio import cancel_and_wait, cancel_until_done
 from .._options import SessionOptions
 from ..api import WebChatApi
+from ._balance import shed_count
 from ._chat import ChatRunner, Handler, Outcome
 from ._memory import MemoryStore
 from ._model import LeaseLost, StoreError, StoreReset
-from ._store import SessionStore
+from ._store import Scan, SessionStore
 
 __all__ = ["Worker"]
 
@@ -69,6 +70,12 @@ class Worker:
             event committed, before it is removed from the store; the reason shows in
             :attr:`FleetStatus.given_up <webchat_async.worker.FleetStatus>`. A
             conversation the service reports gone (400/401/403/404) is removed at once.
+        rebalance: at a scan that finds no chat to claim, hand chats over to the workers
+            below their fair share when the fleet's load is uneven past
+            ``rebalance_slack`` (a worker that joins, or replaces one in a rolling
+            restart, gets its share); see ``docs/workers.md``.
+        rebalance_slack: how uneven the fleet may be, in chats beyond one, before chats
+            move (>= 1, so that rounding never moves a chat back).
         worker_id: a name unique in the fleet (default: host, pid and a random part).
         session_options: options of every resumed session (``leave_on_exit`` is forced off).
         clock: local monotonic seconds for lease deadlines (tests move it); scans are
@@ -86,6 +93,8 @@ class Worker:
         scan_interval: float | None = None,
         handover_timeout: float | None = None,
         give_up_after: float = 600.0,
+        rebalance: bool = True,
+        rebalance_slack: int = 1,
         worker_id: str | None = None,
         session_options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -105,6 +114,15 @@ class Worker:
         self._handover_timeout = self._send_margin if handover_timeout is None else handover_timeout
         if not give_up_after > 0:
             raise ValueError("give_up_after must be > 0 seconds")
+        if rebalance_slack < 1:
+            raise ValueError("rebalance_slack must be >= 1")
+        self._rebalance = rebalance
+        self._slack = rebalance_slack
+        #: Scans made, and chats handed over to even the load (both for tests and logs);
+        #: the loads of the last scan that could have moved chats (see _shed).
+        self._scans = 0
+        self._rebalanced = 0
+        self._settled: dict[str, int] | None = None
         self._give_up_after = give_up_after
         self._host = socket.gethostname()
         self.id = worker_id or f"{self._host}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -140,6 +158,16 @@ class Worker:
     def chats(self) -> tuple[str, ...]:
         """The conversation ids held now."""
         return tuple(self._runners)
+
+    @property
+    def scans(self) -> int:
+        """How many scans of the store this worker made (one every ``scan_interval``)."""
+        return self._scans
+
+    @property
+    def rebalanced(self) -> int:
+        """How many chats this worker handed over to even the fleet's load."""
+        return self._rebalanced
 
     def stop(self) -> _Stopping:
         """Hand every chat over and stop the worker (:meth:`run` returns, or the
@@ -329,11 +357,56 @@ class Worker:
 
     async def _scan(self) -> None:
         room = self._concurrency - len(self._runners)
-        if room <= 0:
+        if room <= 0 and not self._rebalance:
             return
-        scan = await self._store.scan(limit=max(100, 4 * room))
-        if not scan.claimable:
+        # Whether chats of this worker are on their way out, before the store is read:
+        # loads read while a hand-over runs (or that one finished during the read) are
+        # stale, and shedding on them hands over twice (the cause of the chats that came
+        # back to their old owner in the reverted rebalance).
+        moving = self._moving()
+        scan = await self._store.scan(limit=max(100, 4 * max(room, 1)))
+        try:
+            if scan.claimable:
+                self._settled = None
+                if room > 0:
+                    await self._claim_expired(scan, room)
+            elif self._rebalance:
+                self._shed(scan, moving or self._moving())
+        finally:
+            self._scans += 1
+            await self._notify()
+
+    def _moving(self) -> bool:
+        return any(r.stopping for r in self._runners.values())
+
+    def _shed(self, scan: Scan, moving: bool) -> None:
+        """Hand over this worker's part of the fleet's excess (see :mod:`._balance`) the
+        way :meth:`stop` does: each chat after its event, committed, released to the least
+        loaded other worker. Only on loads that have settled: the same in two scans in a
+        row, nothing of this worker's moving, and every chat counted."""
+        loads = dict(scan.loads)
+        # Every chat of the store is counted by a live worker (none between a hand-over
+        # and its claim, none waiting for a dead worker's lease), and this worker's count
+        # is what it holds.
+        counted = sum(loads.values()) == scan.total
+        if moving or self._stop.is_set() or not counted or loads.get(self.id) != len(self._runners):
+            self._settled = None
             return
+        if loads != self._settled:
+            self._settled = loads
+            return
+        count = min(len(self._runners), shed_count(loads, self.id, slack=self._slack))
+        if count <= 0:
+            return
+        self._settled = None
+        held = sorted(self._runners.values(), key=lambda r: r.busy)  # idle ones first
+        for runner in held[:count]:
+            runner.request_stop()
+        self._rebalanced += count
+        logger.info("worker %s hands %d chats over to even the load (%d held, %d workers)",
+                    self.id, count, loads[self.id], len(loads))  # fmt: skip
+
+    async def _claim_expired(self, scan: Scan, room: int) -> None:
         live = max(1, len(scan.loads | {self.id: 0}))
         fair = math.ceil(scan.total / live)
         quota = min(room, fair - len(self._runners))
