@@ -5,7 +5,10 @@ in the middle of the run (``--fault``):
   (each replaced by a new worker);
 - ``redis-restart``: the Redis server killed and started again empty on the same port (no
   persistence), workers up;
-- ``redis-stall``: the Redis server frozen (SIGSTOP) for ``--stall`` seconds, then SIGCONT.
+- ``redis-stall``: the Redis server frozen (SIGSTOP) for ``--stall`` seconds, then SIGCONT;
+- ``join``: one more worker started (it must get at least half its fair share);
+- ``rolling``: each worker stopped with SIGTERM in turn and replaced by a new one (each
+  live worker must end with at least half its fair share).
 
 The Redis faults run a ``redis-server`` of their own (never ``WEBCHAT_REDIS_URL``'s).
 
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
     from redis_support import PrivateRedis
 
 #: The faults a run can inject (see the module's docstring).
-FAULTS = ("kill", "redis-restart", "redis-stall")
+FAULTS = ("kill", "redis-restart", "redis-stall", "join", "rolling")
 
 
 @attrs.frozen
@@ -77,6 +80,9 @@ class ChaosReport:
     takeovers: int
     fault: str = "kill"
     restored: int = 0
+    #: join / rolling: whether every live worker reached half its fair share, and when.
+    shared: bool = True
+    share_seconds: float = 0.0
 
     def log_tail(self, worker: str, lines: int = 20) -> str:
         """The end of a worker's log (for a failure's message)."""
@@ -210,6 +216,7 @@ async def run_chaos(
     fleet_procs = Workers(redis_url, prefix, lease, logdir)
     exit_codes: dict[str, int] = {}
     victim = stopped = ""
+    shared, share_seconds = True, 0.0
     try:
         async with Simulator(port=0, agent=agent) as sim, WebChatApi(base_url=sim.base_url) as api:
             agent.bind(sim)
@@ -238,7 +245,25 @@ async def run_chaos(
             killed = 0
             kill_at = term_at = 0
             await asyncio.wait_for(progress.reach(total // 3), timeout)
-            if fault != "kill":
+            if fault in ("join", "rolling"):
+                names = [f"w{workers}"]
+                if fault == "rolling":
+                    names = [f"w{workers + i}" for i in range(workers)]
+                    for i in range(workers):
+                        fleet_procs.signal(f"w{i}", signal.SIGTERM)
+                        try:
+                            exit_codes[f"w{i}"] = await asyncio.to_thread(
+                                fleet_procs.processes[f"w{i}"].wait, 60
+                            )
+                        except subprocess.TimeoutExpired:
+                            exit_codes[f"w{i}"] = NOT_EXITED
+                        fleet_procs.start(names[i])
+                else:
+                    fleet_procs.start(names[0])
+                moved_at = time.monotonic()
+                shared = await _shares_reached(store, timeout=60)
+                share_seconds = time.monotonic() - moved_at
+            elif fault != "kill":
                 assert redis is not None
                 if fault == "redis-restart":
                     await asyncio.to_thread(redis.restart_empty)
@@ -319,7 +344,22 @@ async def run_chaos(
         takeovers=takeovers,
         fault=fault,
         restored=restored,
+        shared=shared,
+        share_seconds=share_seconds,
     )
+
+
+async def _shares_reached(store: RedisStore, timeout: float) -> bool:
+    """Poll the store (the workers are other processes) until every live worker holds at
+    least half its fair share of the chats held; ``False`` at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = await store.status(chat_limit=1)
+        held = [w.chats for w in status.workers if w.alive]
+        if held and 2 * min(held) * len(held) >= sum(held):
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
 async def _kill_and_stop(
@@ -419,9 +459,10 @@ def main(argv: list[str] | None = None) -> int:
                 stall=args.stall,
             )
         )
+    share = f"within {report.share_seconds:.1f} s" if report.shared else "NOT reached"
     print(
         f"run: {report.seconds:.1f} s, takeovers {report.takeovers}, chats written back "
-        f"{report.restored}, hand-overs "
+        f"{report.restored}, every worker at half its share {share}, hand-overs "
         f"{len(report.handovers)} (p50 {percentile(report.handovers, 50):.3f} s, max "
         f"{max(report.handovers, default=float('nan')):.3f} s after SIGTERM), "
         f"worker exits {sorted(report.exit_codes.items())}, failover mean "
@@ -429,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         f"over {len(report.failovers)} chats (lease {args.lease} s)"
     )
     print(report.line())
-    bad = report.lost or report.duplicated or report.orphaned
+    bad = report.lost or report.duplicated or report.orphaned or not report.shared
     return 1 if bad else 0
 
 
