@@ -351,12 +351,14 @@ async def run_chaos(
 
 async def _shares_reached(store: RedisStore, timeout: float) -> bool:
     """Poll the store (the workers are other processes) until every live worker holds at
-    least half its fair share of the chats held; ``False`` at the timeout."""
+    least half its fair share of the chats held, with at least one chat per worker held;
+    ``False`` at the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = await store.status(chat_limit=1)
         held = [w.chats for w in status.workers if w.alive]
-        if held and 2 * min(held) * len(held) >= sum(held):
+        # Only while there are chats to share: a fleet whose chats all ended is no proof.
+        if held and sum(held) >= len(held) and 2 * min(held) * len(held) >= sum(held):
             return True
         await asyncio.sleep(0.1)
     return False

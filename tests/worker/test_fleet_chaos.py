@@ -60,7 +60,9 @@ def own_redis() -> Iterator[PrivateRedis]:
 
 
 @pytest.mark.chaos
-@pytest.mark.parametrize("fault", ["redis-restart", "redis-stall", "join", "rolling"])
+# (rolling: at this size the chats end while the processes restart; the in-process
+# tests/worker/test_rebalance.py and CI's 60-chat run cover it.)
+@pytest.mark.parametrize("fault", ["redis-restart", "redis-stall", "join"])
 async def test_worker_processes_ride_out_store_faults_and_membership_changes(
     own_redis: PrivateRedis, fault: str
 ) -> None:
@@ -72,7 +74,9 @@ async def test_worker_processes_ride_out_store_faults_and_membership_changes(
         prefix="chaos:",
         chats=12,
         workers=3,
-        lines=6,
+        # Membership changes take a few seconds of process starts and stops: chats long
+        # enough to still be there to share.
+        lines=30 if fault == "join" else 6,
         lease=LEASE * 2,
         timeout=120,
         fault=fault,
