@@ -266,6 +266,14 @@ async def run_chaos(
             elif fault != "kill":
                 assert redis is not None
                 if fault == "redis-restart":
+                    # What a restart keeps is what live workers hold: a chat still waiting
+                    # in an inbox is lost with the store (docs/workers.md). On a loaded
+                    # machine claims can lag the starts: restart once every chat is held.
+                    async def all_held() -> bool:
+                        status = await store.status(chat_limit=chats)
+                        return all(c.owner for c in status.chats)
+
+                    await wait_until(all_held, 60, "every chat to be held")
                     await asyncio.to_thread(redis.restart_empty)
                 else:
                     redis.pause()
