@@ -79,6 +79,7 @@ WORKER_EXPORTS = {
     "RedisStore", "Scan", "Claim", "PendingSends", "Progress", "LeaseLost", "StoreError",
     "FleetStatus", "WorkerStatus", "ChatStatus",
     "Encryption", "DecryptionError", "InsecureStoreWarning",
+    "StoreReset",
 }  # fmt: skip
 
 

@@ -4,7 +4,9 @@ waiting for a condition on it (never a sleep)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 
 from webchat_async import Event, MessageReceived
 from webchat_async.simulator import Simulator
@@ -63,3 +65,33 @@ def guest_texts(sim: Simulator, conversation_id: str) -> list[str]:
         and m.sender.id == conversation.guest_member_id
         and m.body_type in (None, "standard")
     ]
+
+
+class LogSeen(logging.Handler):
+    """Sets an event when a record of the worker's logger contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.text = text
+        self.seen = asyncio.Event()
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self.text in message:
+            self.records.append(message)
+            self.seen.set()
+
+
+@contextlib.contextmanager
+def watching(text: str) -> Iterator[LogSeen]:
+    log = logging.getLogger("webchat_async.worker")
+    handler = LogSeen(text)
+    level = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["RedisUnavailable", "redis_server"]
+__all__ = ["PrivateRedis", "RedisUnavailable", "private_redis", "redis_server"]
 
 
 class RedisUnavailable(Exception):
@@ -73,3 +74,69 @@ def redis_server(timeout: float = 10.0) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class PrivateRedis:
+    """A ``redis-server`` of one test alone (never the shared one), on a free port of
+    127.0.0.1 without persistence, that the test can restart empty, pause and resume."""
+
+    def __init__(self, binary: str, workdir: str, timeout: float = 10.0) -> None:
+        self._binary = binary
+        self._workdir = workdir
+        self._timeout = timeout
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server (empty) and wait until it answers PING."""
+        self.process = subprocess.Popen(
+            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self._workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + self._timeout
+        while not _answers(self.port):  # the server's state "accepting connections"
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RedisUnavailable(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL: nothing is saved) and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused one must die too
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart_empty(self) -> None:
+        """Kill the server and start a new, empty one on the same port."""
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing is answered."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: the server answers again, state intact."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    """A :class:`PrivateRedis`, started, stopped afterwards (``RedisUnavailable`` without
+    a ``redis-server`` binary)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RedisUnavailable("no redis-server on PATH (apt-get install redis-server)")
+    with tempfile.TemporaryDirectory() as workdir:
+        server = PrivateRedis(binary, workdir)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ async def test_the_scripts_write_only_the_documented_keys(redis_store: RedisStor
     assert other is not None and other != target
     found = {key.decode() async for key in st.client.scan_iter(match=f"{k.prefix}*")}
     assert found == {k.chat("c1"), k.leases, k.workers, k.worker("w1"), k.worker("w2"),
-                     k.inbox(target), k.inbox(other), k.owned(target), k.stats, k.log} - {
+                     k.inbox(target), k.inbox(other), k.owned(target), k.stats, k.log,
+                     k.epoch} - {
         k.owned(target)  # emptied by the release: Redis drops an empty set
     }  # fmt: skip
     chat = await st.client.hgetall(k.chat("c1"))
@@ -89,3 +91,23 @@ def test_the_demo_runs_a_fleet_on_the_simulator_in_memory() -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
     ).stdout  # fmt: skip
     assert "demo: 3 of 3 chats answered exactly once, line by line" in out
+
+
+async def test_status_into_a_closed_pipe_ends_quietly(
+    redis_store: RedisStore, redis_url: str
+) -> None:
+    # Failed before: `webchat-async status | head` ended with a BrokenPipeError traceback.
+    await redis_store.register("w1", ttl=30, concurrency=5, host="h", pid=7)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write fails
+    command = [sys.executable, "-m", "webchat_async", "status", "--redis", redis_url,
+               "--prefix", redis_store.keys.prefix]  # fmt: skip
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, command, stdout=write, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0

@@ -11,6 +11,7 @@ from conftest import redis_store_at
 from fleet_support import Clock
 
 from webchat_async.worker import LeaseLost, MemoryStore, Progress, SessionStore
+from webchat_async.worker._lua import PRUNE_LEASES
 
 TTL = 10.0
 
@@ -235,3 +236,24 @@ async def test_commits_made_together_are_each_fenced_on_their_own(
         claim = await st.claim(cid, "B", ttl=TTL)
         assert claim is not None
         assert claim.position == (None if cid == "c3" else f"m-{cid}")
+
+
+async def test_a_dead_worker_leaves_the_status_a_few_leases_after_its_last_heartbeat(
+    st: SessionStore, clock: Clock
+) -> None:
+    # Failed before: a dead worker stayed in `status` for ever (alive: False).
+    await workers(st, "dead", "live")
+    clock.now += TTL + 1
+    assert await st.renew("live", {}, ttl=TTL) == set()
+    assert {w.worker_id: w.alive for w in (await st.status()).workers} == {
+        "dead": False,
+        "live": True,
+    }  # dead one lease ago: still listed
+    clock.now += PRUNE_LEASES * TTL
+    assert await st.renew("live", {}, ttl=TTL) == set()
+    assert [w.worker_id for w in (await st.status()).workers] == ["live"]
+
+
+async def test_a_store_that_lost_nothing_restores_nothing(st: SessionStore) -> None:
+    await workers(st, "A")
+    assert await st.restore("A", [], ttl=TTL) is None

@@ -39,6 +39,7 @@ from ._model import (
     PendingSends,
     Progress,
     StoreError,
+    StoreReset,
     WorkerStatus,
 )
 from ._redis import RedisStore
@@ -64,6 +65,7 @@ __all__ = [
     "SessionStore",
     "StartedChat",
     "StoreError",
+    "StoreReset",
     "Worker",
     "WorkerStatus",
 ]

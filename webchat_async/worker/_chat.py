@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .._events import ConversationEnded, Event, MessageReceived
 from .._inbound import Position
@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..models import BodyType, WebChatMessage
 from ..session import GuestSession
-from ._model import Claim, LeaseLost, Progress, StoreError
+from ._model import Claim, LeaseLost, PendingSends, Progress, StoreError, StoreReset
 from ._replay import made_sends, own_uncommitted, send_digest
 from ._store import SessionStore
 
@@ -57,6 +57,12 @@ _FINAL = (AuthenticationError, PermissionDeniedError, HandshakeRefused, NotFound
           BadRequestError)  # fmt: skip
 #: Committed sends whose echo is still to come, at most (a bound on the record's size).
 _MAX_OUTSTANDING = 256
+#: Seconds between two tries of a store write that failed (doubling up to the maximum);
+#: the tries end with the lease.
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 1.0
+
+_T = TypeVar("_T")
 
 
 class Chat:
@@ -113,17 +119,23 @@ class Chat:
         """Send a message as the guest, at most once per send of this event."""
         index = self._index
         self._index += 1
-        self._runner.check_lease()
-        if index < len(self._replay):
-            made = self._replay[index]
-            if made is not None:
-                if made.id is None:
-                    raise RuntimeError("a replayed reply has no message id")
-                self._sent.append(made.id)
-                return made
-        await self._runner.record_send(self._event_key, index, text)
-        # Again after the store's answer: a worker paused in between must not post.
-        self._runner.check_lease()
+        try:
+            self._runner.check_lease()
+            if index < len(self._replay):
+                made = self._replay[index]
+                if made is not None:
+                    if made.id is None:
+                        raise RuntimeError("a replayed reply has no message id")
+                    self._sent.append(made.id)
+                    return made
+            await self._runner.record_send(self._event_key, index, text)
+            # Again after the store's answer: a worker paused in between must not post.
+            self._runner.check_lease()
+        except LeaseLost:
+            # Fenced: the event must not be committed here even if the handler catches
+            # this (a reply it could not send would be lost); the next owner handles it.
+            self._runner.lost = True
+            raise
         message = await self._runner.session.send_message(text, body_type=body_type)
         if message.id:
             self._sent.append(message.id)
@@ -162,8 +174,15 @@ class ChatRunner:
         send_margin: float,
         clock: Callable[[], float] = time.monotonic,
         claimed_at: float,
+        recover: Callable[[int], Awaitable[bool]] | None = None,
+        generation: Callable[[], int] = lambda: 0,
+        give_up_after: float = 600.0,
     ) -> None:
         self.claim = claim
+        self._give_up_after = give_up_after
+        self._claimed_at = claimed_at
+        self._committed_here = False
+        self._failure = "the stream failed"
         self.conversation_id = claim.conversation_id
         self.token = claim.token
         self.worker_id = worker_id
@@ -186,10 +205,23 @@ class ChatRunner:
         self._saved = ""
         self._position = claim.position
         self._outstanding = list(claim.outstanding)
+        #: After a StoreReset: writes back what the store lost (see Worker._restore);
+        #: ``generation`` counts the write-backs done so far.
+        self._recover = recover
+        self._generation = generation
+        #: What the store holds for the chat, as this runner last wrote it: written back
+        #: if the store loses its state. The saved text is in clear until the first commit.
+        self._committed = Progress(
+            saved=claim.saved, position=claim.position, outstanding=claim.outstanding
+        )
+        self._ledger: PendingSends | None = claim.pending
         self._serial = 0
         self.busy = False
         self.stopping = False
         self.lost = False
+        #: Set before the chat is released, finished or given up: from then on no send
+        #: of this worker's reaches the service (see check_lease).
+        self._let_go = False
         self.task: asyncio.Task[Outcome] | None = None
 
     def __repr__(self) -> str:
@@ -209,7 +241,14 @@ class ChatRunner:
         self.deadline = max(self.deadline, sent_at + self._lease)
 
     def check_lease(self) -> None:
-        """Raise :class:`LeaseLost` if this worker may no longer act on the chat."""
+        """Raise :class:`LeaseLost` if this worker may no longer act on the chat: the
+        lease is lost or ran out here, or the runner is letting the chat go (handing it
+        over, finishing it): a move is a fence, whatever task of the handler sends."""
+        if self._let_go:
+            raise LeaseLost(f"chat {self.conversation_id} was handed over or ended here")
+        self._check_held()
+
+    def _check_held(self) -> None:
         if self.lost or self._clock() >= self.deadline:
             raise LeaseLost(f"the lease on chat {self.conversation_id} was lost")
 
@@ -225,17 +264,66 @@ class ChatRunner:
         if not self.busy and self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def holding(self) -> Claim | None:
+        """What the store should hold for the chat (its last committed record and the
+        sends recorded since), or ``None`` once the lease is gone here."""
+        if self.lost or self._clock() >= self.deadline:
+            return None
+        return Claim(
+            conversation_id=self.conversation_id,
+            token=self.token,
+            saved=self._committed.saved,
+            base_url=self.claim.base_url,
+            position=self._committed.position,
+            outstanding=self._committed.outstanding,
+            pending=self._ledger,
+        )
+
+    async def _fenced(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """A store write for the chat, tried again while the store is out of reach (each
+        try bounded by the store's timeout), and after the store lost its state once the
+        worker wrote back what it holds, for as long as the lease lasts here: the caller
+        then gets :class:`LeaseLost`, never the store's error."""
+        delay = _RETRY_FIRST
+        while True:
+            self._check_held()
+            seen = self._generation()
+            try:
+                try:
+                    return await call()
+                except StoreReset:
+                    if self._recover is None or not await self._recover(seen):
+                        raise
+                    continue  # written back (or lost: check_lease says which)
+            except StoreError as exc:
+                logger.info("chat %s: store write failed, trying again: %s",
+                            self.conversation_id, exc)  # fmt: skip
+            left = self.deadline - self._clock()
+            await asyncio.sleep(max(0.0, min(delay, left)))
+            delay = min(delay * 2, _RETRY_MAX)
+
     async def record_send(self, event_key: str, index: int, body: str) -> None:
         """Record a send in the store (fenced) before it is made: a digest of the text,
         which is all a takeover needs to recognise it (the store keeps no guest text)."""
-        await self._store.record_send(
-            self.conversation_id,
-            self.token,
-            event_key,
-            index,
-            send_digest(self.conversation_id, body),
-            send_margin=self._send_margin,
+        digest = send_digest(self.conversation_id, body)
+        await self._fenced(
+            lambda: self._store.record_send(
+                self.conversation_id,
+                self.token,
+                event_key,
+                index,
+                digest,
+                send_margin=self._send_margin,
+            )
         )
+        # The store's own rule (the k-th place, or appended), kept for a write-back.
+        ledger = self._ledger
+        bodies = list(ledger.bodies) if ledger and ledger.event_key == event_key else []
+        if index < len(bodies):
+            bodies[index] = digest
+        else:
+            bodies.append(digest)
+        self._ledger = PendingSends(event_key=event_key, bodies=tuple(bodies))
 
     # -- running -----------------------------------------------------------------------
 
@@ -247,7 +335,7 @@ class ChatRunner:
             # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
             logger.warning("chat %s has an unreadable saved session: removed (%s)",
                            self.conversation_id, exc)  # fmt: skip
-            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            await self._give_up("the saved session cannot be read")
             return "ended"
         try:
             session = await GuestSession.resume(saved, api=self._api, options=self._options)
@@ -260,12 +348,11 @@ class ChatRunner:
             logger.warning(
                 "chat %s cannot be resumed (%s): removed", self.conversation_id, type(exc).__name__
             )
-            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            await self._give_up(f"the conversation is gone ({type(exc).__name__} on resume)")
             return "ended"
         except WebChatError as exc:
             logger.warning("chat %s not resumed here: %r", self.conversation_id, exc)
-            await self._release()
-            return "released"
+            return await self._failed(f"not resumed ({type(exc).__name__})")
         self._session = session
         self.member_id = session.member_id
         # Once per chat: the store encrypts the secrets here (when it has keys), and every
@@ -279,9 +366,11 @@ class ChatRunner:
                 if not (self.stopping or self.lost):
                     raise
                 outcome = "lost" if self.lost else "stopped"
-            if outcome in ("stopped", "released"):
+            if outcome == "stopped":
                 # Before closing the socket: the next owner can start at once.
                 await self._release()
+            elif outcome == "released":
+                outcome = await self._failed(self._failure)
             return outcome
         finally:
             try:
@@ -289,10 +378,48 @@ class ChatRunner:
             except Exception as exc:  # the chat goes on elsewhere; closing is best effort
                 logger.debug("closing chat %s: %r", self.conversation_id, exc)
 
-    async def _release(self) -> None:
+    async def _finish(self) -> None:
+        self._let_go = True
+        await self._fenced(
+            lambda: self._store.finish(self.conversation_id, self.worker_id, self.token)
+        )
+
+    async def _give_up(self, reason: str) -> None:
+        self._let_go = True
+        await self._fenced(
+            lambda: self._store.give_up(
+                self.conversation_id, self.worker_id, self.token, reason=reason
+            )
+        )
+
+    async def _failed(self, reason: str) -> Outcome:
+        """The chat could not be resumed or streamed here: released for another try
+        (anywhere), or given up once it has failed for ``give_up_after`` seconds with no
+        event committed since the first failure."""
+        since = self.claim.failing_for
+        if since is not None and not self._committed_here:
+            failing = since + (self._clock() - self._claimed_at)
+            if failing >= self._give_up_after:
+                logger.warning("chat %s given up after failing for %.0f s: %s",
+                               self.conversation_id, failing, reason)  # fmt: skip
+                await self._give_up(f"{reason}; failing for {failing:.0f} s")
+                return "ended"
+        await self._release(failed=True)
+        return "released"
+
+    async def _release(self, *, failed: bool = False) -> None:
+        # The fence first: a send that any task of the handler starts from here on is
+        # refused here, before the next owner can claim the chat.
+        self._let_go = True
         try:
-            await self._store.release(
-                self.conversation_id, self.worker_id, self.token, reserve=self._lease
+            await self._fenced(
+                lambda: self._store.release(
+                    self.conversation_id,
+                    self.worker_id,
+                    self.token,
+                    reserve=self._lease,
+                    failed=failed,
+                )
             )
         except (LeaseLost, StoreError) as exc:
             logger.info("chat %s not released: %s", self.conversation_id, exc)
@@ -313,7 +440,7 @@ class ChatRunner:
                 await self._handle(chat, session, event, key)
                 self.busy = False
                 if isinstance(event, ConversationEnded):
-                    await self._store.finish(self.conversation_id, self.worker_id, self.token)
+                    await self._finish()
                     return "ended"
                 if self.stopping:
                     return "stopped"
@@ -322,10 +449,11 @@ class ChatRunner:
             return "lost"
         except _FINAL as exc:
             logger.warning("chat %s ended (%s)", self.conversation_id, type(exc).__name__)
-            await self._store.finish(self.conversation_id, self.worker_id, self.token)
+            await self._give_up(f"the conversation is gone ({type(exc).__name__})")
             return "ended"
         except WebChatError as exc:
             logger.warning("chat %s stream failed here: %r", self.conversation_id, exc)
+            self._failure = f"the stream failed ({type(exc).__name__})"
             return "released"
         # The iterator stops only after ConversationEnded, handled above.
         return "ended"  # pragma: no cover
@@ -341,6 +469,9 @@ class ChatRunner:
             logger.warning(
                 "handler failed on chat %s, event %s", self.conversation_id, key, exc_info=True
             )
+        if self.lost:
+            # A send was fenced and the handler caught it: not committed, handled again.
+            raise LeaseLost(f"the lease on chat {self.conversation_id} was lost")
         for made in chat._replay:
             # Made by the previous owner but not asked for again: still a committed send.
             if made is not None and made.id and made.id not in chat._sent:
@@ -368,8 +499,13 @@ class ChatRunner:
             failed=failed,
         )
         sent_at = self._clock()
-        await self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
-        # An accepted commit extended the lease from a moment after sent_at.
+        await self._fenced(
+            lambda: self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
+        )
+        self._committed, self._ledger = progress, None
+        self._committed_here = True
+        # An accepted commit extended the lease from a moment after sent_at (a retry's
+        # sent_at is earlier: the deadline only errs early).
         self.renewed(sent_at)
 
     async def _recover_sends(

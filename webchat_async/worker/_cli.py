@@ -24,6 +24,7 @@ import sys
 from typing import Any
 
 from ._chat import Handler
+from ._model import FleetStatus
 from ._store import SessionStore
 
 __all__ = ["add_commands", "load_handler", "run_status", "run_worker"]
@@ -213,11 +214,24 @@ async def run_status(args: argparse.Namespace) -> int:
         status = await store.status(chat_limit=args.limit)
     finally:
         await store.aclose()
+    try:
+        _print_status(status, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader had enough (`status | head`): not an error. Python would report the
+        # pipe again when it flushes stdout at exit, so stdout goes to /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 0
+
+
+def _print_status(status: FleetStatus, args: argparse.Namespace) -> None:
     if args.json:
         import attrs
 
         print(json.dumps(attrs.asdict(status), indent=2, sort_keys=True))
-        return 0
+        return
     from ..cli import format_table
 
     live = sum(w.alive for w in status.workers)
@@ -249,4 +263,7 @@ async def run_status(args: argparse.Namespace) -> int:
     print(format_table(chat_rows, ("chat", "owner", "token", "leaseLeft")))
     counters = " ".join(f"{k}={v}" for k, v in sorted(status.counters.items()))
     print(f"\ncounters: {counters or '(none)'}")
-    return 0
+    if status.given_up:
+        print(f"\ngiven up: {len(status.given_up)} lately")
+        given = [{"chat": cid, "reason": why} for cid, why in status.given_up.items()]
+        print(format_table(given, ("chat", "reason")))

@@ -15,6 +15,10 @@ key                                type    holds
 ``{p}inbox:{worker id}``           list    conversation ids handed to the worker
 ``{p}stats``                       hash    counters: added, claims, takeovers, handled, ...
 ``{p}log``                         stream  claim / release / finish records (capped)
+``{p}given_up``                    stream  chats given up: id, reason (capped)
+``{p}epoch``                       string  a random marker of the store's state: gone or
+                                           changed, the store lost its state (a Redis
+                                           restarted empty) and workers write theirs back
 =================================  ======  ===================================================
 
 Every key expires (see :mod:`._lua`): a chat's hash ``retention`` past its lease, a
@@ -87,3 +91,13 @@ class Keys:
     def log(self) -> str:
         """Stream of claim, release and finish records."""
         return f"{self.prefix}log"
+
+    @property
+    def epoch(self) -> str:
+        """The marker of the store's state (set by the first worker to register)."""
+        return f"{self.prefix}epoch"
+
+    @property
+    def given_up(self) -> str:
+        """Stream of the chats given up and why (capped)."""
+        return f"{self.prefix}given_up"

@@ -23,17 +23,23 @@ __all__ = [
     "CLAIM",
     "COMMIT",
     "FINISH",
+    "GIVE_UP",
     "RECORD_SEND",
     "REGISTER",
     "RELEASE",
     "RENEW",
+    "RESTORE",
     "SCAN",
 ]
 
+#: A worker whose heartbeat ran out this many leases ago is removed from the fleet's
+#: list (and from ``status``) by the next renewal of any worker.
+PRUNE_LEASES = 3
+
 _PRELUDE = (
     LUA_NAMES
-    + """
--- Expire key in ms from now, unless it already lives longer (a new key has no expiry).
+    + f"local PRUNE_LEASES = {PRUNE_LEASES}\n"
+    + """-- Expire key in ms from now, unless it already lives longer (a new key has no expiry).
 local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
@@ -110,7 +116,10 @@ return {'ok', target}
 """
 )
 
-#: KEYS: workers, worker. ARGV: worker, now, ttl_ms, concurrency, host, pid, retention_ms.
+#: KEYS: workers, worker, epoch. ARGV: worker, now, ttl_ms, concurrency, host, pid,
+#: retention_ms, a new epoch. Returns the store's epoch: the marker of its state, set by
+#: the first worker; a Redis that restarted empty has none, and the next worker sets a new
+#: one (see RESTORE).
 REGISTER = (
     _PRELUDE
     + """
@@ -120,7 +129,9 @@ redis.call('HSET', KEYS[2], 'concurrency', ARGV[4], 'host', ARGV[5], 'pid', ARGV
            'ttl', ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 keep(KEYS[1], tonumber(ARGV[7]))
-return now
+redis.call('SET', KEYS[3], ARGV[8], 'NX')
+keep(KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[7]))
+return redis.call('GET', KEYS[3])
 """
 )
 
@@ -153,10 +164,12 @@ end
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'reserved', 'saved', 'base', 'pos',
-                     'out', 'pev', 'psends')
+                     'out', 'pev', 'psends', 'fsince')
 local owner, reserved = h[1] or '', h[3] or ''
-if owner == me then return {'held'} end
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], cid) or '0')
+-- Its own lease that ran out (the worker lost the chat locally, e.g. the store was out of
+-- reach for longer than a lease) is claimed again, with a new token, like anyone's.
+if owner == me and expires > now then return {'held'} end
 if expires > now and not (owner == '' and reserved == me) then return {'busy'} end
 local token = tonumber(h[2] or '0') + 1
 local ttl, retain = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -174,28 +187,37 @@ keep(owned, ttl)
 redis.call('HINCRBY', KEYS[3], 'claims', 1)
 keep(KEYS[3], ttl + retain)
 note(P, 'claim', cid, me, owner, token, now, ttl + retain)
+local failing = ''
+if h[10] and h[10] ~= '' then failing = tostring(now - tonumber(h[10])) end
 return {'ok', token, h[4] or '', h[5] or '', h[6] or '', h[7] or '[]', h[8] or '',
-        h[9] or '[]', owner}
+        h[9] or '[]', owner, failing}
 """
 )
 
-#: KEYS: workers, leases. ARGV: prefix, worker, now, ttl_ms, retention_ms, then cid, token
-#: pairs.
+#: KEYS: workers, leases, epoch. ARGV: prefix, worker, now, ttl_ms, retention_ms, the epoch
+#: the worker registered under, then cid, token pairs. Returns {'ok', lost cid...}, or
+#: {'reset'} (nothing written) when the store's epoch is not the worker's: the store lost
+#: its state.
 RENEW = (
     _PRELUDE
     + """
 local P, me = ARGV[1], ARGV[2]
+-- No epoch: a caller that did not register through this store (nothing to compare).
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then return {'reset'} end
 local now = now_ms(ARGV[3])
 local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
+keep(KEYS[3], ttl + retain)
 redis.call('ZADD', KEYS[1], now + ttl, me)
 keep(KEYS[1], ttl + retain)
+-- Workers not heard of for PRUNE_LEASES leases (this one's) are dead: out of `status`.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - PRUNE_LEASES * ttl))
 -- The worker's own keys live one lease past this heartbeat (PEXPIRE: a no-op on a key
 -- that does not exist).
 redis.call('PEXPIRE', worker_key(P, me), ttl)
 redis.call('PEXPIRE', owned_key(P, me), ttl)
 redis.call('PEXPIRE', inbox_key(P, me), ttl)
-local lost = {}
-for i = 6, #ARGV, 2 do
+local lost = {'ok'}
+for i = 7, #ARGV, 2 do
   local cid, token = ARGV[i], ARGV[i + 1]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
@@ -206,17 +228,19 @@ for i = 6, #ARGV, 2 do
     table.insert(lost, cid)
   end
 end
-if #ARGV >= 6 then keep(KEYS[2], ttl + retain) end
+if #ARGV >= 7 then keep(KEYS[2], ttl + retain) end
 return lost
 """
 )
 
 #: KEYS: chat, leases. ARGV: cid, token, event key, index, body, now, margin_ms.
-#: Returns 1, 0 (token no longer current) or -1 (too little of the lease left). The token
-#: alone names the lease (a claim always makes a new one); a released chat has no owner.
+#: Returns 1, 0 (token no longer current), -1 (too little of the lease left) or -2 (no such
+#: chat: finished, or the store lost its state). The token alone names the lease (a claim
+#: always makes a new one); a released chat has no owner.
 RECORD_SEND = (
     _PRELUDE
     + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'pev', 'psends')
 if not h[1] or h[1] == '' or h[2] ~= ARGV[2] then return 0 end
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
@@ -235,8 +259,9 @@ return 1
 
 #: KEYS: leases, stats. ARGV: prefix, now, ttl_ms, failed (one '0'/'1' per commit: the
 #: handler raised), retention_ms, then for each commit five values: cid, token, saved,
-#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the token is no
-#: longer current (one string: an array of numbers costs the client a parse per element).
+#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the
+#: token is no longer current, '2' no such chat (finished, or the store lost its state)
+#: (one string: an array of numbers costs the client a parse per element).
 #: Many commits in one script: a pipeline of one script per commit cost the client more
 #: than the events (each command packed and its answer parsed on its own); each commit is
 #: still checked against its own token, and the whole script is one atomic step.
@@ -251,11 +276,13 @@ for i = 6, #ARGV, 5 do
   local cid = ARGV[i]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
-  if not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
+  if not h[2] then
+    table.insert(answers, '2')
+  elseif not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
     table.insert(answers, '0')
   else
     redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
-               'pev', '', 'psends', '[]')
+               'pev', '', 'psends', '[]', 'fsince', '')
     redis.call('PEXPIRE', key, ttl + retain)
     redis.call('ZADD', KEYS[1], expires, cid)
     handled = handled + 1
@@ -274,15 +301,20 @@ return table.concat(answers)
 )
 
 #: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, worker, token, now, reserve_ms,
-#: retention_ms.
+#: retention_ms, failed ('1': not resumed or streamed here; the first such release after
+#: a commit notes the time in 'fsince').
 RELEASE = (
     _PRELUDE
     + """
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if not h[2] then return {'gone', ''} end
 if h[1] ~= me or h[2] ~= ARGV[4] then return {'lost', ''} end
 redis.call('SREM', owned_key(P, me), cid)
 local now = now_ms(ARGV[5])
+if ARGV[8] == '1' and (redis.call('HGET', KEYS[1], 'fsince') or '') == '' then
+  redis.call('HSET', KEYS[1], 'fsince', now)
+end
 local target = pick(P, KEYS[3], now, me)
 local reserve, retain = tonumber(ARGV[6]), tonumber(ARGV[7])
 hand(P, KEYS[2], cid, KEYS[1], now, target, reserve, retain)
@@ -306,6 +338,83 @@ redis.call('SREM', owned_key(P, me), cid)
 redis.call('HINCRBY', KEYS[3], 'finished', 1)
 keep(KEYS[3], tonumber(ARGV[6]))
 note(P, 'finish', cid, me, '', ARGV[4], now_ms(ARGV[5]), tonumber(ARGV[6]))
+return 1
+"""
+)
+
+#: KEYS: workers, leases, epoch, worker, owned, stats. ARGV: prefix, worker, now, ttl_ms,
+#: retention_ms, the epoch the worker knows, a new epoch, concurrency, host, pid, then per
+#: chat eight values: cid, token, saved, base, position, outstanding (JSON), pending event
+#: key, pending sends (JSON). When the store's epoch is the worker's, nothing happened:
+#: returns {'same'}. Otherwise (the store lost its state) it adopts the store's epoch (or
+#: sets the new one), registers the worker again and writes back each chat unless the
+#: store has it under a newer token (another worker wrote it back, or took it since):
+#: returns {'restored', epoch, cid...}.
+RESTORE = (
+    _PRELUDE
+    + """
+local P, me = ARGV[1], ARGV[2]
+local current = redis.call('GET', KEYS[3])
+if current == ARGV[6] then return {'same'} end
+local now = now_ms(ARGV[3])
+local ttl, retain = tonumber(ARGV[4]), tonumber(ARGV[5])
+if not current then
+  redis.call('SET', KEYS[3], ARGV[7])
+  current = ARGV[7]
+end
+keep(KEYS[3], ttl + retain)
+redis.call('ZADD', KEYS[1], now + ttl, me)
+keep(KEYS[1], ttl + retain)
+redis.call('HSET', KEYS[4], 'concurrency', ARGV[8], 'host', ARGV[9], 'pid', ARGV[10],
+           'ttl', ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ttl)
+local written = {'restored', current}
+for i = 11, #ARGV, 8 do
+  local cid, token = ARGV[i], ARGV[i + 1]
+  local key = chat_key(P, cid)
+  local h = redis.call('HMGET', key, 'owner', 'token')
+  local theirs = tonumber(h[2] or '-1') or -1
+  local mine = tonumber(token)
+  if theirs < mine or (theirs == mine and h[1] == me) then
+    redis.call('HSET', key, 'saved', ARGV[i + 2], 'base', ARGV[i + 3], 'owner', me,
+               'token', token, 'reserved', '', 'pos', ARGV[i + 4], 'out', ARGV[i + 5],
+               'pev', ARGV[i + 6], 'psends', ARGV[i + 7])
+    redis.call('PEXPIRE', key, ttl + retain)
+    redis.call('ZADD', KEYS[2], now + ttl, cid)
+    redis.call('SADD', KEYS[5], cid)
+    table.insert(written, cid)
+  end
+end
+if #written > 2 then
+  keep(KEYS[2], ttl + retain)
+  keep(KEYS[5], ttl)
+  redis.call('HINCRBY', KEYS[6], 'restored', #written - 2)
+  keep(KEYS[6], ttl + retain)
+end
+note(P, 'restore', '', me, '', #written - 2, now, ttl + retain)
+return written
+"""
+)
+
+#: KEYS: chat, leases, stats, given up (stream). ARGV: prefix, cid, worker, token, now,
+#: retention_ms, reason. FINISH, plus the reason kept in a capped stream for `status`.
+GIVE_UP = (
+    _PRELUDE
+    + """
+local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
+local h = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if h[1] ~= me or h[2] ~= ARGV[4] then return 0 end
+local now = now_ms(ARGV[5])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], cid)
+redis.call('SREM', owned_key(P, me), cid)
+redis.call('HINCRBY', KEYS[3], 'finished', 1)  -- removed, as by FINISH
+redis.call('HINCRBY', KEYS[3], 'given_up', 1)
+keep(KEYS[3], tonumber(ARGV[6]))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'chat', cid, 'reason', ARGV[7],
+           'worker', me, 'at', now)
+keep(KEYS[4], tonumber(ARGV[6]))
+note(P, 'give_up', cid, me, '', ARGV[4], now, tonumber(ARGV[6]))
 return 1
 """
 )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from .._saved import SavedSession
+from ._lua import PRUNE_LEASES
 from ._model import ChatStatus, Claim, FleetStatus, LeaseLost, PendingSends, Progress, WorkerStatus
 from ._store import Scan
 
@@ -32,6 +33,11 @@ class _Chat:
     position: str | None = None
     outstanding: tuple[str, ...] = ()
     pending: PendingSends | None = None
+    failing_since: float | None = None
+
+
+#: Chats given up that the store remembers (oldest forgotten first).
+_GIVEN_UP_KEPT = 1000
 
 
 @attrs.define
@@ -59,6 +65,7 @@ class MemoryStore:
         self._chats: dict[str, _Chat] = {}
         self._workers: dict[str, _Worker] = {}
         self.counters: collections.Counter[str] = collections.Counter()
+        self._given_up: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     def __repr__(self) -> str:
         return f"<MemoryStore chats={len(self._chats)} workers={len(self._workers)}>"
@@ -160,7 +167,7 @@ class MemoryStore:
         """See :meth:`SessionStore.claim`."""
         chat = self._chats.get(conversation_id)
         now = self._clock()
-        if chat is None or chat.owner == worker_id:
+        if chat is None or (chat.owner == worker_id and chat.expires > now):
             return None
         free = chat.expires <= now or (chat.owner == "" and chat.reserved == worker_id)
         if not free:
@@ -187,6 +194,7 @@ class MemoryStore:
             outstanding=chat.outstanding,
             pending=chat.pending,
             previous_owner=previous,
+            failing_for=None if chat.failing_since is None else now - chat.failing_since,
         )
 
     def _fenced(self, conversation_id: str, token: int) -> _Chat:
@@ -201,6 +209,9 @@ class MemoryStore:
         info = self._workers.get(worker_id)
         if info is not None:
             info.expires = now + ttl
+        # As the Redis store: workers not heard of for PRUNE_LEASES leases are dropped.
+        for dead in [w for w, i in self._workers.items() if i.expires < now - PRUNE_LEASES * ttl]:
+            del self._workers[dead]
         lost = set()
         for cid, token in leases.items():
             chat = self._chats.get(cid)
@@ -243,16 +254,25 @@ class MemoryStore:
         chat.position = progress.position
         chat.outstanding = progress.outstanding
         chat.pending = None
+        chat.failing_since = None
         chat.expires = self._clock() + ttl
         self.counters["handled"] += 1
         if progress.failed:
             self.counters["handler_errors"] += 1
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
         """See :meth:`SessionStore.release`."""
         chat = self._fenced(conversation_id, token)
+        if failed and chat.failing_since is None:
+            chat.failing_since = self._clock()
         owner = self._workers.get(worker_id)
         if owner is not None:
             owner.owned.discard(conversation_id)
@@ -270,6 +290,24 @@ class MemoryStore:
         if owner is not None:
             owner.owned.discard(conversation_id)
         self.counters["finished"] += 1
+
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """See :meth:`SessionStore.give_up`."""
+        await self.finish(conversation_id, worker_id, token)
+        self.counters["given_up"] += 1
+        self._given_up.pop(conversation_id, None)
+        self._given_up[conversation_id] = reason
+        while len(self._given_up) > _GIVEN_UP_KEPT:
+            self._given_up.popitem(last=False)
+
+    async def restore(
+        self, worker_id: str, held: Sequence[Claim], *, ttl: float
+    ) -> set[str] | None:
+        """See :meth:`SessionStore.restore`: always ``None`` (this process's memory is
+        not lost while a worker in it runs)."""
+        return None
 
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
         """See :meth:`SessionStore.status`."""
@@ -296,7 +334,10 @@ class MemoryStore:
             )
             for cid, c in list(self._chats.items())[:chat_limit]
         )
-        return FleetStatus(workers=workers, chats=chats, counters=dict(self.counters))
+        given_up = dict(list(reversed(self._given_up.items()))[:chat_limit])
+        return FleetStatus(
+            workers=workers, chats=chats, counters=dict(self.counters), given_up=given_up
+        )
 
     async def aclose(self) -> None:
         """Nothing to release."""

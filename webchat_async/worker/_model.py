@@ -21,6 +21,7 @@ __all__ = [
     "PendingSends",
     "Progress",
     "StoreError",
+    "StoreReset",
     "WorkerStatus",
 ]
 
@@ -33,6 +34,14 @@ class LeaseLost(WebChatError):
 
 class StoreError(WebChatError):
     """The session store could not be reached or answered something unexpected."""
+
+
+class StoreReset(LeaseLost):
+    """The store no longer has the chat's record, or no longer knows this worker: it lost
+    its state (a Redis restarted without persistence, flushed, or failed over to an empty
+    replica) or a newer owner finished the chat. A worker then asks the store which
+    (:meth:`~webchat_async.worker.SessionStore.restore`) and, after a loss, writes back
+    what it holds and goes on; otherwise it treats this as :class:`LeaseLost`."""
 
 
 class DecryptionError(StoreError):
@@ -71,6 +80,9 @@ class Claim:
         outstanding: ids of committed sends whose echo has not been handled yet.
         pending: sends recorded for an event whose handling was not committed.
         previous_owner: the worker that held the chat before (``None``: none).
+        failing_for: seconds (store clock) since an owner first failed to resume or
+            stream the chat after its last commit (``None``: not failing); a worker
+            gives the chat up once this passes its ``give_up_after``.
     """
 
     conversation_id: str
@@ -81,6 +93,7 @@ class Claim:
     outstanding: tuple[str, ...] = ()
     pending: PendingSends | None = None
     previous_owner: str | None = None
+    failing_for: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -120,8 +133,10 @@ class ChatStatus:
 
 @attrs.frozen(kw_only=True)
 class FleetStatus:
-    """Workers, chats and counters of a store (``webchat-async status``)."""
+    """Workers, chats and counters of a store (``webchat-async status``), and the chats
+    given up lately (conversation id to the reason, newest first)."""
 
     workers: tuple[WorkerStatus, ...]
     chats: tuple[ChatStatus, ...]
     counters: dict[str, int] = attrs.field(factory=dict)
+    given_up: dict[str, str] = attrs.field(factory=dict)

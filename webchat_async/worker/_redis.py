@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import secrets
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._saved import SavedSession
@@ -35,6 +36,7 @@ from ._model import (
     PendingSends,
     Progress,
     StoreError,
+    StoreReset,
     WorkerStatus,
 )
 from ._store import Scan
@@ -73,6 +75,10 @@ def _ms(seconds: float) -> int:
 
 #: How long a chat nobody renews is kept by default: a day past its lease.
 DEFAULT_RETENTION = 86400.0
+
+#: Seconds a store call may take by default before it fails with StoreError (a stalled or
+#: unreachable Redis); the worker retries its fenced writes until its lease runs out.
+DEFAULT_TIMEOUT = 2.0
 
 
 def _is_loopback(host: str) -> bool:
@@ -114,6 +120,10 @@ class RedisStore:
             out with nobody renewing it; every claim, renewal, commit and release pushes
             the expiry on, so a held chat never expires. A finished chat is deleted at
             once. A worker's own keys expire one lease after its last heartbeat.
+        timeout: seconds each store call may take (waiting for a pooled connection
+            included) before it raises :class:`~webchat_async.worker.StoreError`; a
+            stalled Redis then fails calls instead of holding them for ever. A blocking
+            wait for handed chats gets this much on top of its own wait.
 
     Connection failures raise :class:`~webchat_async.worker.StoreError`; the URL (which
     may hold a password) is never part of a message. A client on a host other than this
@@ -131,9 +141,13 @@ class RedisStore:
         owns_client: bool = False,
         encryption: Encryption | None = None,
         retention: float = DEFAULT_RETENTION,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if not retention > 0:
             raise ValueError("retention must be > 0 seconds")
+        if not timeout > 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self._timeout = timeout
         if encryption is not None and not isinstance(encryption, Encryption):
             raise TypeError("encryption is an Encryption([key, ...]) or None")
         self._redis = client
@@ -161,10 +175,14 @@ class RedisStore:
         self.round_trips = 0
         self._batch: list[_Commit] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Per worker registered through this store: the epoch it registered under (the
+        #: marker of the store's state) and what it registered with (for RESTORE).
+        self._epochs: dict[str, str] = {}
+        self._registrations: dict[str, tuple[int, str, int]] = {}
         self._scripts = {
             name: client.register_script(getattr(_lua, name))
             for name in ("ADD", "REGISTER", "SCAN", "CLAIM", "RENEW", "RECORD_SEND", "COMMIT",
-                         "RELEASE", "FINISH")
+                         "RELEASE", "FINISH", "RESTORE", "GIVE_UP")
         }  # fmt: skip
 
     @classmethod
@@ -177,6 +195,7 @@ class RedisStore:
         clock: Callable[[], float] | None = None,
         encryption: Encryption | None = None,
         retention: float = DEFAULT_RETENTION,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> RedisStore:
         """A store on ``redis://HOST:PORT/DB`` (``rediss://`` for TLS) with a bounded
         connection pool (callers wait for a free connection rather than opening one per
@@ -189,7 +208,14 @@ class RedisStore:
                 "RedisStore needs redis-py: pip install 'webchat-async[redis]'"
             ) from None
         try:
-            pool = BlockingConnectionPool.from_url(url, max_connections=max_connections)
+            # The pool's own wait for a free connection, and the connect, are bounded by
+            # the same timeout as a call (each call is also bounded as a whole, in _run).
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
         except ValueError:
             raise ValueError("not a redis:// URL (redis://HOST:PORT/DB)") from None
         # from_pool: the client owns the pool and closes it with itself.
@@ -200,6 +226,7 @@ class RedisStore:
             owns_client=True,
             encryption=encryption,
             retention=retention,
+            timeout=timeout,
         )
 
     def __repr__(self) -> str:
@@ -229,10 +256,21 @@ class RedisStore:
 
         self.round_trips += 1
         try:
-            return await self._scripts[name](keys=list(keys), args=list(args))
+            return await self._bounded(self._scripts[name](keys=list(keys), args=list(args)))
         except RedisError as exc:
             # Only the class: a redis-py message can carry the host and port.
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+
+    async def _bounded(self, call: Awaitable[Any], extra: float = 0.0) -> Any:
+        """``call``, or StoreError once it took ``timeout`` (plus ``extra``) seconds: a
+        stalled Redis (paused, partitioned) fails the call instead of holding it. redis-py
+        drops the connection of a call cancelled mid-way, so no late answer is misread."""
+        try:
+            return await asyncio.wait_for(call, self._timeout + extra)
+        except asyncio.TimeoutError:
+            raise StoreError(
+                f"the Redis store did not answer within {self._timeout + extra:g} s"
+            ) from None
 
     # -- placement ---------------------------------------------------------------------
 
@@ -265,11 +303,14 @@ class RedisStore:
     ) -> None:
         """See :meth:`SessionStore.register`."""
         k = self.keys
-        await self._run(
+        epoch = await self._run(
             "REGISTER",
-            (k.workers, k.worker(worker_id)),
-            (worker_id, self._now(), _ms(ttl), concurrency, host, pid, self._retention),
-        )
+            (k.workers, k.worker(worker_id), k.epoch),
+            (worker_id, self._now(), _ms(ttl), concurrency, host, pid, self._retention,
+             secrets.token_hex(8)),
+        )  # fmt: skip
+        self._epochs[worker_id] = _text(epoch)
+        self._registrations[worker_id] = (concurrency, host, pid)
 
     async def unregister(self, worker_id: str) -> None:
         """See :meth:`SessionStore.unregister`."""
@@ -280,9 +321,12 @@ class RedisStore:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(k.workers, worker_id)
                 pipe.delete(k.worker(worker_id), k.inbox(worker_id), k.owned(worker_id))
-                await pipe.execute()
+                await self._bounded(pipe.execute())
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+        finally:
+            self._epochs.pop(worker_id, None)
+            self._registrations.pop(worker_id, None)
 
     async def next_assigned(self, worker_id: str, timeout: float, limit: int) -> list[str]:
         """See :meth:`SessionStore.next_assigned` (``BLPOP`` for the first, then ``LPOP``
@@ -292,13 +336,13 @@ class RedisStore:
         key = self.keys.inbox(worker_id)
         try:
             self.round_trips += 1
-            first = await self._redis.blpop([key], timeout=timeout)
+            first = await self._bounded(self._redis.blpop([key], timeout=timeout), timeout)
             if first is None:
                 return []
             handed = [_text(first[1])]
             if limit > 1:
                 self.round_trips += 1
-                more = await self._redis.lpop(key, limit - 1)
+                more = await self._bounded(self._redis.lpop(key, limit - 1))
                 handed += [_text(cid) for cid in more or ()]
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
@@ -332,6 +376,7 @@ class RedisStore:
         if _text(answer[0]) != "ok":
             return None
         token, saved, base, position, outstanding, event_key, sends, previous = answer[1:9]
+        failing = _text(answer[9]) if len(answer) > 9 else ""
         pending = None
         if _text(event_key):
             pending = PendingSends(event_key=_text(event_key), bodies=_ids(sends))
@@ -346,16 +391,20 @@ class RedisStore:
             outstanding=_ids(outstanding),
             pending=pending,
             previous_owner=_text(previous) or None,
+            failing_for=int(failing) / 1000 if failing else None,
         )
 
     async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
         """See :meth:`SessionStore.renew` (one script for the heartbeat and every lease)."""
         k = self.keys
-        args: list[Any] = [k.prefix, worker_id, self._now(), _ms(ttl), self._retention]
+        epoch = self._epochs.get(worker_id, "")
+        args: list[Any] = [k.prefix, worker_id, self._now(), _ms(ttl), self._retention, epoch]
         for cid, token in leases.items():
             args += (cid, token)
-        lost = await self._run("RENEW", (k.workers, k.leases), args)
-        return {_text(cid) for cid in lost}
+        answer = await self._run("RENEW", (k.workers, k.leases, k.epoch), args)
+        if _text(answer[0]) == "reset":
+            raise StoreReset(f"the store lost its state since worker {worker_id} registered")
+        return {_text(cid) for cid in answer[1:]}
 
     async def record_send(
         self,
@@ -377,6 +426,8 @@ class RedisStore:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
         if answer == -1:
             raise LeaseLost(f"too little of the lease on chat {conversation_id} is left")
+        if answer == -2:
+            raise StoreReset(f"the store has no record of chat {conversation_id}")
 
     async def commit(
         self, conversation_id: str, token: int, progress: Progress, *, ttl: float
@@ -396,7 +447,10 @@ class RedisStore:
         self._batch.append((_ms(ttl), progress.failed, values, future))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        if await future == 0:
+        answer = await future
+        if answer == 2:
+            raise StoreReset(f"the store has no record of chat {conversation_id}")
+        if answer == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
 
     async def _flush(self) -> None:
@@ -437,7 +491,7 @@ class RedisStore:
                         if isinstance(answer, BaseException):
                             future.set_exception(answer)
                         else:
-                            future.set_result(1 if answer == "1" else 0)
+                            future.set_result(int(answer) if answer in ("1", "2") else 0)
                 batch = []
         finally:
             self._flusher = None
@@ -448,7 +502,13 @@ class RedisStore:
             self._batch = []
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
         """See :meth:`SessionStore.release`."""
         k = self.keys
@@ -463,11 +523,47 @@ class RedisStore:
                 self._now(),
                 _ms(reserve),
                 self._retention,
+                "1" if failed else "0",
             ),
         )
+        if _text(answer[0]) == "gone":
+            raise StoreReset(f"the store has no record of chat {conversation_id}")
         if _text(answer[0]) != "ok":
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
         return _text(answer[1]) or None
+
+    async def restore(
+        self, worker_id: str, held: Sequence[Claim], *, ttl: float
+    ) -> set[str] | None:
+        """See :meth:`SessionStore.restore` (one script: the check of the epoch, the
+        registration and every chat written back, atomically). The saved sessions are
+        sealed as a commit seals them."""
+        k = self.keys
+        concurrency, host, pid = self._registrations.get(worker_id, (0, "", 0))
+        args: list[Any] = [
+            k.prefix, worker_id, self._now(), _ms(ttl), self._retention,
+            self._epochs.get(worker_id, ""), secrets.token_hex(8), concurrency, host, pid,
+        ]  # fmt: skip
+        for claim in held:
+            saved = claim.saved
+            if self._encryption is not None:
+                saved = seal_text(saved, self._encryption)
+            pending = claim.pending
+            args += (
+                claim.conversation_id, claim.token, saved, claim.base_url, claim.position or "",
+                json.dumps(list(claim.outstanding)),
+                pending.event_key if pending is not None else "",
+                json.dumps(list(pending.bodies)) if pending is not None else "[]",
+            )  # fmt: skip
+        answer = await self._run(
+            "RESTORE",
+            (k.workers, k.leases, k.epoch, k.worker(worker_id), k.owned(worker_id), k.stats),
+            args,
+        )
+        if _text(answer[0]) != "restored":
+            return None
+        self._epochs[worker_id] = _text(answer[1])
+        return {_text(cid) for cid in answer[2:]}
 
     async def finish(self, conversation_id: str, worker_id: str, token: int) -> None:
         """See :meth:`SessionStore.finish`."""
@@ -477,6 +573,20 @@ class RedisStore:
             (k.chat(conversation_id), k.leases, k.stats),
             (k.prefix, conversation_id, worker_id, token, self._now(), self._retention),
         )
+        if answer == 0:
+            raise LeaseLost(f"the lease on chat {conversation_id} was lost")
+
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """See :meth:`SessionStore.give_up`."""
+        k = self.keys
+        answer = await self._run(
+            "GIVE_UP",
+            (k.chat(conversation_id), k.leases, k.stats, k.given_up),
+            (k.prefix, conversation_id, worker_id, token, self._now(), self._retention,
+             reason[:500]),
+        )  # fmt: skip
         if answer == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
 
@@ -491,7 +601,10 @@ class RedisStore:
                 pipe.zrange(k.workers, 0, -1, withscores=True)
                 pipe.zrange(k.leases, 0, chat_limit - 1, withscores=True)
                 pipe.hgetall(k.stats)
-                now_pair, worker_rows, lease_rows, counters = await pipe.execute()
+                pipe.xrevrange(k.given_up, "+", "-", count=chat_limit)
+                now_pair, worker_rows, lease_rows, counters, gave_up = await self._bounded(
+                    pipe.execute()
+                )
             now = (
                 self._now()
                 if self._clock is not None
@@ -503,7 +616,7 @@ class RedisStore:
                     pipe.scard(k.owned(_text(worker)))
                 for cid, _ in lease_rows:
                     pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved")
-                details = await pipe.execute()
+                details = await self._bounded(pipe.execute())
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
         workers = []
@@ -537,6 +650,9 @@ class RedisStore:
             workers=tuple(workers),
             chats=tuple(chats),
             counters={_text(name): int(value) for name, value in counters.items()},
+            given_up={
+                _text(fields.get(b"chat")): _text(fields.get(b"reason")) for _, fields in gave_up
+            },
         )
 
     async def aclose(self) -> None:

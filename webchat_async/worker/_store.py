@@ -9,7 +9,7 @@ process) and :class:`~webchat_async.worker.RedisStore` (a fleet).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from .._saved import SavedSession
@@ -122,14 +122,41 @@ class SessionStore(Protocol):
         ...
 
     async def release(
-        self, conversation_id: str, worker_id: str, token: int, *, reserve: float
+        self,
+        conversation_id: str,
+        worker_id: str,
+        token: int,
+        *,
+        reserve: float,
+        failed: bool = False,
     ) -> str | None:
-        """Give the chat up and hand it to the least loaded other live worker (reserved for
-        ``reserve`` seconds); returns that worker, or ``None`` (free for any)."""
+        """Let the chat go and hand it to the least loaded other live worker (reserved for
+        ``reserve`` seconds); returns that worker, or ``None`` (free for any). ``failed``:
+        the chat could not be resumed or streamed here (the store notes when that first
+        happened after the last commit: :attr:`Claim.failing_for`)."""
+        ...
+
+    async def give_up(
+        self, conversation_id: str, worker_id: str, token: int, *, reason: str
+    ) -> None:
+        """Remove the chat (as :meth:`finish`, counted as finished and as given up)
+        because it cannot go on anywhere, and keep ``reason`` among the chats given up
+        lately (:attr:`FleetStatus.given_up`)."""
         ...
 
     async def finish(self, conversation_id: str, worker_id: str, token: int) -> None:
         """The chat is over: remove it."""
+        ...
+
+    async def restore(
+        self, worker_id: str, held: Sequence[Claim], *, ttl: float
+    ) -> set[str] | None:
+        """After :class:`~webchat_async.worker.StoreReset`: if the store lost its state
+        since ``worker_id`` registered, register it again and write back each chat of
+        ``held`` (its committed record and the sends recorded for the event in hand,
+        leased for ``ttl`` seconds), except a chat the store now has under a newer token;
+        returns the ids written back. ``None`` if the store did not lose its state (the
+        chats that raised were finished or taken by others)."""
         ...
 
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:

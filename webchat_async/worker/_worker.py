@@ -17,7 +17,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 
 import attrs
@@ -25,10 +25,11 @@ import attrs
 from .._aio import cancel_and_wait, cancel_until_done
 from .._options import SessionOptions
 from ..api import WebChatApi
+from ._balance import shed_count
 from ._chat import ChatRunner, Handler, Outcome
 from ._memory import MemoryStore
-from ._model import LeaseLost, StoreError
-from ._store import SessionStore
+from ._model import LeaseLost, StoreError, StoreReset
+from ._store import Scan, SessionStore
 
 __all__ = ["Worker"]
 
@@ -47,6 +48,10 @@ class Worker:
         worker = Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0"))
         await worker.run()          # until worker.stop() (e.g. on SIGTERM): hands over
 
+    Stopping is one call, :meth:`stop`: ``await worker.stop()`` hands every chat over and
+    returns once the worker has stopped; ``worker.stop()`` without ``await`` (a signal
+    handler) only asks.
+
     Args:
         handler: ``async def handler(chat, event)``; an exception is logged and counted,
             and the event is committed as handled (it is not retried).
@@ -60,6 +65,17 @@ class Worker:
             quarter of the lease).
         handover_timeout: seconds a hand-over waits for handlers to finish their event
             (default: the send margin); past it they are cancelled, uncommitted.
+        give_up_after: seconds a chat may keep failing to resume or stream (a service
+            that no longer answers for it), over every worker that tries it, with no
+            event committed, before it is removed from the store; the reason shows in
+            :attr:`FleetStatus.given_up <webchat_async.worker.FleetStatus>`. A
+            conversation the service reports gone (400/401/403/404) is removed at once.
+        rebalance: at a scan that finds no chat to claim, hand chats over to the workers
+            below their fair share when the fleet's load is uneven past
+            ``rebalance_slack`` (a worker that joins, or replaces one in a rolling
+            restart, gets its share); see ``docs/workers.md``.
+        rebalance_slack: how uneven the fleet may be, in chats beyond one, before chats
+            move (>= 1, so that rounding never moves a chat back).
         worker_id: a name unique in the fleet (default: host, pid and a random part).
         session_options: options of every resumed session (``leave_on_exit`` is forced off).
         clock: local monotonic seconds for lease deadlines (tests move it); scans are
@@ -76,6 +92,9 @@ class Worker:
         send_margin: float | None = None,
         scan_interval: float | None = None,
         handover_timeout: float | None = None,
+        give_up_after: float = 600.0,
+        rebalance: bool = True,
+        rebalance_slack: int = 1,
         worker_id: str | None = None,
         session_options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -93,6 +112,18 @@ class Worker:
             raise ValueError("send_margin must be >= 0 and below the lease")
         self._scan_interval = lease / 4 if scan_interval is None else scan_interval
         self._handover_timeout = self._send_margin if handover_timeout is None else handover_timeout
+        if not give_up_after > 0:
+            raise ValueError("give_up_after must be > 0 seconds")
+        if rebalance_slack < 1:
+            raise ValueError("rebalance_slack must be >= 1")
+        self._rebalance = rebalance
+        self._slack = rebalance_slack
+        #: Scans made, and chats handed over to even the load (both for tests and logs);
+        #: the loads of the last scan that could have moved chats (see _shed).
+        self._scans = 0
+        self._rebalanced = 0
+        self._settled: dict[str, int] | None = None
+        self._give_up_after = give_up_after
         self._host = socket.gethostname()
         self.id = worker_id or f"{self._host}-{os.getpid()}-{secrets.token_hex(3)}"
         options = session_options if session_options is not None else SessionOptions()
@@ -108,6 +139,12 @@ class Worker:
         self._renewing = False
         self._main: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
+        #: Write-backs after the store lost its state: one at a time, counted.
+        self._restoring = asyncio.Lock()
+        self._restores = 0
+        #: Set while the worker is not running (what ``await stop()`` waits for).
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} chats={len(self._runners)}/{self._concurrency}>"
@@ -122,9 +159,33 @@ class Worker:
         """The conversation ids held now."""
         return tuple(self._runners)
 
-    def stop(self) -> None:
-        """Ask :meth:`run` to hand every chat over and return (safe from a signal handler)."""
+    @property
+    def scans(self) -> int:
+        """How many scans of the store this worker made (one every ``scan_interval``)."""
+        return self._scans
+
+    @property
+    def rebalanced(self) -> int:
+        """How many chats this worker handed over to even the fleet's load."""
+        return self._rebalanced
+
+    def stop(self) -> _Stopping:
+        """Hand every chat over and stop the worker (:meth:`run` returns, or the
+        ``async with`` block's worker ends).
+
+        ``await worker.stop()`` returns once that is done (at once if the worker is not
+        running); called without ``await`` (from a signal handler, or code without an
+        event loop) it only asks, and returns at once. Each chat stops after the event
+        being handled (committed); a handler still running after ``handover_timeout`` is
+        cancelled and its event handled again by the next owner. Not from a handler: the
+        hand-over would wait for it. Errors that stopped the worker are raised by
+        :meth:`run` (or the ``async with`` block), not here.
+        """
         self._stop.set()
+        return _Stopping(self)
+
+    async def _stopped(self) -> None:
+        await self._idle.wait()
 
     async def wait_for(
         self, predicate: Callable[[Worker], bool], *, timeout: float | None = None
@@ -153,11 +214,13 @@ class Worker:
         if self._running:
             raise RuntimeError("the worker is already running")
         self._running = True
+        self._idle.clear()
         try:
             await self._register()
             await self._serve()
         finally:
             self._running = False
+            self._idle.set()
 
     async def _register(self) -> None:
         await self._store.register(
@@ -203,10 +266,12 @@ class Worker:
         if self._running:
             raise RuntimeError("the worker is already running")
         self._running = True
+        self._idle.clear()
         try:
             await self._register()
         except BaseException:
             self._running = False
+            self._idle.set()
             raise
         self._main = asyncio.get_running_loop().create_task(self._serve_then_idle())
         return self
@@ -216,6 +281,7 @@ class Worker:
             await self._serve()
         finally:
             self._running = False
+            self._idle.set()
 
     async def __aexit__(
         self,
@@ -291,11 +357,56 @@ class Worker:
 
     async def _scan(self) -> None:
         room = self._concurrency - len(self._runners)
-        if room <= 0:
+        if room <= 0 and not self._rebalance:
             return
-        scan = await self._store.scan(limit=max(100, 4 * room))
-        if not scan.claimable:
+        # Whether chats of this worker are on their way out, before the store is read:
+        # loads read while a hand-over runs (or that one finished during the read) are
+        # stale, and shedding on them hands over twice (the cause of the chats that came
+        # back to their old owner in the reverted rebalance).
+        moving = self._moving()
+        scan = await self._store.scan(limit=max(100, 4 * max(room, 1)))
+        try:
+            if scan.claimable:
+                self._settled = None
+                if room > 0:
+                    await self._claim_expired(scan, room)
+            elif self._rebalance:
+                self._shed(scan, moving or self._moving())
+        finally:
+            self._scans += 1
+            await self._notify()
+
+    def _moving(self) -> bool:
+        return any(r.stopping for r in self._runners.values())
+
+    def _shed(self, scan: Scan, moving: bool) -> None:
+        """Hand over this worker's part of the fleet's excess (see :mod:`._balance`) the
+        way :meth:`stop` does: each chat after its event, committed, released to the least
+        loaded other worker. Only on loads that have settled: the same in two scans in a
+        row, nothing of this worker's moving, and every chat counted."""
+        loads = dict(scan.loads)
+        # Every chat of the store is counted by a live worker (none between a hand-over
+        # and its claim, none waiting for a dead worker's lease), and this worker's count
+        # is what it holds.
+        counted = sum(loads.values()) == scan.total
+        if moving or self._stop.is_set() or not counted or loads.get(self.id) != len(self._runners):
+            self._settled = None
             return
+        if loads != self._settled:
+            self._settled = loads
+            return
+        count = min(len(self._runners), shed_count(loads, self.id, slack=self._slack))
+        if count <= 0:
+            return
+        self._settled = None
+        held = sorted(self._runners.values(), key=lambda r: r.busy)  # idle ones first
+        for runner in held[:count]:
+            runner.request_stop()
+        self._rebalanced += count
+        logger.info("worker %s hands %d chats over to even the load (%d held, %d workers)",
+                    self.id, count, loads[self.id], len(loads))  # fmt: skip
+
+    async def _claim_expired(self, scan: Scan, room: int) -> None:
         live = max(1, len(scan.loads | {self.id: 0}))
         fair = math.ceil(scan.total / live)
         quota = min(room, fair - len(self._runners))
@@ -340,6 +451,9 @@ class Worker:
             send_margin=self._send_margin,
             clock=self._clock,
             claimed_at=sent_at,
+            recover=self._restore,
+            generation=lambda: self._restores,
+            give_up_after=self._give_up_after,
         )
         self._runners[conversation_id] = runner
         runner.task = asyncio.get_running_loop().create_task(
@@ -388,9 +502,16 @@ class Worker:
         stop the chats whose lease was lost, or ran out locally while the store was out of
         reach."""
         sent_at = self._clock()
+        seen = self._restores
         leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
         try:
-            lost = await self._store.renew(self.id, leases, ttl=self._lease)
+            try:
+                lost = await self._store.renew(self.id, leases, ttl=self._lease)
+            except StoreReset:
+                await self._restore(seen)
+                sent_at = self._clock()
+                leases = {cid: r.token for cid, r in self._runners.items() if not r.stopping}
+                lost = await self._store.renew(self.id, leases, ttl=self._lease)
         except StoreError as exc:
             logger.warning("worker %s: renewing failed: %s", self.id, exc)
         else:
@@ -409,3 +530,46 @@ class Worker:
                 logger.warning("worker %s: lease on chat %s ran out", self.id,
                                runner.conversation_id)  # fmt: skip
                 runner.lose()
+
+    async def _restore(self, seen: int) -> bool:
+        """After a :class:`StoreReset` seen when ``seen`` write-backs had been done: if the
+        store lost its state, write back every chat held here (one store call) and stop
+        the ones the store now has under a newer token. Returns whether a write-back was
+        done since ``seen`` (the caller tries its write again); ``False``: the store did
+        not lose its state (the chat was finished or taken by another worker)."""
+        async with self._restoring:
+            if self._restores > seen:
+                return True
+            held = [c for r in list(self._runners.values()) if (c := r.holding()) is not None]
+            sent_at = self._clock()
+            restored = await self._store.restore(self.id, held, ttl=self._lease)
+            if restored is None:
+                return False
+            self._restores += 1
+            for claim in held:
+                runner = self._runners.get(claim.conversation_id)
+                if runner is None or runner.token != claim.token:
+                    continue
+                if claim.conversation_id in restored:
+                    runner.renewed(sent_at)
+                else:
+                    runner.lose()
+            logger.warning(
+                "worker %s: the store lost its state (a Redis restarted without "
+                "persistence?): wrote back %d of the %d chats held here",
+                self.id, len(restored), len(held),
+            )  # fmt: skip
+            return True
+
+
+class _Stopping:
+    """What :meth:`Worker.stop` returns: awaiting it waits until the worker stopped; not
+    awaiting it leaves nothing behind (no coroutine is made until then)."""
+
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def __await__(self) -> Generator[object, None, None]:
+        return self._worker._stopped().__await__()
