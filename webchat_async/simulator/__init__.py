@@ -21,7 +21,8 @@ It serves Web Messaging too, on the same server and base URL: the guest websocke
 same agent, admin routes and fault switches (docs/simulator-messaging.md).
 
 ``Simulator(console=True)`` also serves the agent console at ``/console``: the
-conversations live in a browser, the agent by hand, fault buttons (docs/console.md).
+conversations live in a browser, the agent by hand, fault buttons (docs/console.md);
+``Simulator(console=True, fleet=store)`` adds which fleet worker holds each chat.
 
 Run it on its own with ``python -m webchat_async.simulator --port 8080`` (``--help`` lists
 the behaviour options); ``GET /__simulator__/`` lists its admin routes.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from ._agent import Agent, ConversationView, EchoAgent, ReplyFunction
 from ._behaviour import Behaviour
+from ._console import FleetView
 from ._faults import FaultControls
 from ._serve import run
 from ._server import Simulator
@@ -43,6 +45,7 @@ __all__ = [
     "ConversationView",
     "EchoAgent",
     "FaultControls",
+    "FleetView",
     "ReplyFunction",
     "RequestRecord",
     "Simulator",

@@ -18,6 +18,12 @@ step, nothing from another host. What it may do:
 * The agent's actions go to the admin API (``/__simulator__/conversations/{id}/agent``):
   one place checks them.
 
+Given a fleet view (``Simulator(console=True, fleet=store)``: anything with the
+``status()`` of a worker store, :class:`FleetView`), the console reads it every
+``fleet_interval`` seconds in a task of its own (started with the server, ended by
+``stop()``; a failing read is logged once per outage and retried) and pushes the rows
+whose holder changed, with a timeline entry, over the same stream.
+
 Who may use it: on the loopback, anyone on this machine, as the admin API; the data
 routes then also refuse a ``Host`` that is not a loopback name (a page of another site
 rebinding its name to 127.0.0.1 cannot read them). Beyond the loopback only when
@@ -33,27 +39,36 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import json
+import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..errors import WebChatError
 from ._admin import _guarded, is_loopback
 from ._console_feed import ConsoleFeed, Subscriber, export_record, transcript
 
 if TYPE_CHECKING:
+    # Types only: the simulator does not import the worker package at run time.
+    from ..worker import FleetStatus
     from ._server import Simulator
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "FAULTS",
+    "FLEET_CHAT_LIMIT",
+    "FLEET_TIMEOUT",
     "KEEPALIVE",
     "MAX_PAGES",
     "OVERSIZE_BYTES",
     "Console",
+    "FleetView",
     "new_console",
 ]
+
+logger = logging.getLogger("webchat_async.simulator")
 
 #: Pages following the console at once; one more is answered 503.
 MAX_PAGES = 32
@@ -61,6 +76,22 @@ MAX_PAGES = 32
 KEEPALIVE = 15.0
 #: The ``oversize`` fault's frame: just over the SDK's 1 MiB frame limit.
 OVERSIZE_BYTES = 1024 * 1024 + 1024
+
+#: Chats read from the fleet view per poll; past it a chat not listed keeps its holder.
+FLEET_CHAT_LIMIT = 2_000
+#: Seconds one read of the fleet view may take before it counts as failed.
+FLEET_TIMEOUT = 10.0
+
+
+class FleetView(Protocol):
+    """What the console reads to show which worker holds each chat: a worker store
+    (:class:`~webchat_async.worker.MemoryStore`, :class:`~webchat_async.worker.RedisStore`)
+    or anything with the same ``status()``."""
+
+    async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
+        """The fleet's workers, chats (at most ``chat_limit``) and the chats given up."""
+        ...
+
 
 #: Scripts and styles from this origin only, no inline code, no framing, no other host.
 CONTENT_SECURITY_POLICY = (
@@ -146,9 +177,22 @@ def _event(name: str, data: Any) -> bytes:
 class Console:
     """The console of one simulator: its feed, its pages, its routes."""
 
-    def __init__(self, sim: Simulator, *, beyond_loopback: bool) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        beyond_loopback: bool,
+        fleet: FleetView | None = None,
+        fleet_interval: float = 2.0,
+    ) -> None:
+        if not fleet_interval > 0:
+            raise ValueError(f"fleet_interval must be > 0, got {fleet_interval}")
         self._sim = sim
         self._beyond_loopback = beyond_loopback
+        self._fleet = fleet
+        self._fleet_interval = fleet_interval
+        self._fleet_task: asyncio.Task[None] | None = None
+        self._fleet_failing = False
         messaging = sim._messaging.state.conversations
 
         def read_only(conversation_id: str) -> bool:
@@ -161,7 +205,50 @@ class Console:
         self._files: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
-        return f"<Console pages={len(self._wakers)}>"
+        return f"<Console pages={len(self._wakers)} fleet={self._fleet is not None}>"
+
+    # -- the fleet ---------------------------------------------------------------------
+
+    def start_fleet(self) -> None:
+        """Start reading the fleet view, if one was given (the server has started)."""
+        if self._fleet is not None and self._fleet_task is None:
+            self._fleet_task = asyncio.get_running_loop().create_task(
+                self._watch_fleet(), name="webchat-console-fleet"
+            )
+
+    async def _watch_fleet(self) -> None:
+        while True:
+            await self.poll_fleet()
+            await asyncio.sleep(self._fleet_interval)
+
+    async def poll_fleet(self) -> bool:
+        """Read the fleet view once and push the holders that changed; ``False`` when the
+        read failed (logged at the first failure of a run of them, never raised)."""
+        if self._fleet is None:
+            return False
+        try:
+            status = await asyncio.wait_for(
+                self._fleet.status(chat_limit=FLEET_CHAT_LIMIT), FLEET_TIMEOUT
+            )
+            owners = {chat.conversation_id: chat.owner for chat in status.chats}
+            complete = len(status.chats) < FLEET_CHAT_LIMIT
+            self.feed.fleet(owners, status.given_up, complete=complete)
+        except Exception as exc:
+            if not self._fleet_failing:
+                self._fleet_failing = True
+                # The SDK's errors carry no secret; another's text might (a URL).
+                why = str(exc) if isinstance(exc, WebChatError) else ""
+                logger.warning(
+                    "console: the fleet view failed (%s%s); retrying every %s s",
+                    type(exc).__name__,
+                    f": {why}" if why else "",
+                    self._fleet_interval,
+                )
+            return False
+        if self._fleet_failing:
+            self._fleet_failing = False
+            logger.info("console: the fleet view answers again")
+        return True
 
     # -- the hooks ---------------------------------------------------------------------
 
@@ -348,18 +435,32 @@ class Console:
             "rows": self.feed.rows(),
             "timeline": timeline,
             "faults": faults,
+            "fleet": self._fleet is not None,
         }
         return _event("snapshot", snapshot)
 
     async def close(self, app: web.Application | None = None) -> None:
-        """End every stream (the server is stopping)."""
+        """End every stream and the fleet's reading (the server is stopping)."""
         self._closing = True
         for wake in self._wakers.values():
             wake.set()
+        task, self._fleet_task = self._fleet_task, None
+        if task is not None:
+            task.cancel()
+            # gather: the task's CancelledError is kept, a cancel of close() itself is not.
+            await asyncio.gather(task, return_exceptions=True)
 
 
-def new_console(sim: Simulator, *, beyond_loopback: bool) -> Console:
+def new_console(
+    sim: Simulator,
+    *,
+    beyond_loopback: bool,
+    fleet: FleetView | None = None,
+    fleet_interval: float = 2.0,
+) -> Console:
     """``sim``'s console, fed from now on; :meth:`Console.install` serves it."""
-    console = Console(sim, beyond_loopback=beyond_loopback)
+    console = Console(
+        sim, beyond_loopback=beyond_loopback, fleet=fleet, fleet_interval=fleet_interval
+    )
     console.watch()
     return console

@@ -11,6 +11,10 @@ console grow without end.
 
 An entry is a JSON object: ``{"seq", "at", "kind", "who", "name", "text"}``, ``kind`` one
 of :data:`KINDS`, ``who`` one of ``"guest"``, ``"agent"``, ``"system"``, ``"console"``.
+
+When a fleet runs, :meth:`ConsoleFeed.fleet` is told which worker holds each chat (the
+console reads the fleet's store); each row then says its holder, and a change of holder
+is a ``fleet`` entry on the timeline ("held by w-2", "released by w-1").
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import collections
 import datetime
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._convert import format_datetime, unstructure
@@ -26,6 +30,9 @@ from ..models import BodyType, MemberRole, WebChatMessage
 from ._state import ConversationState, SimulatorState
 
 __all__ = [
+    "HOLDER_GIVEN_UP",
+    "HOLDER_NONE",
+    "HOLDER_UNCLAIMED",
     "KINDS",
     "MAX_DECODED_FRAME",
     "MAX_ENTRY_TEXT",
@@ -55,7 +62,27 @@ MAX_DECODED_FRAME = 16 * 1024
 #: Messages in one export (JSON or transcript): the newest ones, and the export says so.
 MAX_EXPORT_MESSAGES = 50_000
 
-KINDS = ("created", "message", "notice", "member", "typing", "media", "event", "socket", "fault")
+KINDS = (
+    "created",
+    "message",
+    "notice",
+    "member",
+    "typing",
+    "media",
+    "event",
+    "socket",
+    "fault",
+    "fleet",
+)
+
+#: A row's holder when the chat is not in the fleet's store (never added, or finished).
+HOLDER_NONE = "-"
+#: A row's holder when the chat is in the store and no worker holds it (handed over, or
+#: its lease ran out and nobody took it yet).
+HOLDER_UNCLAIMED = "unclaimed"
+#: A row's holder when the fleet gave the chat up (it could not go on anywhere).
+HOLDER_GIVEN_UP = "given up"
+_NOT_WORKERS = (HOLDER_NONE, HOLDER_UNCLAIMED, HOLDER_GIVEN_UP)
 
 Entry = dict[str, Any]
 
@@ -173,8 +200,11 @@ def _messaging(conversation: ConversationState, data: dict[str, Any]) -> list[tu
     return out
 
 
-def summary(conversation: ConversationState, *, read_only: bool = False) -> dict[str, Any]:
-    """One row of the conversation list."""
+def summary(
+    conversation: ConversationState, *, read_only: bool = False, holder: str = HOLDER_NONE
+) -> dict[str, Any]:
+    """One row of the conversation list; ``holder``: the fleet worker holding the chat, or
+    one of :data:`HOLDER_NONE`, :data:`HOLDER_UNCLAIMED`, :data:`HOLDER_GIVEN_UP`."""
     if conversation.ended or read_only:
         state = "ended"
     elif conversation.routed:
@@ -201,6 +231,7 @@ def summary(conversation: ConversationState, *, read_only: bool = False) -> dict
         "messageCount": len(conversation.messages),
         "sockets": conversation.socket_count,
         "attachments": conversation.attachments,
+        "holder": holder,
     }
 
 
@@ -247,6 +278,18 @@ def transcript(conversation: ConversationState) -> str:
         # One line per message: a text's own line breaks are indented under it.
         lines.append(line.replace("\r\n", "\n").replace("\n", "\n    "))
     return "\n".join(lines) + "\n"
+
+
+def _holder_change(before: str, now: str, reason: str) -> str:
+    """The timeline's words for a change of holder."""
+    was = f" by {before}" if before not in _NOT_WORKERS else ""
+    if now == HOLDER_UNCLAIMED:
+        return f"released{was}" if was else "in the fleet, not held yet"
+    if now == HOLDER_GIVEN_UP:
+        return f"given up by the fleet: {reason}" if reason else "given up by the fleet"
+    if now == HOLDER_NONE:
+        return f"out of the fleet (finished{was})"
+    return f"held by {now}" + (f" (after {before})" if was else "")
 
 
 class Subscriber:
@@ -320,6 +363,8 @@ class ConsoleFeed:
         self._read_only = read_only
         self._timelines: dict[str, _Timeline] = {}
         self.subscribers: set[Subscriber] = set()
+        #: The fleet worker holding each chat, as last read (absent: :data:`HOLDER_NONE`).
+        self._holders: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<ConsoleFeed timelines={len(self._timelines)} pages={len(self.subscribers)}>"
@@ -359,6 +404,41 @@ class ConsoleFeed:
         if conversation is not None:
             self._entry(conversation, kind, "", text, who="console")
 
+    def fleet(
+        self, owners: Mapping[str, str], given_up: Mapping[str, str], *, complete: bool
+    ) -> int:
+        """What the fleet's store says now: ``owners`` maps each chat in it to the worker
+        holding it (``""``: none), ``given_up`` the chats it gave up lately to the reason.
+        ``complete``: ``owners`` lists every chat of the store (else a chat missing from
+        it keeps its holder). Each conversation whose holder changed gets its row
+        updated and a ``fleet`` entry; returns how many changed."""
+        changed = 0
+        for conversation_id, conversation in list(self._state.conversations.items()):
+            before = self._holders.get(conversation_id, HOLDER_NONE)
+            if conversation_id in owners:
+                now = _cut(owners[conversation_id]) or HOLDER_UNCLAIMED
+            elif conversation_id in given_up:
+                now = HOLDER_GIVEN_UP
+            elif complete:
+                now = HOLDER_NONE
+            else:
+                now = before
+            if now == before:
+                continue
+            changed += 1
+            if now == HOLDER_NONE:
+                self._holders.pop(conversation_id, None)
+            else:
+                self._holders[conversation_id] = now
+            text = _holder_change(before, now, given_up.get(conversation_id, ""))
+            self._entry(conversation, "fleet", "", text)
+        return changed
+
+    def holder(self, conversation_id: str) -> str:
+        """The fleet worker holding the chat as last read, or :data:`HOLDER_NONE` and
+        the like."""
+        return self._holders.get(conversation_id, HOLDER_NONE)
+
     def sync(self, conversation: ConversationState) -> None:
         """Put the conversation's new messages on its timeline."""
         timeline = self._timeline(conversation.id)
@@ -397,7 +477,10 @@ class ConsoleFeed:
             newest = list(reversed(conversations))[:MAX_LISTED]
         else:
             newest = [i for i in ids if i in conversations]
-        return [summary(conversations[i], read_only=self._read_only(i)) for i in newest]
+        return [
+            summary(conversations[i], read_only=self._read_only(i), holder=self.holder(i))
+            for i in newest
+        ]
 
     # -- inside ------------------------------------------------------------------------
 

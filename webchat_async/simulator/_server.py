@@ -16,7 +16,7 @@ from ._admin import admin_token_for, install_admin, is_loopback
 from ._agent import Agent, EchoAgent
 from ._behaviour import Behaviour
 from ._chat import Chats
-from ._console import Console, new_console
+from ._console import Console, FleetView, new_console
 from ._faults import FaultControls
 from ._messaging import MessagingServer
 from ._messaging_routes import install_messaging
@@ -66,6 +66,12 @@ class Simulator:
             admin token whenever the admin API does.
         console_beyond_loopback: allow ``console`` on a ``host`` other than the loopback
             (refused otherwise: ``ValueError``).
+        fleet: a fleet's store (:class:`~webchat_async.worker.MemoryStore`,
+            :class:`~webchat_async.worker.RedisStore`, or anything with its ``status()``:
+            :class:`FleetView`) whose chats run on this simulator: the console then shows
+            which worker holds each chat, and each change of holder on its timeline.
+            Needs ``console``.
+        fleet_interval: seconds between two reads of ``fleet``'s status.
     """
 
     def __init__(
@@ -85,6 +91,8 @@ class Simulator:
         admin_token: str | None = None,
         console: bool = False,
         console_beyond_loopback: bool = False,
+        fleet: FleetView | None = None,
+        fleet_interval: float = 2.0,
     ) -> None:
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be > 0 or None")
@@ -93,6 +101,8 @@ class Simulator:
                 f"the console is served on the loopback only, not on {host!r}: pass "
                 "console_beyond_loopback=True to serve it there (behind the admin token)"
             )
+        if fleet is not None and not console:
+            raise ValueError("fleet is shown by the console: pass console=True with it")
         #: The token the admin API requires (``None``: none). Never in the repr or a log.
         self.admin_token: str | None
         #: Whether :attr:`admin_token` was made here (off the loopback, none given).
@@ -134,7 +144,14 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._console: Console | None = (
-            new_console(self, beyond_loopback=not is_loopback(host)) if console else None
+            new_console(
+                self,
+                beyond_loopback=not is_loopback(host),
+                fleet=fleet,
+                fleet_interval=fleet_interval,
+            )
+            if console
+            else None
         )
 
     def __repr__(self) -> str:
@@ -170,6 +187,8 @@ class Simulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        if self._console is not None:
+            self._console.start_fleet()
         if not is_loopback(self._host):
             logger.warning(
                 "simulator listening on %s, beyond the loopback (plain HTTP; the admin API "

@@ -15,6 +15,7 @@
   let controller = null;    // aborts the current stream
   let retry = 0;            // reconnect attempts since the last good stream
   let faultsShown = false;
+  let fleet = false;        // a fleet view is watched: rows say which worker holds them
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -132,6 +133,8 @@
       });
       faultsShown = true;
     }
+    fleet = Boolean(data.fleet);
+    $("holder-head").hidden = !fleet;
     rows = new Map();
     $("conversations").tBodies[0].replaceChildren();
     data.rows.slice().reverse().forEach(upsertRow);
@@ -179,6 +182,11 @@
     guest.title = row.id;
     tr.replaceChildren(guest, protocol, state, members,
       el("td", null, row.messageCount), el("td", null, row.sockets));
+    if (fleet) {
+      const holder = el("td", "holder", row.holder);
+      holder.title = row.holder;
+      tr.appendChild(holder);
+    }
     tr.setAttribute("aria-selected", String(row.id === selected));
     updateEmpty();
     if (row.id === selected) renderView();
@@ -213,7 +221,7 @@
     $("view-meta").textContent = row
       ? [row.protocol === "messaging" ? "Web Messaging" : "Web Chat v2", row.state,
          row.messageCount + " messages", row.sockets + " socket(s) open",
-         memberText(row.members)].join(" · ")
+         memberText(row.members)].concat(fleet ? ["held by: " + row.holder] : []).join(" · ")
       : "";
     const ended = !row || row.state === "ended";
     for (const id of ["send", "typing", "end", "reply"]) $(id).disabled = ended;
