@@ -250,3 +250,38 @@ async def test_the_stream_shows_the_new_holder_when_a_worker_stops_and_another_t
                         "held by w-1",
                         "held by w-2 (after w-1)",
                     ]
+
+
+async def test_the_worker_demo_gives_its_store_to_the_console(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from webchat_async.worker._cli import _demo
+    from webchat_async.worker.demo import echo
+
+    store = MemoryStore()
+    worker = Worker(echo, store=store, worker_id="w-demo", scan_interval=0.05)
+    snapshots: list[dict[str, Any]] = []
+
+    async def hold(sim: Simulator) -> None:
+        # The demo is over; the simulator still serves the console, showing the store.
+        assert console_of(sim)._fleet is store
+        assert f"console: {sim.console_url}\n" in capsys.readouterr().out
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(sim.base_url + "/console/api/stream") as stream,
+        ):
+            snapshots.append((await read_event(stream))[1])
+
+    await _demo(worker, store, 2, 2, console=True, hold=hold)
+    (snapshot,) = snapshots
+    assert snapshot["fleet"] is True
+    assert sorted(r["guest"] for r in snapshot["rows"]) == ["Guest 0", "Guest 1"]
+    # Each chat was finished by the worker: out of the fleet's store.
+    assert {r["holder"] for r in snapshot["rows"]} == {"-"}
+
+
+def test_the_worker_console_needs_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    from webchat_async.cli import main
+
+    assert main(["worker", "webchat_async.worker.demo:echo", "--console"]) == 2
+    assert "--demo" in capsys.readouterr().err

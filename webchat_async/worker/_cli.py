@@ -21,11 +21,15 @@ import json
 import os
 import signal
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._chat import Handler
 from ._model import FleetStatus
 from ._store import SessionStore
+
+if TYPE_CHECKING:
+    from ..simulator import Simulator
 
 __all__ = ["add_commands", "load_handler", "run_status", "run_worker"]
 
@@ -56,6 +60,14 @@ def add_commands(subparsers: Any) -> None:
         help="also serve a simulator here and start N chats on it (a scripted agent)",
     )
     worker.add_argument("--demo-lines", type=_positive_int, default=5, help="agent lines per chat")
+    worker.add_argument(
+        "--console",
+        action="store_true",
+        help=(
+            "with --demo: serve the simulator's console (which worker holds each chat), "
+            "print its URL, and keep it up after the demo until SIGTERM or Ctrl-C"
+        ),
+    )
     worker.set_defaults(run=run_worker)
 
     status = subparsers.add_parser("status", help="list a fleet's workers, chats and leases")
@@ -134,6 +146,8 @@ async def run_worker(args: argparse.Namespace) -> int:
     """``webchat-async worker``: run until SIGTERM / SIGINT, then hand the chats over."""
     from ._worker import Worker
 
+    if args.console and not args.demo:
+        raise ValueError("--console serves the console of --demo's simulator: add --demo N")
     handler = load_handler(args.handler)
     store = _store(args)
     try:
@@ -151,7 +165,7 @@ async def run_worker(args: argparse.Namespace) -> int:
         where = f"redis (prefix {args.prefix})" if args.redis else "memory"
         print(f"worker {worker.id}: store {where}, up to {args.concurrency} chats", flush=True)
         if args.demo:
-            await _demo(worker, store, args.demo, args.demo_lines)
+            await _demo(worker, store, args.demo, args.demo_lines, console=args.console)
         else:
             await worker.run()
         print(f"worker {worker.id}: stopped, chats handed over", flush=True)
@@ -160,7 +174,18 @@ async def run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> None:
+async def _demo(
+    worker: Any,
+    store: SessionStore,
+    chats: int,
+    lines: int,
+    *,
+    console: bool = False,
+    hold: Callable[[Simulator], Awaitable[None]] | None = None,
+) -> None:
+    """Serve a simulator, start ``chats`` chats on it for ``worker`` and report. With
+    ``console``, the simulator serves its console showing ``store``'s holders, and stays
+    up after the demo until the worker is stopped (or ``hold(sim)`` returns: tests)."""
     from ..api import WebChatApi
     from ..models import GuestMemberInfo
     from ..simulator import Simulator
@@ -168,9 +193,12 @@ async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> Non
     from ._scripted import ScriptedAgent, expected_answers
 
     agent = ScriptedAgent(lines)
-    async with Simulator(port=0, agent=agent) as sim:
+    view = store if console else None
+    async with Simulator(port=0, agent=agent, console=console, fleet=view) as sim:
         agent.bind(sim)
         print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        if sim.console_url is not None:
+            print(f"console: {sim.console_url}", flush=True)
         async with worker, WebChatApi(base_url=sim.base_url) as api:
             fleet = Fleet(store, api=api)
             started = [
@@ -193,9 +221,12 @@ async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> Non
                     await worker.wait_for(lambda w: not w.chats, timeout=30)
             ends.cancel()
             await asyncio.gather(ends, return_exceptions=True)
-        want = expected_answers(lines)
-        answered = sum(_guest_texts(sim, s.conversation_id) == want for s in started)
-        print(f"demo: {answered} of {chats} chats answered exactly once, line by line")
+            want = expected_answers(lines)
+            answered = sum(_guest_texts(sim, s.conversation_id) == want for s in started)
+            print(f"demo: {answered} of {chats} chats answered exactly once, line by line")
+            if console:
+                print("demo: the console stays up; SIGTERM or Ctrl-C stops it", flush=True)
+                await (hold(sim) if hold is not None else worker._main)
 
 
 def _guest_texts(sim: Any, conversation_id: str) -> list[str]:
