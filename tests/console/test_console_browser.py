@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from console_support import PageProblems
+from console_support import FakeFleet, PageProblems
 
 pytest.importorskip("aiohttp")
 
@@ -32,7 +32,7 @@ from webchat_async.messaging import MessagingSession
 from webchat_async.simulator import Simulator
 
 try:
-    from playwright.async_api import Page, expect
+    from playwright.async_api import BrowserContext, Page, expect
 except ImportError:
     # CI sets WEBCHAT_REQUIRE_BROWSER=1: there a missing Playwright fails the run.
     if os.environ.get("WEBCHAT_REQUIRE_BROWSER") == "1":
@@ -237,4 +237,36 @@ async def test_the_screenshot_of_the_docs(
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
     # 1280 x 800, as the viewport.
     assert int.from_bytes(data[16:20], "big") == 1280 and int.from_bytes(data[20:24], "big") == 800
+    assert problems.errors == []
+
+
+async def test_the_list_shows_which_fleet_worker_holds_each_chat(browser: BrowserContext) -> None:
+    view = FakeFleet()
+    async with Simulator(
+        console=True, fleet=view, fleet_interval=3600.0, heartbeat_interval=None
+    ) as sim:
+        console = sim._console
+        assert console is not None
+        page = await browser.new_page()
+        problems = PageProblems(page)
+        assert sim.console_url is not None
+        await page.goto(sim.console_url)
+        await expect(page.locator("#status")).to_have_text("live")
+        await expect(page.locator("#holder-head")).to_be_visible()
+        async with guest(sim, "Ann") as session:
+            cid = session.conversation_id
+            holder = page.locator(f'#conversations tr[data-id="{cid}"] td.holder')
+            await expect(holder).to_have_text("-")
+            view.owners = {cid: "w-1"}
+            assert await console.poll_fleet()  # the page hears it over the stream
+            await expect(holder).to_have_text("w-1")
+            await open_conversation(page, cid)
+            view.owners = {cid: "w-2"}
+            assert await console.poll_fleet()
+            await expect(holder).to_have_text("w-2")
+            await expect(page.locator("#timeline li.kind-fleet .text")).to_have_text(
+                ["held by w-1", "held by w-2 (after w-1)"]
+            )
+            await expect(page.locator("#view-meta")).to_contain_text("held by: w-2")
+        await page.close()
     assert problems.errors == []

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("aiohttp")
 
 from console_sse import read_event
+from console_support import FakeFleet
 
 from webchat_async import Event, GuestMemberInfo, WebChatApi
 from webchat_async.errors import WebChatError
@@ -22,7 +23,6 @@ from webchat_async.simulator import FleetView, Simulator
 from webchat_async.simulator._console import FLEET_CHAT_LIMIT, Console
 from webchat_async.worker import (
     Chat,
-    ChatStatus,
     Fleet,
     FleetStatus,
     MemoryStore,
@@ -31,28 +31,6 @@ from webchat_async.worker import (
 )
 
 HOUR = 3600.0
-
-
-class FakeFleet:
-    """A fleet view whose answer the test sets; it can fail on demand."""
-
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-        self.given_up: dict[str, str] = {}
-        self.failure: Exception | None = None
-        self.reads = 0
-        self.limits: list[int] = []
-
-    async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
-        self.reads += 1
-        self.limits.append(chat_limit)
-        if self.failure is not None:
-            raise self.failure
-        chats = tuple(
-            ChatStatus(conversation_id=cid, owner=owner, token=1, expires_in=5.0)
-            for cid, owner in self.owners.items()
-        )
-        return FleetStatus(workers=(), chats=chats, given_up=dict(self.given_up))
 
 
 def console_of(sim: Simulator) -> Console:
