@@ -263,3 +263,43 @@ def test_loopback_host_headers(host: str, loopback: bool) -> None:
     from webchat_async.simulator._console import _loopback_host
 
     assert _loopback_host(host) is loopback
+
+
+_OWNER = st.sampled_from(["", "w-1", "w-2"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.integers(0, 2), _OWNER, max_size=3),
+            st.sets(st.integers(0, 2), max_size=3),
+        ),
+        max_size=8,
+    )
+)
+def test_the_fleets_holders_change_only_when_the_store_says_so(
+    reads: list[tuple[dict[int, str], set[int]]],
+) -> None:
+    state = SimulatorState()
+    ids = [chat(state)[1].id for _ in range(3)]
+    feed = ConsoleFeed(state, clock=lambda: state.clock())
+    before = {cid: "-" for cid in ids}
+    for owners_by_index, given_up_indexes in reads:
+        owners = {ids[i]: owner for i, owner in owners_by_index.items()}
+        given_up = {ids[i]: "no way on" for i in given_up_indexes}
+        entries = {cid: len(feed.timeline(cid)) for cid in ids}
+        changed = feed.fleet(owners, given_up, complete=True)
+        expected = {
+            cid: (owners[cid] or "unclaimed")
+            if cid in owners
+            else ("given up" if cid in given_up else "-")
+            for cid in ids
+        }
+        assert {cid: feed.holder(cid) for cid in ids} == expected
+        assert {r["id"]: r["holder"] for r in feed.rows()} == expected
+        moved = [cid for cid in ids if expected[cid] != before[cid]]
+        assert changed == len(moved)
+        for cid in ids:  # one fleet entry per change of holder, none otherwise
+            assert len(feed.timeline(cid)) - entries[cid] == (cid in moved)
+        assert feed.fleet(owners, given_up, complete=True) == 0  # the same read: nothing
+        before = expected
