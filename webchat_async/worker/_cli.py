@@ -188,7 +188,13 @@ async def _run_or_demo(worker: Any, store: SessionStore, args: argparse.Namespac
         pace = args.demo_pace if args.demo_forever else None
         await _demo(worker, store, args.demo, args.demo_lines, pace=pace, shared=bool(args.redis))
     else:
-        await worker.run()
+        async with worker:
+            # Registered: from now on the fleet hands this worker chats.
+            print(f"worker {worker.id}: registered, taking chats (Ctrl-C hands them over)",
+                  flush=True)  # fmt: skip
+            main = worker._main
+            if main is not None:
+                await main  # until Ctrl-C / SIGTERM (Worker.stop); __aexit__ re-raises
 
 
 async def _show_handovers(worker: Any) -> None:
