@@ -264,9 +264,11 @@ class Retry(Backoff):
     ``jitter`` fraction is taken off. A ``Retry-After`` header on a 429 or 503 replaces the
     schedule, capped at ``max_retry_after`` seconds.
 
-    Tests inject ``sleep`` (to record delays instead of waiting) and ``random``::
+    Tests inject ``sleep`` (to record delays instead of waiting) and ``random``:
 
-        Retry(backoff_factor=0, sleep=recorder)
+    ```python
+    Retry(backoff_factor=0, sleep=recorder)
+    ```
     """
 
     initial: float = attrs.field(default=0.5, alias="backoff_factor", validator=finite_non_negative)

@@ -2,17 +2,19 @@
 
 Installed with the package (a ``pytest11`` entry point), so there is nothing to import or
 register. It needs pytest-asyncio (aiohttp, which the simulator serves with, is a dependency
-of the SDK), and works in pytest-asyncio's ``strict`` and ``auto`` modes::
+of the SDK), and works in pytest-asyncio's ``strict`` and ``auto`` modes:
 
-    import pytest
-    from webchat_async import MessageReceived
+```python
+import pytest
+from webchat_async import MessageReceived
 
 
-    @pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
-    async def test_my_bot(webchat_simulator, guest_session):
-        session = await guest_session("Ann")
-        await session.send_message("Where is my order?")
-        ...
+@pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
+async def test_my_bot(webchat_simulator, guest_session):
+    session = await guest_session("Ann")
+    await session.send_message("Where is my order?")
+    ...
+```
 
 Fixtures:
 

@@ -71,13 +71,16 @@ class Agent:
         reply: ``async def reply(conversation, message) -> str | None``, the answer to each
             guest message (``None``: no answer). Without it the agent never answers.
 
-    Example::
+    For example:
 
-        async def reply(conversation, message):
-            return "Refunds take 3 days." if "refund" in (message.body or "") else None
+    ```python
+    async def reply(conversation, message):
+        return "Refunds take 3 days." if "refund" in (message.body or "") else None
 
-        async with Simulator(agent=Agent(name="Kim", reply=reply)) as sim:
-            ...
+    async with Simulator(agent=Agent(name="Kim", reply=reply)) as sim:
+        ...
+    ```
+
     """
 
     def __init__(

@@ -32,13 +32,15 @@ logger = logging.getLogger("webchat_async.simulator")
 class Simulator:
     """A real HTTP + websocket server on loopback that behaves like Genesys Cloud Web Chat v2.
 
-    Example::
+    For example:
 
-        async with Simulator() as sim:
-            api = WebChatApi(base_url=sim.base_url)
-            ...
-            await sim.wait_routed(conversation_id)
-            await sim.agent_say(conversation_id, "Anything else?")
+    ```python
+    async with Simulator() as sim:
+        api = WebChatApi(base_url=sim.base_url)
+        ...
+        await sim.wait_routed(conversation_id)
+        await sim.agent_say(conversation_id, "Anything else?")
+    ```
 
     Args:
         host, port: where to listen (``port=0``: any free port; see :attr:`base_url`).
@@ -299,9 +301,11 @@ class Simulator:
     ) -> None:
         """Return once ``count`` ``method`` requests to ``path`` (no query string) have been
         answered, whatever their status (``TimeoutError`` otherwise). For what the client
-        sends on its own, such as typing indicators::
+        sends on its own, such as typing indicators:
 
-            await sim.wait_requests("POST", f"{conversation_path}/members/{member}/typing")
+        ```python
+        await sim.wait_requests("POST", f"{conversation_path}/members/{member}/typing")
+        ```
         """
         await asyncio.wait_for(self._chats.wait_requests(method, path, count), timeout)
 
