@@ -274,6 +274,11 @@ class Retry(Backoff):
     initial: float = attrs.field(default=0.5, alias="backoff_factor", validator=finite_non_negative)
     maximum: float = attrs.field(default=8.0, alias="backoff_max", validator=finite_non_negative)
     max_retry_after: float = attrs.field(default=60.0, kw_only=True, validator=finite_non_negative)
+    #: Retry a refused connection to this machine (``localhost``, 127.0.0.0/8, ``::1``) as
+    #: any other failure before sending. Off by default: nothing listens on that port (a
+    #: wrong port, a server not started), so the error comes at once instead of after the
+    #: retries. Turn it on for a local server that may be restarting.
+    retry_refused_loopback: bool = attrs.field(default=False, kw_only=True)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(
         default=asyncio.sleep, repr=False, kw_only=True
     )
@@ -501,7 +506,9 @@ class HttpClient:
             except httpx.TransportError as exc:
                 # The lean path builds no httpx.Request: its URL is taken from the base.
                 target = request.url if lean is None else self._client.base_url.join(url)
-                refused = _refused_on_loopback(exc, target)
+                refused = not self.retry.retry_refused_loopback and _refused_on_loopback(
+                    exc, target
+                )
                 if (
                     retries < self.max_retries
                     and (retry_any or isinstance(exc, _NOT_SENT_ERRORS))
