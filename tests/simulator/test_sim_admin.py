@@ -164,6 +164,7 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
     assert simulator_options(parser.parse_args([])) == {
         "behaviour": Behaviour(),
         "admin_token": None,
+        "seed": None,
     }
     args = parser.parse_args(
         [
@@ -185,6 +186,7 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
             handshake_after_end=401,
         ),
         "admin_token": None,
+        "seed": None,
     }
     # The admin token comes from the environment only (a flag would show in `ps`).
     monkeypatch.setenv("WEBCHAT_SIMULATOR_ADMIN_TOKEN", "s3cret-token")
