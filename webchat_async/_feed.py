@@ -398,7 +398,12 @@ class Feed:
             # Typically the chat has just ended (400), or a stored field does not decode
             # (docs/protocol.md#unknowns), or the server sent an id the SDK will not put in
             # a URL (a control character): the core goes on with what it knows.
-            logger.warning("lookup %s failed: %r", type(request).__name__, exc)
+            if isinstance(exc, ApiError) and is_ended_refusal(exc.status, exc.code):
+                # The race every chat the agent ends has: the member's leave event arrives,
+                # its lookup reaches the service after the end. Expected, so not a warning.
+                logger.debug("lookup %s after the chat ended: %r", type(request).__name__, exc)
+            else:
+                logger.warning("lookup %s failed: %r", type(request).__name__, exc)
             return None
 
     async def _page(self, request: FetchPage) -> tuple[list[WebChatMessage | Undecodable], Any]:

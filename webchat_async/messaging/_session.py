@@ -46,6 +46,7 @@ import contextlib
 import logging
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
@@ -302,7 +303,7 @@ class MessagingSession:
                 raise
             return session
 
-        return Starter(open_)
+        return Starter(open_, f"{cls.__name__}.start")
 
     async def _open(self) -> None:
         """Start the reader; return once the session is configured (or raise why not)."""
@@ -861,6 +862,19 @@ class MessagingSession:
                     future.set_exception(SessionClosedError("the session is closed"))
             self._wake()
             await self._http.aclose()
+
+    def __del__(self) -> None:
+        # A warning only (a finalizer schedules no work); the token is a secret, so the
+        # session is named by where it talks to.
+        if not getattr(self, "_closed", True):
+            warnings.warn(
+                f"MessagingSession on {self._hosts.socket_url} was never closed: use "
+                "`async with MessagingSession.start(...) as session:` or "
+                "`await session.aclose()`",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def __aenter__(self) -> MessagingSession:
         return self

@@ -23,6 +23,7 @@ import signal
 import sys
 from typing import Any
 
+from .._aio import cancel_and_wait
 from ._chat import Handler
 from ._model import FleetStatus
 from ._store import SessionStore
@@ -56,6 +57,19 @@ def add_commands(subparsers: Any) -> None:
         help="also serve a simulator here and start N chats on it (a scripted agent)",
     )
     worker.add_argument("--demo-lines", type=_positive_int, default=5, help="agent lines per chat")
+    worker.add_argument(
+        "--demo-forever",
+        action="store_true",
+        help="with --demo: the agent never ends its chats (a line every --demo-pace seconds "
+        "each); run until Ctrl-C or SIGTERM, to watch other workers take chats over",
+    )
+    worker.add_argument(
+        "--demo-pace",
+        type=_positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --demo-forever: seconds the agent takes for each line (2)",
+    )
     worker.set_defaults(run=run_worker)
 
     status = subparsers.add_parser("status", help="list a fleet's workers, chats and leases")
@@ -135,7 +149,12 @@ async def run_worker(args: argparse.Namespace) -> int:
     from ._worker import Worker
 
     handler = load_handler(args.handler)
+    if args.demo_forever and not args.demo:
+        raise ValueError("--demo-forever needs --demo N (the number of chats)")
     store = _store(args)
+    # The fleet's events (a chat taken over, a handler that failed) as lines of this
+    # output; --verbose already shows them, with the rest of the debug log.
+    undo_log = None if getattr(args, "verbose", False) else _print_fleet_log()
     try:
         worker = Worker(
             handler,
@@ -150,27 +169,115 @@ async def run_worker(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, worker.stop)
         where = f"redis (prefix {args.prefix})" if args.redis else "memory"
         print(f"worker {worker.id}: store {where}, up to {args.concurrency} chats", flush=True)
-        if args.demo:
-            await _demo(worker, store, args.demo, args.demo_lines)
-        else:
-            await worker.run()
+        watcher = asyncio.get_running_loop().create_task(_show_handovers(worker))
+        try:
+            await _run_or_demo(worker, store, args)
+        finally:
+            await cancel_and_wait(watcher)
         print(f"worker {worker.id}: stopped, chats handed over", flush=True)
     finally:
-        await store.aclose()
+        try:
+            await store.aclose()
+        finally:
+            if undo_log is not None:
+                undo_log()
     return 0
 
 
-async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> None:
+async def _run_or_demo(worker: Any, store: SessionStore, args: argparse.Namespace) -> None:
+    if args.demo:
+        pace = args.demo_pace if args.demo_forever else None
+        await _demo(worker, store, args.demo, args.demo_lines, pace=pace, shared=bool(args.redis))
+    else:
+        async with worker:
+            # Registered: from now on the fleet hands this worker chats.
+            print(f"worker {worker.id}: registered, taking chats (Ctrl-C hands them over)",
+                  flush=True)  # fmt: skip
+            main = worker._main
+            if main is not None:
+                await main  # until Ctrl-C / SIGTERM (Worker.stop); __aexit__ re-raises
+
+
+async def _show_handovers(worker: Any) -> None:
+    """Print each chat this worker claims after another worker released it (a handover on
+    SIGTERM or Ctrl-C). A claim from a worker whose lease ran out (``kill -9``) is already
+    in the worker's log: "took chat ... over from ..."."""
+    held = set(worker.chats)
+    while True:
+        before = frozenset(held)
+        await worker.wait_for(lambda w, before=before: set(w.chats) != before)
+        now = set(worker.chats)
+        for conversation_id in sorted(now - held):
+            runner = worker._runners.get(conversation_id)
+            if runner is not None and runner.claim.previous_owner is None and runner.token > 1:
+                print(
+                    f"worker {worker.id} took chat {conversation_id} over, handed to it "
+                    f"(token {runner.token})",
+                    flush=True,
+                )
+        held = now
+
+
+def _print_fleet_log() -> Any:
+    """Print the worker's log (INFO and up: takeovers, warnings) on stdout, redacted and
+    escaped; returns what undoes it."""
+    import logging
+
+    from .._redact import RedactingFilter
+    from ..cli import _PrintableFormatter
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(_PrintableFormatter("%(message)s"))
+    logger = logging.getLogger("webchat_async.worker")
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+    return undo
+
+
+# In --demo-forever, the scripted agent's chats have this many lines: never reached.
+_FOREVER = 10**9
+
+
+async def _demo(
+    worker: Any,
+    store: SessionStore,
+    chats: int,
+    lines: int,
+    *,
+    pace: float | None = None,
+    shared: bool = False,
+) -> None:
+    """Serve a simulator, start ``chats`` chats on it and run the worker: until every chat
+    ended, or with ``pace`` (``--demo-forever``) until the worker is stopped."""
     from ..api import WebChatApi
     from ..models import GuestMemberInfo
     from ..simulator import Simulator
     from ._fleet import Fleet
     from ._scripted import ScriptedAgent, expected_answers
 
-    agent = ScriptedAgent(lines)
+    agent = ScriptedAgent(_FOREVER if pace is not None else lines)
+    if pace is not None:
+        agent.typing_delay = pace
     async with Simulator(port=0, agent=agent) as sim:
         agent.bind(sim)
-        print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        if pace is None:
+            print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        else:
+            print(
+                f"demo: simulator on {sim.base_url}, {chats} chats, a line every {pace:g} s "
+                "each, until Ctrl-C",
+                flush=True,
+            )
+            print(_forever_hint(shared), flush=True)
         async with worker, WebChatApi(base_url=sim.base_url) as api:
             fleet = Fleet(store, api=api)
             started = [
@@ -181,6 +288,15 @@ async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> Non
                 )
                 for i in range(chats)
             ]
+            if pace is not None:
+                await worker._main  # until Ctrl-C / SIGTERM (Worker.stop)
+                texts = [_guest_texts(sim, s.conversation_id) for s in started]
+                answered = sum(map(_in_order, texts))
+                print(
+                    f"demo: {answered} of {chats} chats answered exactly once, line by line "
+                    f"({sum(map(len, texts))} lines in all)"
+                )
+                return
             ends = asyncio.ensure_future(
                 asyncio.gather(*(sim.wait_ended(s.conversation_id, None) for s in started))
             )
@@ -196,6 +312,27 @@ async def _demo(worker: Any, store: SessionStore, chats: int, lines: int) -> Non
         want = expected_answers(lines)
         answered = sum(_guest_texts(sim, s.conversation_id) == want for s in started)
         print(f"demo: {answered} of {chats} chats answered exactly once, line by line")
+
+
+def _forever_hint(shared: bool) -> str:
+    if not shared:
+        return (
+            "demo: the store is this process's memory: run with --redis URL to watch other "
+            "workers take chats over"
+        )
+    # Not the URL itself: it may hold a password.
+    return (
+        "demo: in another terminal, run the same command without --demo, --demo-forever "
+        "(and the same --redis); then stop it (Ctrl-C) or kill -9 it, and watch its chats "
+        "taken over here (this process serves the simulator: stopping it ends the demo)"
+    )
+
+
+def _in_order(texts: list[str]) -> bool:
+    """Whether a chat's guest lines are the scripted answers so far, none missing or doubled."""
+    from ._scripted import expected_answers
+
+    return texts == expected_answers(len(texts))
 
 
 def _guest_texts(sim: Any, conversation_id: str) -> list[str]:
