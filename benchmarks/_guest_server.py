@@ -1,12 +1,12 @@
 """A canned guest-chat service for the session benchmarks: ``python -m
-benchmarks._guest_server COUNT``.
+benchmarks._guest_server COUNT [PUSH]``.
 
 Enough of the Web Chat v2 guest API for ``GuestSession.start`` (create a conversation,
 page its messages: none stored, list its members, leave) and an event stream that does no
 per-frame work: every frame is built once, at start, as raw websocket bytes.
 
 * ``GET /stream/{key}``: the event stream. It writes the agent's greeting at once, then
-  ``?push=N`` more message frames at once (the memory benchmark: sessions that have
+  ``PUSH`` more message frames at once (the memory benchmark: sessions that have
   received messages), then waits.
 * ``POST /burst/{key}/{kind}``: writes ``COUNT`` message frames on that stream in one go
   (``kind``: ``distinct``, each its own millisecond; ``same``, all at one timestamp, as
@@ -67,7 +67,8 @@ def one_timestamp_texts(count: int) -> list[str]:
 
 
 class _Service:
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, push: int) -> None:
+        self.push = push
         self.bursts = {
             "distinct": b"".join(_encode(t) for t in frame_texts(count)),
             "same": b"".join(_encode(t) for t in one_timestamp_texts(count)),
@@ -110,7 +111,7 @@ class _Service:
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         key = request.match_info["key"]
-        push = min(int(request.query.get("push", "0")), len(self.early) - 1)
+        push = min(self.push, len(self.early) - 1)
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         transport = request.transport
@@ -134,8 +135,8 @@ class _Service:
         return web.Response(status=204)
 
 
-async def _serve(count: int) -> None:
-    service = _Service(count)
+async def _serve(count: int, push: int) -> None:
+    service = _Service(count, push)
     app = web.Application()
     app.add_routes(
         [
@@ -170,7 +171,8 @@ async def _serve(count: int) -> None:
 def main() -> None:
     """Serve until stdin closes."""
     raise_open_files_limit()
-    asyncio.run(_serve(int(sys.argv[1])))
+    push = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    asyncio.run(_serve(int(sys.argv[1]), push))
 
 
 if __name__ == "__main__":

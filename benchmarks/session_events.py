@@ -39,16 +39,17 @@ Sample = tuple[float, float]
 
 
 class GuestServer:
-    """``python -m benchmarks._guest_server COUNT`` in a child process, for ``with``."""
+    """``python -m benchmarks._guest_server COUNT PUSH`` in a child process, for ``with``."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, push: int = 0) -> None:
         self._count = count
+        self._push = push
         self._process: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def __enter__(self) -> GuestServer:
         process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._guest_server", str(self._count)],
+            [sys.executable, "-m", "benchmarks._guest_server", str(self._count), str(self._push)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -397,10 +397,11 @@ class Inbound:
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None`` if none is ready."""
-        if not self.ready():
+        outbox = self._outbox
+        if not outbox or isinstance(outbox[0], _Pending):
             return None
-        event = self._outbox.popleft()
-        if isinstance(event, _Pending):  # ready() says the head is no pending lookup
+        event = outbox.popleft()
+        if isinstance(event, _Pending):  # checked above: the head is no pending lookup
             raise RuntimeError("the outbox head is a pending lookup")
         if type(event) is MessageReceived:
             self._advance(event.message)
@@ -439,7 +440,9 @@ class Inbound:
         if state is State.ENDED:
             return
         if isinstance(event, MessageReceived):
-            if state is State.BACKFILL or (state is State.LIVE and self._full()):
+            if state is State.BACKFILL or (
+                state is State.LIVE and len(self._outbox) >= self._capacity
+            ):
                 self._hold(event)
                 return
             self._offer(event.message, event)
@@ -665,7 +668,7 @@ class Inbound:
             event = MessageReceived(message, True)  # from_guest: the guest's own echo
         elif event is None:
             event = MessageReceived(message)
-        self._put(event)
+        self._outbox.append(event)  # a message is never held by _put: queued at once
         if message.body_type == BodyType.MEDIA_REQUEST:
             request = FetchMediaRequests()
             self._put(_Pending(request))
