@@ -198,7 +198,9 @@ def run(*, runs: int = 7, messages: int = 20000) -> Result:
                 Stats.of(per["same"], "us"),
             ),
             Figure(
-                "raw_cpu_us", "websockets recv + json.loads: CPU per frame", Stats.of(per["raw"], "us")
+                "raw_cpu_us",
+                "websockets recv + json.loads: CPU per frame",
+                Stats.of(per["raw"], "us"),
             ),
             Figure("ratio", "client CPU per event, SDK / bare", ratio),
             Figure("one_ts_ratio", "client CPU per event, one timestamp / distinct", same_ratio),

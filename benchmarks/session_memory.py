@@ -6,8 +6,11 @@ which writes each stream the agent's greeting and :data:`MESSAGES` messages at o
 session is ``GuestSession.start(...)``, then ``session.events()`` until it has received
 the greeting and the messages; then it idles, attached. Once all K idle, the worker's RSS
 is read: ``(RSS idle - RSS before) / K`` (the baseline taken after a warm-up session, so
-that code and caches are already paid). The peer, in a worker of its own: K bare
-``websockets`` connections receiving the same frames (``recv`` + ``json.loads``), idle.
+that code and caches are already paid). Two SDK sides: the sessions share one
+``WebChatApi`` (``sdk``), or each is started without one and owns its client
+(``sdk-own``: the simplest code, what issue 24 measured). The peer, in a worker of its
+own: K bare ``websockets`` connections receiving the same frames (``recv`` +
+``json.loads``), idle.
 
 This is the issue 24 measure (sessions that have received messages); many_sessions
 measures sessions that have received only the greeting. With K = 5,000 it is also the
@@ -46,11 +49,17 @@ GOAL_ERRORS = 0
 MESSAGES = 5
 _RAMP = 200
 _TIMEOUT = 600.0
-SIDES = ("sdk", "raw")
+SIDES = ("sdk", "sdk-own", "raw")
+_WHO = {
+    "sdk": "GuestSession (one shared WebChatApi)",
+    "sdk-own": "GuestSession (each its own client)",
+    "raw": "bare websockets",
+}
 
 
-def run(*, counts: tuple[int, ...] = (1000,), runs: int = 3) -> Result:
-    """``runs`` worker processes per side for each K in ``counts``."""
+def run(*, counts: tuple[int, ...] = (1000,), runs: int = 3, big: int | None = 5000) -> Result:
+    """``runs`` worker processes per side for each K in ``counts``; then, with ``big``,
+    one process of ``big`` sessions (one shared ``WebChatApi``), which must all work."""
     started = time.perf_counter()
     figures: list[Figure] = []
     checks: list[Check] = []
@@ -62,7 +71,7 @@ def run(*, counts: tuple[int, ...] = (1000,), runs: int = 3) -> Result:
                 for side in SIDES if i % 2 == 0 else SIDES[::-1]:
                     samples[side].append(_worker_process(server.base_url, side, k))
             for side in SIDES:
-                who = "GuestSession" if side == "sdk" else "bare websockets"
+                who = _WHO[side]
                 got = samples[side]
                 figures += [
                     Figure(
@@ -99,19 +108,52 @@ def run(*, counts: tuple[int, ...] = (1000,), runs: int = 3) -> Result:
                 )
             )
             if k == min(counts):
-                rss = Stats.of([s["rss_per_session_kib"] for s in sdk], "KiB")
-                checks.append(
-                    Check.at_most(
-                        f"{k} sessions: RSS per idle session after {MESSAGES} messages",
-                        rss.median,
-                        GOAL_RSS_KIB,
-                        "KiB",
+                for side in ("sdk-own", "sdk"):
+                    rss = Stats.of([s["rss_per_session_kib"] for s in samples[side]], "KiB")
+                    checks.append(
+                        Check.at_most(
+                            f"{k} sessions, {_WHO[side]}: RSS per idle session after "
+                            f"{MESSAGES} messages",
+                            rss.median,
+                            GOAL_RSS_KIB,
+                            "KiB",
+                        )
                     )
+        if big is not None:
+            sample = _worker_process(server.base_url, "sdk", big)
+            figures += [
+                Figure(
+                    f"k{big}_sdk_{key}",
+                    f"K={big}: {_WHO['sdk']}, {label}",
+                    Stats.of([scale * sample[field]], unit),
                 )
+                for key, label, field, scale, unit in (
+                    (
+                        "rss_per_session_kib",
+                        "RSS per idle session",
+                        "rss_per_session_kib",
+                        1,
+                        "KiB",
+                    ),
+                    ("peak_rss_mib", "peak RSS", "peak_rss_kib", 1 / 1024, "MiB"),
+                    ("seconds", "seconds to start all and receive", "attach_seconds", 1, "s"),
+                    ("errors", "sessions that failed", "errors", 1, "sessions"),
+                )
+            ]
+            for kind, count in sample["error_kinds"].items():
+                notes.append(f"K={big} sdk: {count} x {kind}")
+            checks.append(
+                Check.at_most(
+                    f"{big} sessions in one process receiving messages: failed sessions",
+                    sample["errors"],
+                    GOAL_ERRORS,
+                    "sessions",
+                )
+            )
     return Result(
         name=NAME,
         title=TITLE,
-        params={"counts": list(counts), "runs": runs, "messages": MESSAGES},
+        params={"counts": list(counts), "runs": runs, "big": big, "messages": MESSAGES},
         figures=figures,
         checks=checks,
         notes=notes,
@@ -129,7 +171,7 @@ def _worker_process(base_url: str, side: str, k: int) -> dict[str, Any]:
 # -- the worker ---------------------------------------------------------------------------
 
 
-async def _sdk_session(base_url: str, go: asyncio.Event, idle: Any) -> None:
+async def _sdk_session(api: Any, base_url: str, go: asyncio.Event, idle: Any) -> None:
     from webchat_async.models import GuestMemberInfo
     from webchat_async.session import GuestSession, MessageReceived
 
@@ -137,7 +179,8 @@ async def _sdk_session(base_url: str, go: asyncio.Event, idle: Any) -> None:
         organization_id="bench-org",
         deployment_id="bench-deployment",
         member_info=GuestMemberInfo(display_name="Bench"),
-        base_url=base_url,
+        api=api,
+        base_url=None if api is not None else base_url,
         proxy=None,
     )
     async with session:
@@ -170,6 +213,17 @@ async def _raw_session(base_url: str, n: int, go: asyncio.Event, idle: Any) -> N
 
 async def worker(base_url: str, side: str, k: int) -> dict[str, Any]:
     """K sessions (``side``: ``sdk`` or ``raw``); return the measurements."""
+    from webchat_async.api import WebChatApi
+
+    # The sessions share one API client, as many_sessions and a program running many
+    # chats do (a session started without one owns a client of its own).
+    if side == "sdk-own":
+        return await _worker(None, base_url, side, k)
+    async with WebChatApi(base_url=base_url) as api:
+        return await _worker(api, base_url, side, k)
+
+
+async def _worker(api: Any, base_url: str, side: str, k: int) -> dict[str, Any]:
     go = asyncio.Event()
     ramp = asyncio.Semaphore(_RAMP)
     errors: Counter[str] = Counter()
@@ -193,8 +247,8 @@ async def worker(base_url: str, side: str, k: int) -> dict[str, Any]:
 
         await ramp.acquire()
         try:
-            if side == "sdk":
-                await asyncio.wait_for(_sdk_session(base_url, go, idle), _TIMEOUT)
+            if side != "raw":
+                await asyncio.wait_for(_sdk_session(api, base_url, go, idle), _TIMEOUT)
             else:
                 await asyncio.wait_for(_raw_session(base_url, n, go, idle), _TIMEOUT)
         except Exception as exc:

@@ -209,7 +209,10 @@ class Feed:
             core.attached(None)
             # After the end, only the lookups that events in the outbox wait for remain.
             while not core.ended or core.waiting():
-                tasks.update({loop.create_task(self._carry_out(r)): r for r in core.requests()})
+                requests = core.requests()
+                if requests:
+                    tasks.update({loop.create_task(self._carry_out(r)): r for r in requests})
+                    del requests
                 if receiving is None and not tasks and stream_open and core.state is State.LIVE:
                     # Live with nothing else to wait for (the common case): read in this
                     # task, a frame costs no task of its own. A consumer taking events
@@ -223,6 +226,11 @@ class Feed:
                         del event
                     if self._waiters and core.ready():
                         self._wake()
+                        if core.crowded():
+                            # One socket read holds hundreds of frames: the waiting
+                            # consumer takes them before the inbox fills, or a burst
+                            # would look like a slow consumer (and cost a backfill).
+                            await asyncio.sleep(0)
                     continue
                 if receiving is not None and not tasks and core.state is State.LIVE:
                     # Live again with the receive started during a backfill still pending:

@@ -376,7 +376,9 @@ class Inbound:
 
     def requests(self) -> list[Request]:
         """The requests to carry out now (each is returned once)."""
-        out, self._requests = self._requests, []
+        out = self._requests
+        if out:  # nearly always empty: no new list per frame then
+            self._requests = []
         return out
 
     def ready(self) -> bool:
@@ -386,6 +388,10 @@ class Inbound:
     def queued(self) -> int:
         """Events in the outbox (those waiting for a lookup included)."""
         return len(self._outbox)
+
+    def crowded(self) -> bool:
+        """The outbox holds more than half its capacity (past it, a consumer is behind)."""
+        return not self._room()
 
     def held(self) -> int:
         """Events held aside while a backfill runs."""

@@ -155,7 +155,8 @@ class _EventIterator:
 
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
-        return cast("AnyEvent", await self._session._next_event())
+        # Straight to the feed: one coroutine per event, not two.
+        return cast("AnyEvent", await self._session._feed.next_event())
 
 
 class GuestSession:
