@@ -74,7 +74,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         messaging_burst.NAME: {"runs": 3, "messages": 2000},
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 1},
         session_events.NAME: {"runs": 3, "messages": 2000},
-        session_memory.NAME: {"counts": (200,), "runs": 1, "big": None},
+        session_memory.NAME: {"counts": (1000,), "runs": 1, "big": None},
     },
 }
 
