@@ -25,6 +25,7 @@ from . import (
     rest_load,
     session_events,
     session_memory,
+    subscribers,
 )
 from ._harness import Result, SimulatorProcess, raise_open_files_limit
 
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     messaging_sessions.NAME: (True, False, messaging_sessions.run),
     session_events.NAME: (False, False, session_events.run),
     session_memory.NAME: (False, False, session_memory.run),
+    subscribers.NAME: (True, True, subscribers.run),
 }
 
 #: The counts of each benchmark: the full suite (a few minutes) and ``--quick``.
@@ -61,6 +63,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 3},
         session_events.NAME: {"runs": 7, "messages": 20000},
         session_memory.NAME: {"counts": (1000,), "runs": 3, "big": 5000},
+        subscribers.NAME: {"runs": 7, "messages": 5000},
     },
     "quick": {
         rest_call.NAME: {"runs": 5, "calls": 100, "warmup": 10},
@@ -75,6 +78,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 1},
         session_events.NAME: {"runs": 3, "messages": 2000},
         session_memory.NAME: {"counts": (1000,), "runs": 1, "big": None},
+        subscribers.NAME: {"runs": 3, "messages": 1000},
     },
 }
 

@@ -29,8 +29,7 @@ from typing import Any
 
 import httpx
 
-from webchat_async import MessageReceived
-from webchat_async._http import HttpClient
+from webchat_async import MessageReceived, WebChatApi
 from webchat_async.messaging import MessagingSession
 
 from ._harness import (
@@ -165,9 +164,9 @@ async def _answer(session: MessagingSession, text: str) -> None:
 async def worker(base_url: str, deployment_id: str, k: int) -> dict[str, Any]:
     """Run K Web Messaging sessions against the simulator at ``base_url``."""
 
-    def start(http: HttpClient) -> Any:
+    def start(api: WebChatApi) -> Any:
         return MessagingSession.start(
-            deployment_id=deployment_id, base_url=base_url, origin=ORIGIN, http=http, proxy=None
+            deployment_id=deployment_id, base_url=base_url, origin=ORIGIN, api=api, proxy=None
         )
 
     # As in many_sessions: the sessions share one HTTP client (the history reads), whose
@@ -175,7 +174,7 @@ async def worker(base_url: str, deployment_id: str, k: int) -> dict[str, Any]:
     # through the others.
     timeout = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=60.0)
     ramp = asyncio.Semaphore(_RAMP)
-    http = HttpClient(timeout=timeout)
+    http = WebChatApi(base_url=base_url, timeout=timeout)
     try:
         # Warm-up: one whole session, so that the baseline RSS includes code and caches.
         async with start(http) as session:

@@ -19,7 +19,7 @@ EXPORTS = {
     # events
     "Event", "AnyEvent", "MessageReceived", "TypingStarted", "MemberStateChanged", "MemberJoined",
     "MemberLeft", "MediaRequestReceived", "StreamDisconnected", "StreamReconnected",
-    "ConversationEnded", "UnknownEvent",
+    "ConversationEnded", "UnknownEvent", "SessionExpiring", "SessionClosed",
     # errors
     "WebChatError", "ApiError", "BadRequestError", "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "RateLimitError",
@@ -171,3 +171,28 @@ def test_the_web_messaging_session_has_one_import_path_webchat_async_messaging()
     # Both sessions say what they support, with the same type.
     assert webchat_async.GuestSession.capabilities.__doc__
     assert session.capabilities.__doc__
+
+
+SERVICE_EXPORTS = {"SessionRegistry", "ShutdownMode", "Subscription"}
+FANOUT_ERRORS = {"ConcurrentIterationError", "SubscriberLagError", "SessionInUseError"}
+
+
+def test_the_service_toolkit_has_one_import_path_webchat_async_service() -> None:
+    # Issue 27: the registry and the subscription type, in webchat_async.service only; its
+    # errors in webchat_async.errors only.
+    import webchat_async.errors as errors
+    import webchat_async.messaging as messaging
+    import webchat_async.service as service
+
+    assert set(service.__all__) == SERVICE_EXPORTS
+    assert not SERVICE_EXPORTS & set(webchat_async.__all__)
+    assert inspect.getdoc(service)
+    for name in ("SessionRegistry", "Subscription"):
+        assert inspect.getdoc(getattr(service, name)), name
+    assert FANOUT_ERRORS <= set(errors.__all__)
+    assert not FANOUT_ERRORS & set(webchat_async.__all__)
+    for name in FANOUT_ERRORS:
+        assert issubclass(getattr(errors, name), errors.WebChatError), name
+    for session in (webchat_async.GuestSession, messaging.MessagingSession):
+        assert inspect.getdoc(session.subscribe)
+        assert "subscribe" in (inspect.getdoc(session.events) or "")

@@ -91,6 +91,14 @@ _RAW_LIMIT = 64 * 1024
 class Event:
     """Base class of every event a :class:`~webchat_async.session.GuestSession` yields."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON types, for ``json.dumps``: a ``"type"`` key naming the
+        event, camelCase keys, the wire's names for model fields, ISO 8601 timestamps
+        (the schema: docs/events.md#json)."""
+        from ._event_json import event_to_dict
+
+        return event_to_dict(self)
+
 
 @attrs.frozen
 class MessageReceived(Event, Generic[M]):
@@ -389,4 +397,6 @@ AnyEvent: TypeAlias = (
     | StreamReconnected
     | ConversationEnded
     | UnknownEvent
+    | SessionExpiring
+    | SessionClosed
 )

@@ -294,3 +294,33 @@ __all__ += [
     "MessageRateLimitError",
     "AttachmentError",
 ]
+
+
+# -- Fan-out of a session's events (webchat_async/_fanout.py) ------------------------------
+
+
+class ConcurrentIterationError(WebChatError, RuntimeError):
+    """A second consumer read a session's ``events()`` while another was reading it; give
+    every consumer but one its own copy with ``session.subscribe()``."""
+
+
+class SubscriberLagError(WebChatError):
+    """A subscriber (or ``events()`` beside subscribers) fell more events behind the newest
+    than its limit and was detached: the events it missed are not delivered to it.
+
+    Attributes:
+        behind: how many events it was behind when detached.
+    """
+
+    def __init__(self, message: str, *, behind: int) -> None:
+        super().__init__(message)
+        self.behind = behind
+
+
+class SessionInUseError(WebChatError):
+    """The conversation is already live: in this :class:`~webchat_async.service.
+    SessionRegistry`, or (its lease held) in another process. Resuming it again would
+    attach a second socket to the same guest (docs/service.md#the-same-saved-session-twice)."""
+
+
+__all__ += ["ConcurrentIterationError", "SubscriberLagError", "SessionInUseError"]

@@ -78,6 +78,7 @@ from ._events import (
     TypingStarted,
     UnknownEvent,
 )
+from ._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
 from ._feed import Feed
 from ._inbound import Inbound, Position
 from ._options import UNSET, SessionOptions, Unset, check_interval, merge_options
@@ -155,8 +156,7 @@ class _EventIterator:
 
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
-        # Straight to the feed: one coroutine per event, not two.
-        return cast("AnyEvent", await self._session._feed.next_event())
+        return cast("AnyEvent", await self._session._fanout.next_primary())
 
 
 class GuestSession:
@@ -173,6 +173,7 @@ class GuestSession:
         "_closed",
         "_conversation_id",
         "_event_stream_uri",
+        "_fanout",
         "_feed",
         "_jwt",
         "_leave_on_exit",
@@ -245,6 +246,7 @@ class GuestSession:
         self._reader: asyncio.Task[None] | None = None
         self._left = False
         self._closed = False
+        self._fanout: Fanout[Event] = Fanout(self._feed.next_event, self._is_closed)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -716,8 +718,29 @@ class GuestSession:
     # -- events --------------------------------------------------------------------------
 
     def events(self) -> _EventIterator:
-        """An async iterator of the events; several in turn continue one another."""
+        """An async iterator of the events; several in turn continue one another.
+
+        One consumer at a time: a second one reading while another waits raises
+        :class:`~webchat_async.errors.ConcurrentIterationError`. Every further consumer
+        uses :meth:`subscribe`.
+        """
         return _EventIterator(self)
+
+    def subscribe(self, *, limit: int = DEFAULT_SUBSCRIBER_LIMIT) -> Subscription[AnyEvent]:
+        """A copy of every event delivered from now on, for one more consumer.
+
+        ``async with session.subscribe() as events: async for event in events: ...``.
+        Each subscription reads at its own pace, independently of :meth:`events` and of
+        the others; one that falls more than ``limit`` events (1 to 100,000) behind the
+        newest is detached and raises
+        :class:`~webchat_async.errors.SubscriberLagError` instead of slowing the others.
+        It ends after :class:`ConversationEnded`, when the session closes, or when closed
+        (the end of its ``async with`` block). See docs/events.md#several-consumers.
+        """
+        return cast("Subscription[AnyEvent]", self._fanout.subscribe(limit))
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)

@@ -207,7 +207,9 @@ async def test_admin_say_many() -> None:
             )
             conversation_id = created.json()["id"]
             url = f"/__simulator__/conversations/{conversation_id}/agent"
-            not_routed = await client.post(url, json={"action": "say_many", "count": 2})
+            not_routed = await client.post(
+                url, json={"action": "say_many", "text": "x", "count": 2}
+            )
             assert not_routed.status_code == 409
             async with connect(created.json()["eventStreamUri"], proxy=None):
                 await simulator.wait_routed(conversation_id)

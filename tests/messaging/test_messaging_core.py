@@ -325,6 +325,25 @@ def test_sends_go_one_at_a_time_in_call_order_at_most_two_a_second() -> None:
     assert ids == sorted(ids)
 
 
+def test_a_send_still_queued_is_withdrawn_and_one_on_the_wire_is_not() -> None:
+    h = live(reorder_window=0, echo_interval=1000, ack_timeout=1000)
+    first = h.core.send_text("s0", h.now)
+    queued = h.core.send_text("s1", h.now)
+    later = h.core.send_text("s2", h.now)
+    (frame,) = [f for f in h.frames() if isinstance(f, OnMessage)]  # one at a time
+    assert frame.text == "s0"
+    assert not h.core.withdraw(first)  # on the wire: the service may have stored it
+    assert h.core.withdraw(queued)
+    assert not h.core.withdraw(queued)  # once
+    h.message(body(1, 1, "Inbound", text="s0", metadata=dict(frame.metadata)))
+    outputs = h.out()
+    assert [o.send_id for o in outputs if isinstance(o, SendDone)] == [first]
+    texts = [f.text for f in (o.action for o in outputs if isinstance(o, SendFrame))]
+    assert texts == ["s2"]  # s1 never goes; nothing completes for it
+    assert not [o for o in outputs if isinstance(o, SendFailed) and o.send_id == queued]
+    assert later > queued
+
+
 def test_4029_waits_retry_after_bounded_then_sends_again_with_the_same_id() -> None:
     for retry_after, wait in [(3, 3.0), (None, 1.0), (10_000, 60.0), (-4, 1.0), ("x", 1.0)]:
         h = live(reorder_window=0, echo_interval=1000, ack_timeout=1000)

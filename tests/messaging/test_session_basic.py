@@ -24,6 +24,7 @@ from webchat_async import (
     MessageReceived,
     PermissionDeniedError,
     SessionClosedError,
+    WebChatApi,
 )
 from webchat_async.errors import (
     CustomAttributesTooLargeError,
@@ -80,6 +81,22 @@ async def test_history_reads_the_past_messages(simulator: Simulator) -> None:
         ]
         assert all(m.message_id for m in past)
         assert [m.text async for m in session.history(max_results=1)] == ["You said: Hello"]
+
+
+async def test_sessions_share_a_web_chat_api_pool_and_leave_it_open(
+    simulator: Simulator,
+) -> None:
+    async with WebChatApi(base_url=simulator.base_url) as api:
+        async with start(simulator, api=api) as one, start(simulator, api=api) as two:
+            await one.send_message("from one")
+            await two.send_message("from two")
+            assert [m.text async for m in one.history()][-1] == "from one"
+            assert [m.text async for m in two.history()][-1] == "from two"
+        assert not api.is_closed  # the sessions closed, the shared pool did not
+        async with start(simulator, api=api) as three:
+            await three.send_message("after")
+            assert "after" in [m.text async for m in three.history()]
+    assert not client_tasks()
 
 
 async def test_history_pages(simulator: Simulator) -> None:

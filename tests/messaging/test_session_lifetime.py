@@ -35,6 +35,24 @@ async def test_a_cancelled_send_leaves_nothing_behind(quiet: Simulator) -> None:
     assert not client_tasks()
 
 
+async def test_a_send_cancelled_while_it_waits_its_turn_is_never_sent(quiet: Simulator) -> None:
+    async with start(quiet) as session:
+        await session.send_message("first")
+        # One send at a time: "second" is on the wire, "withdrawn" waits behind it.
+        second = asyncio.create_task(session.send_message("second"))
+        withdrawn = asyncio.create_task(session.send_message("withdrawn"))
+        await asyncio.sleep(0)
+        withdrawn.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await withdrawn
+        await second
+        await session.send_message("third")
+        texts = [m.text async for m in session.history()]
+        assert texts == ["third", "second", "first"]
+        assert session._sends == {}
+    assert not client_tasks()
+
+
 async def test_a_cancelled_consumer_loses_no_event(quiet: Simulator) -> None:
     async with start(quiet) as session:
         await session.send_message("hi")

@@ -42,15 +42,16 @@ async def test_no_loss_when_backfill_spans_pages(simulator: Simulator, next_link
 
 @pytest.mark.parametrize("answer_text_ping", [True, pytest.param(False, id="text-ping-unanswered")])
 async def test_a_healthy_idle_stream_is_not_reconnected(answer_text_ping: bool) -> None:
-    # Heartbeats every 0.1 s; the session pings after 0.03 s of silence and used to give
-    # the peer 0.03 s more: only the text pong (or any other sign of life) keeps it.
+    # Heartbeats every 0.4 s; the session pings after 0.05 s of silence and used to give
+    # the peer 0.15 s more: only the text pong (or any other sign of life) keeps it. (The
+    # margins tolerate a loop stalled for 0.1 s on a loaded machine; 0.03 s did not.)
     behaviour = Behaviour(answer_text_ping=answer_text_ping)
-    async with Simulator(heartbeat_interval=0.1, behaviour=behaviour) as sim:
-        async with start(sim, ping_interval=0.03, dead_peer_timeout=0.03) as session:
+    async with Simulator(heartbeat_interval=0.4, behaviour=behaviour) as sim:
+        async with start(sim, ping_interval=0.05, dead_peer_timeout=0.15) as session:
             cid = session.conversation_id
             await collect_until(session, is_text(GREETING))
-            # Five heartbeats: 0.5 s of idle stream.
-            await sim.wait_heartbeats(cid, 5, timeout=10)
+            # Four heartbeats: 1.6 s of idle stream.
+            await sim.wait_heartbeats(cid, 4, timeout=10)
             await sim.agent_say(cid, "still there?")
             events = await collect_until(session, is_text("still there?"))
             assert of_type(events, StreamDisconnected) == []

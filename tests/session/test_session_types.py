@@ -33,6 +33,7 @@ HEADER = """\
 from typing import assert_never
 from webchat_async import *
 from webchat_async import GuestSession, GuestMemberInfo, SessionOptions, Backoff
+from webchat_async.messaging import MessagingSession
 """
 
 PROGRAMS = {
@@ -84,11 +85,19 @@ def describe(event: AnyEvent) -> str:
             return "stream"
         case ConversationEnded() | UnknownEvent():
             return "end"
+        case SessionExpiring() | SessionClosed():
+            return "web messaging"
         case _:
             assert_never(event)
 
 async def loop(session: GuestSession) -> None:
     async for event in session.events():
+        describe(event)
+
+async def loop_messaging(session: MessagingSession) -> None:
+    async for event in session.events():
+        describe(event)
+    async for event in session:
         describe(event)
 """,
     "not_exhaustive": HEADER
@@ -101,7 +110,7 @@ def describe(event: AnyEvent) -> str:
             return "member"
         case StreamDisconnected() | StreamReconnected():
             return "stream"
-        case ConversationEnded():
+        case ConversationEnded() | SessionExpiring() | SessionClosed():
             return "end"
         case _:
             assert_never(event)

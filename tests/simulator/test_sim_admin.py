@@ -164,6 +164,8 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
     assert simulator_options(parser.parse_args([])) == {
         "behaviour": Behaviour(),
         "admin_token": None,
+        "console": True,
+        "console_beyond_loopback": False,
     }
     args = parser.parse_args(
         [
@@ -185,6 +187,8 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
             handshake_after_end=401,
         ),
         "admin_token": None,
+        "console": True,
+        "console_beyond_loopback": False,
     }
     # The admin token comes from the environment only (a flag would show in `ps`).
     monkeypatch.setenv("WEBCHAT_SIMULATOR_ADMIN_TOKEN", "s3cret-token")
@@ -211,3 +215,66 @@ async def test_agent_says_many_in_many_chats_from_one_request(
     ]:
         assert (await http.post(f"{ADMIN}/agent", json=bad)).status_code == status
     assert len(simulator.state.conversations[one.id].messages) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("agent", {"action": "say", "body": "x"}, "text"),  # the wrong name of issue 27
+        ("agent", {"action": "say", "text": "x", "body": "y"}, "body"),
+        ("agent", {"action": "say_many", "text": "x"}, "count"),
+        ("agent", {"action": "say_many", "text": "x", "count": 1, "times": 2}, "times"),
+        ("agent", {"action": "typing", "text": "x"}, "text"),
+        ("agent", {"action": "request_media", "type": ["VIDEO"]}, "type"),
+        ("agent", {"action": "end", "reason": "x"}, "reason"),
+        ("many", {"action": "say_many", "text": "x", "count": 1}, "conversationIds"),
+        ("many", {"action": "say_many", "text": "x", "count": 1, "ids": []}, "conversationIds"),
+        ("drain", {"conversation": "x"}, "conversation"),
+    ],
+)
+async def test_admin_actions_refuse_missing_and_unknown_fields(
+    simulator: Simulator, http: httpx.AsyncClient, path: str, body: dict[str, object], field: str
+) -> None:
+    guest = await create(http, simulator)
+    url = {
+        "agent": f"{ADMIN}/conversations/{guest.id}/agent",
+        "many": f"{ADMIN}/agent",
+        "drain": f"{ADMIN}/drain",
+    }[path]
+    before = len(simulator.state.conversations[guest.id].messages)
+    answer = await http.post(url, json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field and repr(field) in answer.json()["message"]
+    assert len(simulator.state.conversations[guest.id].messages) == before  # nothing done
+
+
+async def test_admin_say_refuses_a_text_that_is_not_a_string(
+    simulator: Simulator, http: httpx.AsyncClient
+) -> None:
+    guest = await create(http, simulator)
+    answer = await http.post(
+        f"{ADMIN}/conversations/{guest.id}/agent", json={"action": "say", "text": 5}
+    )
+    assert answer.status_code == 400 and "string" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "delay", "n": 1}, "seconds"),  # a required argument left out
+        ({"action": "delay", "seconds": 1, "count": 2}, "count"),
+        ({"action": "rate_limit", "n": 1, "retryAfterSeconds": 2}, "retry_after_seconds"),
+    ],
+)
+async def test_fault_actions_name_the_missing_or_unknown_field(
+    simulator: Simulator, http: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    answer = await http.post(f"{ADMIN}/faults", json=body)
+    assert answer.status_code == 400 and answer.json()["field"] == field, answer.text
+    assert simulator.faults.pending() == {}  # refused: nothing armed
+
+
+async def test_heartbeats_refuse_a_field(simulator: Simulator, http: httpx.AsyncClient) -> None:
+    answer = await http.post(f"{ADMIN}/heartbeats", json={"count": 3})
+    assert answer.status_code == 400 and answer.json()["field"] == "count"
+    assert (await http.post(f"{ADMIN}/heartbeats")).status_code == 200

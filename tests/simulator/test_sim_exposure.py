@@ -226,7 +226,8 @@ async def test_say_many_count_and_text_bounds(
     monkeypatch.setattr(_admin, "MAX_SAY_COUNT", 3)
     at = await http.post(agent, json={"action": "say_many", "text": "x", "count": 3})
     assert at.status_code == 200 and at.json()["count"] == 3
-    _refused(await http.post(agent, json={"action": "say_many", "count": 4}), "count", 3)
+    past_bound = {"action": "say_many", "text": "x", "count": 4}
+    _refused(await http.post(agent, json=past_bound), "count", 3)
     long = "y" * 65_537
     for body in ({"action": "say", "text": long}, {"action": "say_many", "text": long, "count": 1}):
         _refused(await http.post(agent, json=body), "text", 65_536)

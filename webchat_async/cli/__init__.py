@@ -252,6 +252,11 @@ def _add_demo(sub: Any) -> None:
     demo.add_argument("--interactive", action="store_true", help="type the guest's lines")
     demo.add_argument("--name", default="Ann", help="the guest's display name (%(default)s)")
     demo.add_argument("--fast", action="store_true", help="no typing pauses (for scripts)")
+    demo.add_argument(
+        "--console",
+        action="store_true",
+        help="serve the agent console, print its URL and keep the simulator up until Ctrl-C",
+    )
     _add_protocol(demo)
     demo.set_defaults(run=_run_demo)
 
@@ -413,7 +418,11 @@ async def _run_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     return await run_demo(
-        name=args.name, interactive=args.interactive, fast=args.fast, protocol=args.protocol
+        name=args.name,
+        interactive=args.interactive,
+        fast=args.fast,
+        protocol=args.protocol,
+        console=args.console,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
 from .._events import ConversationEnded, MediaRequestReceived, MessageReceived
@@ -67,8 +67,15 @@ async def run_demo(
     fast: bool = False,
     protocol: str = "webchat",
     out: TextIO | None = None,
+    console: bool = False,
+    hold: Callable[[Simulator], Awaitable[None]] | None = None,
 ) -> int:
-    """Play the demo conversation and print its transcript; returns the exit status."""
+    """Play the demo conversation and print its transcript; returns the exit status.
+
+    With ``console`` the simulator serves its agent console, the demo prints its URL and,
+    once the chat is over, keeps the simulator up until ``hold(sim)`` returns (default:
+    until Ctrl-C or SIGTERM).
+    """
     stream = out or sys.stdout
 
     def show(line: str) -> None:
@@ -83,17 +90,31 @@ async def run_demo(
         typing_delay=0.0 if fast else 0.6,
         reply=_messaging_reply if protocol == "messaging" else _demo_reply,
     )
-    async with Simulator(host="127.0.0.1", port=0, agent=agent) as sim:
+    async with Simulator(host="127.0.0.1", port=0, agent=agent, console=console) as sim:
         show(f"simulator listening on {sim.base_url} (organization {sim.organization_id})")
+        if sim.console_url is not None:
+            show(f"console: {sim.console_url}")
         async with _guest(sim, protocol, name, show) as guest:
             if interactive:
                 from ._chat import run_chat
 
-                return await run_chat(guest, guest_name=name)
-            transcript = Transcript(guest_id=guest.guest_id, guest_name=name)
-            await _scripted(sim, guest, transcript, show)
-    show("demo finished")
-    return 0
+                status = await run_chat(guest, guest_name=name)
+            else:
+                transcript = Transcript(guest_id=guest.guest_id, guest_name=name)
+                await _scripted(sim, guest, transcript, show)
+                status = 0
+        if sim.console_url is not None:
+            show(f"the simulator stays up for the console at {sim.console_url}; Ctrl-C stops it")
+            await (hold or _until_signalled)(sim)
+    if not interactive:
+        show("demo finished")
+    return status
+
+
+async def _until_signalled(sim: Simulator) -> None:
+    from ..simulator._serve import until_signalled
+
+    await until_signalled()
 
 
 @contextlib.asynccontextmanager

@@ -83,6 +83,15 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         default=400,
         help="status of a stream handshake once the chat ended (default: %(default)s)",
     )
+    console = parser.add_argument_group(
+        "console", "the agent console at /console (docs/console.md)"
+    )
+    console.add_argument("--no-console", action="store_true", help="do not serve the console")
+    console.add_argument(
+        "--console-beyond-loopback",
+        action="store_true",
+        help="serve the console on a --host other than the loopback too (behind the admin token)",
+    )
 
 
 def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,6 +100,7 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
     Needs aiohttp (it builds a :class:`~webchat_async.simulator.Behaviour`).
     """
     from ..simulator import Behaviour
+    from ..simulator._admin import is_loopback
 
     behaviour = Behaviour(
         next_links=not args.pages_without_next,
@@ -99,7 +109,15 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
         reads_after_end=args.reads_after_end,
         handshake_after_end=args.handshake_after_end,
     )
-    return {"behaviour": behaviour, "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None}
+    # The console is served on the loopback unless refused, elsewhere only when asked.
+    beyond = bool(args.console_beyond_loopback)
+    console = not args.no_console and (beyond or is_loopback(args.host))
+    return {
+        "behaviour": behaviour,
+        "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,
+        "console": console,
+        "console_beyond_loopback": beyond,
+    }
 
 
 async def run_simulator(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import attrs
 
@@ -304,9 +304,11 @@ Body: TypeAlias = (
 )
 
 
-@attrs.frozen
-class Frame:
-    """One server frame: ``response`` (answers the request with ``tracing_id``) or pushed."""
+class Frame(NamedTuple):
+    """One server frame: ``response`` (answers the request with ``tracing_id``) or pushed.
+
+    A named tuple, not an attrs class: one is made per frame, and a tuple is made in C.
+    """
 
     response: bool
     code: int

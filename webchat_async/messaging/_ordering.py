@@ -16,8 +16,6 @@ import heapq
 from collections import deque
 from collections.abc import Hashable
 
-import attrs
-
 from ._models import StructuredMessage
 
 __all__ = ["DEFAULT_REMEMBERED", "Reorder", "Seen", "message_key"]
@@ -57,44 +55,45 @@ class Seen:
         return len(self._keys)
 
     def __contains__(self, message: StructuredMessage) -> bool:
-        key = message_key(message)
+        return self.has(message_key(message), message.time)
+
+    def has(self, key: Hashable, time: datetime.datetime | None) -> bool:
+        """Whether the message with ``key``, stamped ``time``, counts as delivered."""
         if key in self._keys:
             return True
-        floor, time = self._floor, message.time
+        floor = self._floor
         if floor is None or time is None or time > floor:
             return False
         return time < floor or key in self._floor_keys
 
-    def add(self, message: StructuredMessage) -> None:
-        """Remember ``message`` as delivered."""
+    def add(self, message: StructuredMessage) -> bool:
+        """Remember ``message`` as delivered; ``False`` if it already counts as delivered
+        (then nothing changes), so that a deliverer checks and remembers in one call."""
         key = message_key(message)
-        if key in self._keys:
-            return
+        time = message.time
+        if self.has(key, time):
+            return False
         self._keys.add(key)
-        self._ring.append((key, message.time))
-        if len(self._ring) > self._capacity:
-            old_key, old_time = self._ring.popleft()
+        ring = self._ring
+        ring.append((key, time))
+        if len(ring) > self._capacity:
+            old_key, old_time = ring.popleft()
             self._keys.discard(old_key)
-            if old_time is None:
-                return
-            if self._floor is None or old_time > self._floor:
-                self._floor = old_time
-                self._floor_keys = {old_key}
-            elif old_time == self._floor:
-                self._floor_keys.add(old_key)
+            if old_time is not None:
+                if self._floor is None or old_time > self._floor:
+                    self._floor = old_time
+                    self._floor_keys = {old_key}
+                elif old_time == self._floor:
+                    self._floor_keys.add(old_key)
+        return True
 
 
-@attrs.define(order=True)
-class _Held:
-    # Heap order: channel time, then arrival order (stable for equal times).
-    sort_time: datetime.datetime
-    seq: int
-    arrived: float = attrs.field(order=False)
-    message: StructuredMessage = attrs.field(order=False)
-    released: bool = attrs.field(default=False, order=False)
-
-
-_NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+# Heap keys are whole microseconds since the epoch, exact: ints compare several times
+# faster than aware datetimes, and a burst held in the window is compared ~log2(n) times
+# per message. A message without a time sorts before every other.
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+_NEVER = -(2**63)
 
 
 class Reorder:
@@ -109,16 +108,21 @@ class Reorder:
 
     Each call costs O(log n) per message released: the arrivals are kept in arrival order
     beside the heap, so a burst of back-to-back frames is not scanned again per frame.
+    A held message costs one heap entry and one arrival of plain numbers (a burst held
+    for the window is thousands of them: few objects for the garbage collector).
     """
 
-    __slots__ = ("_arrivals", "_heap", "_keys", "_last", "_seq", "window")
+    __slots__ = ("_arrivals", "_heap", "_held", "_keys", "_last", "_seq", "window")
 
     def __init__(self, window: float) -> None:
         if not window >= 0:
             raise ValueError("window must be >= 0")
         self.window = window
-        self._heap: list[_Held] = []
-        self._arrivals: deque[_Held] = deque()
+        # (time in us, seq, key, message): seq is unique, so comparisons end before key.
+        self._heap: list[tuple[int, int, Hashable, StructuredMessage]] = []
+        # (arrived, time in us, seq), in arrival order; a seq no longer in _held is gone.
+        self._arrivals: deque[tuple[float, int, int]] = deque()
+        self._held: set[int] = set()
         self._keys: set[Hashable] = set()
         self._seq = 0
         self._last = float("-inf")
@@ -129,44 +133,51 @@ class Reorder:
     def __contains__(self, message: StructuredMessage) -> bool:
         return message_key(message) in self._keys
 
+    def holds(self, key: Hashable) -> bool:
+        """Whether a message with ``key`` is held."""
+        return key in self._keys
+
     def add(self, message: StructuredMessage, now: float) -> None:
         """Hold ``message`` (a repeat of a held message is ignored)."""
         key = message_key(message)
-        if key in self._keys:
+        keys = self._keys
+        if key in keys:
             return
-        self._keys.add(key)
-        self._seq += 1
+        keys.add(key)
+        self._seq = seq = self._seq + 1
         # A clock that steps back must not make the arrivals unordered.
-        self._last = arrived = max(now, self._last)
-        held = _Held(message.time or _NEVER, self._seq, arrived, message)
-        heapq.heappush(self._heap, held)
-        self._arrivals.append(held)
+        if now > self._last:
+            self._last = now
+        time = message.time
+        at = _NEVER if time is None else (time - _EPOCH) // _MICROSECOND
+        heapq.heappush(self._heap, (at, seq, key, message))
+        self._arrivals.append((self._last, at, seq))
+        self._held.add(seq)
 
     def due(self) -> float | None:
         """When the next held message is due (``None``: nothing held)."""
         arrivals = self._arrivals
-        while arrivals and arrivals[0].released:
+        held = self._held
+        while arrivals and arrivals[0][2] not in held:
             arrivals.popleft()
-        return arrivals[0].arrived + self.window if arrivals else None
+        return arrivals[0][0] + self.window if arrivals else None
 
     def release(self, now: float) -> list[StructuredMessage]:
         """The messages due at ``now`` and those stamped before them, in time order."""
         window = self.window
         arrivals = self._arrivals
-        until: tuple[datetime.datetime, int] | None = None
+        held = self._held
+        until: tuple[int, int] | None = None
         # The same sum as due(): a release at due() always releases (no float gap).
-        while arrivals and arrivals[0].arrived + window <= now:
-            held = arrivals.popleft()
-            if held.released:
-                continue
-            key = (held.sort_time, held.seq)
-            if until is None or key > until:
-                until = key
+        while arrivals and arrivals[0][0] + window <= now:
+            _, at, seq = arrivals.popleft()
+            if seq in held and (until is None or (at, seq) > until):
+                until = (at, seq)
         if until is None:
             return []
         heap = self._heap
         out: list[StructuredMessage] = []
-        while heap and (heap[0].sort_time, heap[0].seq) <= until:
+        while heap and (heap[0][0], heap[0][1]) <= until:
             out.append(self._pop())
         return out
 
@@ -179,7 +190,7 @@ class Reorder:
         return out
 
     def _pop(self) -> StructuredMessage:
-        held = heapq.heappop(self._heap)
-        held.released = True
-        self._keys.discard(message_key(held.message))
-        return held.message
+        _, seq, key, message = heapq.heappop(self._heap)
+        self._held.discard(seq)
+        self._keys.discard(key)
+        return message

@@ -73,7 +73,7 @@ from ._models import (
     UploadSuccess,
 )
 from ._options import CoreOptions
-from ._ordering import Reorder, Seen
+from ._ordering import Reorder, Seen, message_key
 from ._outputs import (
     CloseSocket,
     FetchHistory,
@@ -101,6 +101,10 @@ class State(enum.Enum):
     READ_ONLY = "read-only"
     EXPIRED = "expired"
     CLOSED = "closed"
+
+    # Members are singletons compared by identity: hashing by identity (in C) keeps the
+    # per-frame `state in _ENDED` off Enum's Python-level __hash__.
+    __hash__ = object.__hash__
 
 
 _ENDED = frozenset({State.READ_ONLY, State.EXPIRED, State.CLOSED})
@@ -196,6 +200,11 @@ class MessagingCore:
         """The work to carry out now, in order (each is returned once)."""
         out, self._out = self._out, []
         return out
+
+    def has_outputs(self) -> bool:
+        """Whether :meth:`outputs` has work (the driver feeds no frame past one that gave
+        some, so each output is carried out before the next frame)."""
+        return bool(self._out)
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None``."""
@@ -317,8 +326,13 @@ class MessagingCore:
 
     # -- inputs: frames ----------------------------------------------------------------
 
-    def frame_received(self, frame: Frame, now: float) -> None:
-        """One decoded server frame (:func:`~._wire.decode_frame`)."""
+    def frame_received(self, frame: Frame, now: float, *, pump: bool = True) -> None:
+        """One decoded server frame (:func:`~._wire.decode_frame`).
+
+        ``pump=False`` leaves the timed work (releases, sends, echoes) to the next
+        :meth:`advance`: a driver feeding a batch of frames at one ``now`` calls it once
+        after the batch, or as soon as a frame gives :meth:`outputs` something.
+        """
         if self.state in _ENDED:
             return
         body = frame.body
@@ -350,7 +364,8 @@ class MessagingCore:
         elif isinstance(body, Unknown):
             self._events.append(UnknownEvent(body.raw, body.reason))
         # AttachmentDeleted, SessionCleared (a ConnectionClosedEvent follows): nothing to do.
-        self._pump(now)
+        if pump:
+            self._pump(now)
 
     def _message(self, frame: Frame, message: StructuredMessage, now: float) -> None:
         metadata = message.metadata
@@ -374,7 +389,8 @@ class MessagingCore:
                 if not message.inbound:
                     self._events.append(TypingStarted("", None, message.time))
                 return  # momentary: neither held nor remembered
-        if message in self._seen or message in self._reorder:
+        key = message_key(message)
+        if self._seen.has(key, message.time) or self._reorder.holds(key):
             return
         self._know(message)
         self._reorder.add(message, now)  # released only while LIVE (after a sync)
@@ -579,6 +595,19 @@ class MessagingCore:
         send.custom_attributes = custom_attributes
         return self._enqueue(send, now)
 
+    def withdraw(self, send_id: int) -> bool:
+        """Take back send ``send_id`` if nothing of it has gone out yet (still queued, for
+        its turn or the rate limit): ``True`` when it is withdrawn, and then no
+        :class:`SendDone` / :class:`SendFailed` comes for it. A send already on the wire
+        goes on (the service may have stored it)."""
+        for send in self._queue:
+            if send.id == send_id:
+                if send.phase is not Phase.QUEUED or send.attachment_id is not None:
+                    return False
+                self._queue.remove(send)
+                return True
+        return False
+
     def send_typing(self, now: float) -> int:
         """Queue a typing indicator (completes at once within ``typing_interval`` of the last)."""
         self._check_open()
@@ -611,18 +640,20 @@ class MessagingCore:
     # -- the pump ----------------------------------------------------------------------
 
     def _pump(self, now: float) -> None:
-        if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
-            self._recycle("no answer to configureSession or getJwt")
-            return
-        if self.state is State.SYNCING and self._history is not None:
-            again = self._history.retry(now)
-            if again is not None:
-                self._out.append(again)
         if self.state is not State.LIVE:
+            if self._waiting_for_answer() and now >= self._asked_at + self._options.ack_timeout:
+                self._recycle("no answer to configureSession or getJwt")
+                return
+            if self.state is State.SYNCING and self._history is not None:
+                again = self._history.retry(now)
+                if again is not None:
+                    self._out.append(again)
             return
-        self._deliver(self._reorder.release(now))
-        if self.state is not State.LIVE:
-            return
+        released = self._reorder.release(now)
+        if released:
+            self._deliver(released)
+            if self.state is not State.LIVE:
+                return
         options = self._options
         expires_at = self._expires_at
         if expires_at is not None and self._warned_for != expires_at:
@@ -743,14 +774,15 @@ class MessagingCore:
 
     def _deliver(self, messages: list[StructuredMessage]) -> None:
         ended = False
+        seen = self._seen
+        events = self._events
         for message in messages:
-            if message in self._seen:
+            if not seen.add(message):
                 continue
-            self._seen.add(message)
             if ends_conversation(message):
                 ended = True  # after everything released with it, and everything held
             else:
-                self._events.append(MessageReceived(message, message.inbound))
+                events.append(MessageReceived(message, message.inbound))
         if ended:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 

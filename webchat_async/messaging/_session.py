@@ -46,16 +46,18 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from .._aio import cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
-from .._events import Event, MessageReceived
+from .._events import AnyEvent, Event, MessageReceived
+from .._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
 from .._http import HttpClient
 from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
@@ -77,6 +79,9 @@ from ._outputs import (
 from ._protocol import MessagingCore, State
 from ._socket import Hosts, Refused, SocketFailed, close_info, fetch_page, open_socket, upload
 from ._wire import decode_frame, decode_page
+
+if TYPE_CHECKING:  # the api module is loaded only by a caller that passes one
+    from ..api import WebChatApi
 
 __all__ = ["MessagingSession"]
 
@@ -103,8 +108,16 @@ class _EventIterator:
     def __aiter__(self) -> _EventIterator:
         return self
 
-    async def __anext__(self) -> Event:
-        return await self._session._next_event()
+    async def __anext__(self) -> AnyEvent:
+        session = self._session
+        fanout = session._fanout
+        # The common case inline (no subscriber and no other reader, an event is there,
+        # the socket is being read): one coroutine per event, not two.
+        if fanout.alone and not session._paused:
+            event = session._core.take()
+            if event is not None:
+                return cast("AnyEvent", event)
+        return cast("AnyEvent", await fanout.next_primary())
 
 
 class MessagingSession:
@@ -120,13 +133,15 @@ class MessagingSession:
         "_core",
         "_failure",
         "_failure_seen",
+        "_fanout",
+        "_frames",
         "_hosts",
         "_http",
         "_kick",
         "_open_timeout",
         "_origin",
-        "_owns_http",
         "_page_size",
+        "_paused",
         "_ping_interval",
         "_proxy",
         "_queue_size",
@@ -147,7 +162,6 @@ class MessagingSession:
         hosts: Hosts,
         origin: str,
         http: HttpClient,
-        owns_http: bool,
         queue_size: int,
         open_timeout: float,
         ping_interval: float,
@@ -158,7 +172,6 @@ class MessagingSession:
         self._hosts = hosts
         self._origin = origin
         self._http = http
-        self._owns_http = owns_http
         self._queue_size = queue_size
         self._open_timeout = open_timeout
         self._ping_interval = ping_interval
@@ -168,6 +181,10 @@ class MessagingSession:
         self._clock = clock
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        # Frames read from the socket, not yet fed to the core (see _run).
+        self._frames: deque[str | bytes] = deque()
+        # The socket is not read: the consumer is behind (its take pokes the driver).
+        self._paused = False
         # Calls waiting for their send's SendDone / SendFailed, by send id.
         self._sends: dict[int, asyncio.Future[StructuredMessage | None]] = {}
         # The bytes of attachments on their way, by send id (dropped when the send ends).
@@ -180,6 +197,7 @@ class MessagingSession:
         self._failure_seen = False
         self._refusal: WebChatError | None = None
         self._closed = False
+        self._fanout: Fanout[Event] = Fanout(self._next_event, self._is_closed)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -194,7 +212,7 @@ class MessagingSession:
         token: str | None = None,
         start_new: bool = False,
         options: CoreOptions | None = None,
-        http: HttpClient | None = None,
+        api: WebChatApi | None = None,
         queue_size: int = 1000,
         open_timeout: float = 10.0,
         ping_interval: float = 15.0,
@@ -220,8 +238,10 @@ class MessagingSession:
             start_new: ask for a new conversation (after the last one became read-only).
             options: the protocol's tuning (:class:`~webchat_async.messaging.CoreOptions`:
                 reorder window, rate limit, expiry warning, ...).
-            http: a shared :class:`~webchat_async._http.HttpClient` for the history and
-                uploads (not closed by the session); by default the session's own.
+            api: a shared :class:`~webchat_async.WebChatApi` whose connection pool the
+                session uses for the history and uploads (as
+                :class:`~webchat_async.GuestSession` does; neither closes it): a thousand
+                sessions then share one pool. By default the session has its own.
             queue_size: events held for the consumer before the socket is no longer read
                 (up to twice as many while a send waits for its echo).
             open_timeout: seconds allowed for one websocket handshake.
@@ -258,8 +278,8 @@ class MessagingSession:
         opts = options if options is not None else CoreOptions()
 
         async def open_() -> MessagingSession:
-            owns = http is None
-            client = HttpClient() if http is None else http
+            # Derived from the api's: the same pool, which closing the session leaves open.
+            client = HttpClient() if api is None else api._http.derive()
             core = MessagingCore(
                 token=token, deployment_id=deployment_id, options=opts, start_new=start_new
             )
@@ -269,7 +289,6 @@ class MessagingSession:
                 hosts=hosts,
                 origin=origin,
                 http=client,
-                owns_http=owns,
                 queue_size=queue_size,
                 open_timeout=open_timeout,
                 ping_interval=ping_interval,
@@ -346,8 +365,9 @@ class MessagingSession:
         limit): a 4029 is waited out and the message sent again, so many sends started at
         once simply take longer. A send whose socket dropped before its echo is looked up
         in the history before it goes again: never lost, never doubled
-        (docs/messaging-protocol.md#sends-across-drops). Cancelling the call does not take
-        the message back: it was queued and goes out in its turn.
+        (docs/messaging-protocol.md#sends-across-drops). Cancelling the call while the
+        message still waits for its turn takes it back (it is never sent); once its frame
+        is out, it goes on (the service may have stored it already).
 
         Raises at once :class:`~webchat_async.errors.SessionReadOnlyError` (409) once the
         conversation has ended, :class:`~webchat_async.errors.SessionExpiredError` /
@@ -452,6 +472,11 @@ class MessagingSession:
         self._poke()
         try:
             return await future
+        except asyncio.CancelledError:
+            # Cancelled before it went out: it is not sent (as if never called). Once on
+            # the wire it goes on: the service may already have stored it.
+            self._core.withdraw(send_id)
+            raise
         finally:
             self._sends.pop(send_id, None)
 
@@ -507,8 +532,21 @@ class MessagingSession:
 
     def events(self) -> _EventIterator:
         """An async iterator of the events; several in turn continue one another. It stops
-        after :class:`~webchat_async.ConversationEnded`."""
+        after :class:`~webchat_async.ConversationEnded`.
+
+        One consumer at a time: a second one reading while another waits raises
+        :class:`~webchat_async.errors.ConcurrentIterationError`; every further consumer
+        uses :meth:`subscribe`.
+        """
         return _EventIterator(self)
+
+    def subscribe(self, *, limit: int = DEFAULT_SUBSCRIBER_LIMIT) -> Subscription[AnyEvent]:
+        """A copy of every event delivered from now on, for one more consumer; as
+        :meth:`webchat_async.GuestSession.subscribe` (docs/events.md#several-consumers)."""
+        return cast("Subscription[AnyEvent]", self._fanout.subscribe(limit))
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> _EventIterator:
         return _EventIterator(self)
@@ -519,7 +557,8 @@ class MessagingSession:
         while True:
             event = core.take()
             if event is not None:
-                self._poke()  # room again: the reader may read the socket
+                if self._paused:
+                    self._poke()  # room again: the socket may be read
                 return event
             if self._failure is not None:
                 self._failure_seen = True
@@ -549,13 +588,22 @@ class MessagingSession:
     # -- the reader ----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        """Feed the core and carry out its outputs until the session is over."""
+        """Feed the core and carry out its outputs until the session is over.
+
+        The socket is read by its own task (:meth:`_read`), which moves every frame the
+        websocket library has buffered into ``_frames`` without a task or a wait per frame;
+        this loop feeds them to the core a batch at a time. It stops at a frame that gives
+        the core work to carry out (a send, a close), so each output is carried out before
+        the next frame is fed, exactly as if frames came one by one.
+        """
         core = self._core
+        frames = self._frames
         loop = asyncio.get_running_loop()
         tasks: dict[asyncio.Task[Any], Output] = {}
-        receiving: asyncio.Task[str | bytes] | None = None
+        reading: asyncio.Task[None] | None = None
         opening: asyncio.Task[ClientConnection] | None = None
         open_at: float | None = None  # loop time the next socket is due
+        dropped: tuple[str, int | None] | None = None  # the read failed: after the frames
         try:
             core.start(self._clock())
             while True:
@@ -569,9 +617,12 @@ class MessagingSession:
                     elif isinstance(output, OpenSocket):
                         open_at = loop.time() + output.delay
                     elif isinstance(output, CloseSocket):
-                        if receiving is not None:
-                            await cancel_and_wait(receiving)
-                            receiving = None
+                        # Frames read but not fed were still the socket's: gone with it.
+                        frames.clear()
+                        dropped = None
+                        if reading is not None:
+                            await cancel_and_wait(reading)
+                            reading = None
                         await self._drop(output.reason, None)
                     elif isinstance(output, FetchHistory):
                         tasks[loop.create_task(self._page(output))] = output
@@ -583,51 +634,98 @@ class MessagingSession:
                 if core.ended and self._ws is None:
                     self._kick = None
                     break
+                if dropped is not None and not frames:
+                    reason, code = dropped
+                    dropped = None
+                    await self._drop(reason, code)
+                    continue  # the drop's outputs first
                 if open_at is not None and opening is None and loop.time() >= open_at:
                     open_at = None
                     opening = loop.create_task(self._connect())
                 ws = self._ws
-                if receiving is None and ws is not None and self._room():
-                    receiving = loop.create_task(ws.recv())
-                waiting: set[asyncio.Future[Any]] = {kick, *tasks}
-                if receiving is not None:
-                    waiting.add(receiving)
-                if opening is not None:
-                    waiting.add(opening)
-                timeout = self._timeout(loop, open_at if opening is None else None)
-                try:
-                    done, _ = await asyncio.wait(
-                        waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    self._kick = None
-                    kick.cancel()
+                self._paused = False
+                if reading is None and ws is not None and dropped is None:
+                    if self._room():
+                        reading = loop.create_task(self._read(ws))
+                    else:
+                        self._paused = True  # a consumer's take pokes the loop
+                if frames:
+                    done: set[asyncio.Future[Any]] = set()  # fed below, without a wait
+                else:
+                    waiting: set[asyncio.Future[Any]] = {kick, *tasks}
+                    if reading is not None:
+                        waiting.add(reading)
+                    if opening is not None:
+                        waiting.add(opening)
+                    timeout = self._timeout(loop, open_at if opening is None else None)
+                    try:
+                        done, _ = await asyncio.wait(
+                            waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        self._kick = None
+                        kick.cancel()
                 if opening is not None and opening in done:
                     finished, opening = opening, None
                     self._opened(finished)
-                if receiving is not None and receiving in done:
-                    finished_recv, receiving = receiving, None
-                    await self._received(finished_recv)
+                if reading is not None and reading.done():
+                    finished_read, reading = reading, None
+                    dropped = self._read_ended(finished_read)
                 for task in [t for t in done if t in tasks]:
                     self._answered(tasks.pop(task), task)
-                deadline = core.deadline()
-                if deadline is not None and self._clock() >= deadline:
-                    core.advance(self._clock())
+                now = self._clock()
+                if frames:
+                    # The core's timed work once per batch, not per frame.
+                    while frames:
+                        core.frame_received(decode_frame(frames.popleft()), now, pump=False)
+                        if core.has_outputs() or core.ended:
+                            break
+                    core.advance(now)
+                else:
+                    deadline = core.deadline()
+                    if deadline is not None and now >= deadline:
+                        core.advance(now)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("Web Messaging session failed: %r", exc)
             self._failure = exc
         finally:
-            pending = [*tasks, *(t for t in (receiving, opening) if t is not None)]
+            self._kick = None
+            pending = [*tasks, *(t for t in (reading, opening) if t is not None)]
             for task in pending:
                 await cancel_and_wait(task)
+            frames.clear()
             await self._close_socket()
             error = self._failure or core.failure or SessionClosedError("the session is closed")
             for future in self._sends.values():
                 if not future.done():
                     future.set_exception(error)
             self._wake()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Move frames from the socket to ``_frames`` while there is room for them.
+
+        Returns when there is none (the driver starts it again once the consumer has
+        taken events); raises what the socket raised when it dropped. ``recv`` returns at
+        once while the library holds frames, so a burst is moved in one go.
+        """
+        frames = self._frames
+        while self._room():
+            frames.append(await ws.recv())
+            kick = self._kick
+            if kick is not None and not kick.done():
+                kick.set_result(None)
+
+    def _read_ended(self, task: asyncio.Task[None]) -> tuple[str, int | None] | None:
+        """Why the read of the socket ended: ``None`` for no room, else the drop."""
+        try:
+            task.result()
+        except (ConnectionClosed, OSError) as exc:
+            reason, code = close_info(exc)
+            logger.info("Web Messaging socket dropped: %s (code %s)", reason, code)
+            return reason, code
+        return None
 
     def _room(self) -> bool:
         """Whether to read the next frame, given the events the consumer has not taken.
@@ -637,7 +735,7 @@ class MessagingSession:
         reading events must not wait for ever for an echo left unread. Never beyond twice
         ``queue_size``: then the websocket library's buffer and TCP hold the service back.
         """
-        queued = self._core.queued()
+        queued = self._core.queued() + len(self._frames)
         if queued < self._queue_size:
             return True
         busy = bool(self._sends) or self._core.state is not State.LIVE
@@ -690,16 +788,6 @@ class MessagingSession:
             return
         self._ws = ws
         core.socket_opened(self._clock())
-
-    async def _received(self, task: asyncio.Task[str | bytes]) -> None:
-        try:
-            text = task.result()
-        except (ConnectionClosed, OSError) as exc:
-            reason, code = close_info(exc)
-            logger.info("Web Messaging socket dropped: %s (code %s)", reason, code)
-            await self._drop(reason, code)
-            return
-        self._core.frame_received(decode_frame(text), self._clock())
 
     async def _drop(self, reason: str, code: int | None) -> None:
         """The socket is gone (or is to go): close it and tell the core."""
@@ -772,8 +860,7 @@ class MessagingSession:
                 if not future.done():
                     future.set_exception(SessionClosedError("the session is closed"))
             self._wake()
-            if self._owns_http:
-                await self._http.aclose()
+            await self._http.aclose()
 
     async def __aenter__(self) -> MessagingSession:
         return self

@@ -241,8 +241,24 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 
 
 def _message(body: Any) -> StructuredMessage:
+    # The hot path of every frame: the five string fields are read and checked inline
+    # (a call per field was a tenth of the decode); _strings_bad names a wrong one.
     b = _obj(body, "body")
-    channel = b.get("channel")
+    get = b.get
+    message_id = get("id")
+    kind = get("type")
+    direction = get("direction")
+    text = get("text")
+    entity = get("originatingEntity")
+    if not (
+        (message_id is None or type(message_id) is str)
+        and (kind is None or type(kind) is str)
+        and (direction is None or type(direction) is str)
+        and (text is None or type(text) is str)
+        and (entity is None or type(entity) is str)
+    ):
+        raise _strings_bad(b, ("id", "type", "direction", "text", "originatingEntity"))
+    channel = get("channel")
     time = None
     channel_message_id = None
     sender = None
@@ -257,26 +273,54 @@ def _message(body: Any) -> StructuredMessage:
         channel_message_id = _str(c, "messageId")
         sent_by = c.get("from")
         if sent_by is not None:
-            f = _obj(sent_by, "channel.from")
-            sender = Participant(
-                _str(f, "nickname"), _str(f, "firstName"), _str(f, "lastName"), _str(f, "image")
-            )
-    content = b.get("content")
-    events = b.get("events")
-    metadata = b.get("metadata")
+            sender = _participant(_obj(sent_by, "channel.from"))
+    content = get("content")
+    events = get("events")
+    metadata = get("metadata")
     return StructuredMessage(
-        _str(b, "id"),
-        _str(b, "type") or "Text",
-        _str(b, "direction"),
-        _str(b, "text"),
+        message_id,
+        kind or "Text",
+        direction,
+        text,
         time,
         channel_message_id,
         sender,
         _contents(content) if content else (),
         _events(events) if events else (),
         _str_map(metadata, "metadata") if metadata else {},
-        _str(b, "originatingEntity"),
+        entity,
     )
+
+
+def _strings_bad(d: dict[str, Any], keys: tuple[str, ...]) -> _Bad:
+    """The error for the first of ``keys`` that is neither absent nor a string."""
+    for key in keys:
+        value = d.get(key)
+        if value is not None and type(value) is not str:
+            return _Bad(f"{key}: expected a string")
+    return _Bad("expected strings")  # pragma: no cover - called only when one is wrong
+
+
+# The senders decoded lately: a chat has few, and a frozen Participant can be shared, so
+# a burst from one agent makes one. Bounded: cleared when full.
+_SENDERS: dict[tuple[Any, ...], Participant] = {}
+_MAX_SENDERS = 256
+
+
+def _participant(f: dict[str, Any]) -> Participant:
+    key = (f.get("nickname"), f.get("firstName"), f.get("lastName"), f.get("image"))
+    try:
+        sender = _SENDERS.get(key)
+    except TypeError:  # a list or an object among them: the checks below name it
+        sender = None
+    if sender is None:
+        sender = Participant(
+            _str(f, "nickname"), _str(f, "firstName"), _str(f, "lastName"), _str(f, "image")
+        )
+        if len(_SENDERS) >= _MAX_SENDERS:
+            _SENDERS.clear()
+        _SENDERS[key] = sender
+    return sender
 
 
 def _contents(value: Any) -> tuple[Content, ...]:

@@ -20,6 +20,9 @@ It serves Web Messaging too, on the same server and base URL: the guest websocke
 ``ws://HOST:PORT/v1?deploymentId=...``, the message history and ``config.json``, with the
 same agent, admin routes and fault switches (docs/simulator-messaging.md).
 
+``Simulator(console=True)`` also serves the agent console at ``/console``: the
+conversations live in a browser, the agent by hand, fault buttons (docs/console.md).
+
 Run it on its own with ``python -m webchat_async.simulator --port 8080`` (``--help`` lists
 the behaviour options); ``GET /__simulator__/`` lists its admin routes.
 """

@@ -2,7 +2,8 @@
 
 They let another process (the CLI demo, a test in another language) drive what
 ``Simulator.faults``, ``Simulator.behaviour`` and ``Simulator.agent_*`` drive in-process.
-Every answer is JSON; a bad request answers 400 ``{"status", "code", "message"}``.
+Every answer is JSON; a bad request answers 400 ``{"status", "code", "message"}``, and a
+missing or unknown field 400 naming it in ``field``. The whole API: docs/simulator-admin.md.
 
 * ``GET /__simulator__/``: this list, as ``{"routes": [{"method", "path", "summary"}]}``.
 * ``POST /__simulator__/faults`` ``{"action": "rate_limit", "n": 2, "retryAfter": 1}``:
@@ -170,7 +171,9 @@ def _say_count(data: dict[str, Any]) -> int:
 
 
 def _agent_text(data: dict[str, Any]) -> str:
-    text = str(data.get("text", ""))
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise LimitError("text", "text must be a string", MAX_AGENT_TEXT)
     if len(text) > MAX_AGENT_TEXT:
         raise LimitError(
             "text", f"text must be at most {MAX_AGENT_TEXT:,} characters", MAX_AGENT_TEXT
@@ -188,6 +191,45 @@ def _room_for(sim: Simulator, conversation_ids: list[str], count: int) -> None:
                 f"({conversation_id} has {held:,})",
                 MAX_MESSAGES,
             )
+
+
+def _fields(
+    data: dict[str, Any], what: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> web.Response | None:
+    """400 naming the first missing or unknown field of ``data`` (``action`` is allowed);
+    ``None`` when the fields are right. A wrong field name must not answer 200 and do
+    something else (``{"action": "say", "body": "x"}`` posted an empty message)."""
+    for name in required:
+        if name not in data:
+            return _error(400, f"{what}: missing field {name!r}", field=name)
+    known = {"action", *required, *optional}
+    for name in data:
+        if name not in known:
+            return _error(
+                400, f"{what}: unknown field {name!r}; known: {sorted(known)}", field=name
+            )
+    return None
+
+
+def _parameters(method: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A fault switch's keyword arguments: those without a default, then the others."""
+    required: list[str] = []
+    optional: list[str] = []
+    for name, parameter in inspect.signature(method).parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        (required if parameter.default is parameter.empty else optional).append(name)
+    return tuple(required), tuple(optional)
+
+
+# The fields of each agent action (besides "action"): required, then optional.
+_AGENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "say": (("text",), ()),
+    "say_many": (("text", "count"), ()),
+    "typing": ((), ()),
+    "request_media": ((), ("types",)),
+    "end": ((), ()),
+}
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
@@ -236,8 +278,16 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         if action not in _FAULT_ACTIONS:
             return _error(400, f"action must be one of {sorted(_FAULT_ACTIONS)}")
         kwargs = {_snake(k): v for k, v in data.items()}
+        switch = getattr(sim.faults, action)
+        refused = _fields(
+            {"action": action, **kwargs},
+            action,
+            *_parameters(switch),
+        )
+        if refused is not None:
+            return refused
         try:
-            result = getattr(sim.faults, action)(**kwargs)
+            result = switch(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
         except LimitError as exc:
@@ -251,6 +301,12 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         return web.Response(status=204)
 
     async def post_heartbeats(request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        refused = _fields({"action": None, **data}, "heartbeats", ())
+        if refused is not None:
+            return refused
         return web.json_response({"sent": await sim.send_heartbeats()})
 
     async def post_agent(request: web.Request) -> web.Response:
@@ -261,6 +317,11 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         if conversation_id not in sim.state.conversations:
             return _error(404, "Unknown conversation.")
         action = data.get("action")
+        fields = _AGENT_FIELDS.get(action) if isinstance(action, str) else None
+        if fields is not None:
+            refused = _fields(data, str(action), *fields)
+            if refused is not None:
+                return refused
         try:
             if action == "say":
                 text = _agent_text(data)
@@ -306,6 +367,9 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
             return data
         if data.get("action") != "say_many":
             return _error(400, "action must be say_many")
+        refused = _fields(data, "say_many", ("text", "count", "conversationIds"))
+        if refused is not None:
+            return refused
         ids = data.get("conversationIds")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return _error(400, "conversationIds must be a list of conversation ids")
@@ -399,6 +463,9 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         data = await _json_object(request)
         if isinstance(data, web.Response):
             return data
+        refused = _fields({"action": None, **data}, "drain", (), ("conversationId",))
+        if refused is not None:
+            return refused
         conversation_id = data.get("conversationId")
         if conversation_id is not None and conversation_id not in sim.state.conversations:
             return _error(404, "Unknown conversation.")

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from ._admin import exposure_notice
 from ._server import Simulator
 
-__all__ = ["run", "serve", "serve_until_signalled"]
+__all__ = ["run", "serve", "serve_until_signalled", "until_signalled"]
 
 
 async def serve(
@@ -44,6 +44,8 @@ async def serve(
         print(f"deployment id:   {sim.deployment_id}", file=out)
         print(f"client id:       {sim.client_id}", file=out)
         print(f"client secret:   {sim.client_secret}", file=out)
+        if sim.console_url is not None:
+            print(f"console:         {sim.console_url}", file=out)
         print("Press Ctrl+C to stop.", file=out, flush=True)
         await (stop or asyncio.Event()).wait()
 
@@ -58,6 +60,15 @@ async def serve_until_signalled(
     host: str = "127.0.0.1", port: int = 8080, *, options: Mapping[str, Any] | None = None
 ) -> None:
     """:func:`serve` until SIGINT or SIGTERM, then stop cleanly (sockets closed 1001)."""
+    await serve(host, port, stop=_signal_event(), options=options)
+
+
+async def until_signalled() -> None:
+    """Return on SIGINT or SIGTERM (``webchat-async demo --console`` holds its simulator)."""
+    await _signal_event().wait()
+
+
+def _signal_event() -> asyncio.Event:
     import signal
 
     stop = asyncio.Event()
@@ -66,4 +77,4 @@ async def serve_until_signalled(
         # Not available on Windows event loops; Ctrl+C then ends asyncio.run instead.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await serve(host, port, stop=stop, options=options)
+    return stop

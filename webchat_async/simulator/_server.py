@@ -16,6 +16,7 @@ from ._admin import admin_token_for, install_admin, is_loopback
 from ._agent import Agent, EchoAgent
 from ._behaviour import Behaviour
 from ._chat import Chats
+from ._console import Console, new_console
 from ._faults import FaultControls
 from ._messaging import MessagingServer
 from ._messaging_routes import install_messaging
@@ -60,6 +61,11 @@ class Simulator:
             ``Authorization: Bearer <token>``. ``None``: none on the loopback; on any other
             ``host`` a random one is made (read it from :attr:`admin_token`). The admin
             API's counts, sizes and delays are bounded (docs/testing.md#running-it-safely).
+        console: serve the agent console at ``/console`` (docs/console.md): the
+            conversations live, the agent by hand, fault buttons. Its data needs the
+            admin token whenever the admin API does.
+        console_beyond_loopback: allow ``console`` on a ``host`` other than the loopback
+            (refused otherwise: ``ValueError``).
     """
 
     def __init__(
@@ -77,9 +83,16 @@ class Simulator:
         clock: Callable[[], float] = time.time,
         behaviour: Behaviour | None = None,
         admin_token: str | None = None,
+        console: bool = False,
+        console_beyond_loopback: bool = False,
     ) -> None:
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be > 0 or None")
+        if console and not console_beyond_loopback and not is_loopback(host):
+            raise ValueError(
+                f"the console is served on the loopback only, not on {host!r}: pass "
+                "console_beyond_loopback=True to serve it there (behind the admin token)"
+            )
         #: The token the admin API requires (``None``: none). Never in the repr or a log.
         self.admin_token: str | None
         #: Whether :attr:`admin_token` was made here (off the loopback, none given).
@@ -120,6 +133,9 @@ class Simulator:
         self.deployment_id: str = default.id
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._console: Console | None = (
+            new_console(self, beyond_loopback=not is_loopback(host)) if console else None
+        )
 
     def __repr__(self) -> str:
         where = self._base_url or "not started"
@@ -142,6 +158,8 @@ class Simulator:
             behaviour=lambda: self.behaviour,
         )
         install_messaging(app, self._messaging)
+        if self._console is not None:
+            self._console.install(app)
         # No access log: stream URLs embed the guest JWT.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -230,6 +248,11 @@ class Simulator:
         if self._base_url is None:
             raise RuntimeError("the simulator is not started")
         return self._base_url
+
+    @property
+    def console_url(self) -> str | None:
+        """``http://HOST:PORT/console`` when the console is served, else ``None``."""
+        return None if self._console is None else f"{self.base_url}/console"
 
     @property
     def organization_id(self) -> str:

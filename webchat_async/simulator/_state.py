@@ -206,6 +206,8 @@ class SimulatorState:
     #: ``(method, path, status)`` of every REST request, in order (paths without query).
     requests: list[RequestRecord] = attrs.field(factory=list)
     clock: Callable[[], datetime.datetime] = attrs.field(default=utc_now, repr=False)
+    #: Called with each new conversation (the console's live list); empty without one.
+    watchers: list[Callable[[ConversationState], None]] = attrs.field(factory=list, repr=False)
 
     def add_deployment(self, deployment: WebChatDeployment) -> WebChatDeployment:
         """Store a deployment under a fresh id and return it."""
@@ -243,6 +245,8 @@ class SimulatorState:
             )
         )
         self.conversations[conversation.id] = conversation
+        for watcher in self.watchers:
+            watcher(conversation)
         return conversation
 
     def count_requests(self, method: str, path: str, status: int | None = None) -> int:

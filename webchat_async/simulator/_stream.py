@@ -8,7 +8,7 @@ conversation. Heartbeats run per socket from a timer handle (no task per socket)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -129,6 +129,10 @@ class Hub:
         #: How many event frames to hold and then send in reverse (``reorder_next_events``).
         self.reorder_next = 0
         self._held: list[tuple[str, str]] = []
+        #: Called as ``watcher(kind, conversation_id, frame)`` on each ``"publish"`` (before
+        #: the frame faults), ``"attach"`` and ``"detach"`` (frame ``""``): the console's
+        #: live view (``_console.py``). Empty unless a console is served.
+        self.watchers: list[Callable[[str, str, str], None]] = []
 
     def __repr__(self) -> str:
         return f"<Hub sockets={self.count()}>"
@@ -137,6 +141,8 @@ class Hub:
         """Register a socket; returns how many the conversation has now."""
         sockets = self._by_conversation.setdefault(socket.conversation_id, [])
         sockets.append(socket)
+        for watcher in self.watchers:
+            watcher("attach", socket.conversation_id, "")
         return len(sockets)
 
     def detach(self, socket: Socket) -> int | None:
@@ -148,6 +154,8 @@ class Hub:
         sockets.remove(socket)
         if not sockets:
             del self._by_conversation[socket.conversation_id]
+        for watcher in self.watchers:
+            watcher("detach", socket.conversation_id, "")
         return len(sockets)
 
     def sockets(self, conversation_id: str | None = None) -> list[Socket]:
@@ -168,6 +176,8 @@ class Hub:
         Nothing is queued for sockets that are not attached: events are not replayed. While
         ``reorder_next`` is set, frames are held until that many are, then sent newest first.
         """
+        for watcher in self.watchers:
+            watcher("publish", conversation_id, frame)
         if self.reorder_next > 0:
             self._held.append((conversation_id, frame))
             if len(self._held) < self.reorder_next:
