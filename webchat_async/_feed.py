@@ -11,17 +11,15 @@ stalls it (the core leaves messages to the messages endpoint instead).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import _convert
 from ._aio import cancel_and_wait
 from ._backoff import Backoff
-from ._events import Event, StreamDisconnected, StreamReconnected
+from ._events import Event, MessageReceived, StreamDisconnected, StreamReconnected
 from ._inbound import (
     FetchMediaRequests,
     FetchMember,
@@ -211,7 +209,10 @@ class Feed:
             core.attached(None)
             # After the end, only the lookups that events in the outbox wait for remain.
             while not core.ended or core.waiting():
-                tasks.update({loop.create_task(self._carry_out(r)): r for r in core.requests()})
+                requests = core.requests()
+                if requests:
+                    tasks.update({loop.create_task(self._carry_out(r)): r for r in requests})
+                    del requests
                 if receiving is None and not tasks and stream_open and core.state is State.LIVE:
                     # Live with nothing else to wait for (the common case): read in this
                     # task, a frame costs no task of its own. A consumer taking events
@@ -219,12 +220,17 @@ class Feed:
                     try:
                         event = await self._stream.receive()
                     except _REFUSED as exc:
-                        stream_open = await self._received(functools.partial(_reraise, exc), False)
+                        stream_open = await self._refused(exc)
                     else:
-                        stream_open = await self._received(functools.partial(_same, event), False)
+                        stream_open = self._take_in(event, False)
                         del event
-                    if core.ready():
+                    if self._waiters and core.ready():
                         self._wake()
+                        if core.crowded():
+                            # One socket read holds hundreds of frames: the waiting
+                            # consumer takes them before the inbox fills, or a burst
+                            # would look like a slow consumer (and cost a backfill).
+                            await asyncio.sleep(0)
                     continue
                 if receiving is not None and not tasks and core.state is State.LIVE:
                     # Live again with the receive started during a backfill still pending:
@@ -235,7 +241,7 @@ class Feed:
                     except Exception:  # task.result() raises it again, below
                         pass
                     received, receiving = receiving, None
-                    stream_open = await self._received(received.result, False)
+                    stream_open = await self._received(received, False)
                     del received
                     if core.ready():
                         self._wake()
@@ -260,7 +266,7 @@ class Feed:
                     core.closing_done()
                 if receiving is not None and receiving in done:
                     received, receiving = receiving, None
-                    stream_open = await self._received(received.result, closing_by is not None)
+                    stream_open = await self._received(received, closing_by is not None)
                     del received
                     if closing_by is not None and not stream_open:
                         core.closing_done()
@@ -279,21 +285,34 @@ class Feed:
             self.finished = True
             self._wake()
 
-    async def _received(self, result: Callable[[], Event], closing: bool) -> bool:
-        """Feed a finished receive to the core; return whether the stream can be read on."""
-        core = self._core
+    async def _received(self, receiving: asyncio.Task[Event], closing: bool) -> bool:
+        """Feed a finished receive task to the core; return whether the stream can be read
+        on."""
         try:
-            event = result()
+            event = receiving.result()
         except _REFUSED as exc:
-            ended = isinstance(exc, HandshakeRefused) and (
-                classify_handshake(exc.status) is Handshake.ENDED
-            )
-            if not ended and not await self._ended_while_away():
-                raise
-            # The chat ended while we were away: one read of what was missed, then the end.
-            core.refused_reattach()
-            return False
-        if isinstance(event, StreamDisconnected):
+            return await self._refused(exc)
+        return self._take_in(event, closing)
+
+    async def _refused(
+        self, exc: HandshakeRefused | AuthenticationError | PermissionDeniedError
+    ) -> bool:
+        """A reattach refused as final: the end of the chat while away, or the error."""
+        ended = isinstance(exc, HandshakeRefused) and (
+            classify_handshake(exc.status) is Handshake.ENDED
+        )
+        if not ended and not await self._ended_while_away():
+            raise exc
+        # The chat ended while we were away: one read of what was missed, then the end.
+        self._core.refused_reattach()
+        return False
+
+    def _take_in(self, event: Event, closing: bool) -> bool:
+        """Feed a received event to the core; return whether the stream can be read on."""
+        core = self._core
+        if type(event) is MessageReceived:  # nearly every frame: straight to the core
+            core.frame(event)
+        elif isinstance(event, StreamDisconnected):
             if closing or core.closing:
                 return False  # the server closed the socket after the end
             core.detached(event)
@@ -447,11 +466,3 @@ class Feed:
                 out.append(Undecodable(entry_id, text))
                 logger.warning("a stored message does not decode; reported as UnknownEvent")
         return out, raw.next if isinstance(raw.next, str) else None
-
-
-def _reraise(exc: BaseException) -> NoReturn:
-    raise exc
-
-
-def _same(event: Event) -> Event:
-    return event
