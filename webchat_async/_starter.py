@@ -66,6 +66,11 @@ class Starter(Generic[S]):
         self._session = None
         await session.__aexit__(exc_type, exc, tb)
 
+    def close(self) -> None:
+        """Discard the starter without opening a session (as ``coroutine.close()``): no
+        "never awaited" warning follows."""
+        self._used = True
+
     def _hint(self) -> str:
         return (
             f"write `async with {self._what}(...) as session:` "

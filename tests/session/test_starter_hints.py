@@ -56,6 +56,18 @@ async def test_a_starter_never_used_warns_like_a_coroutine_never_awaited(
     assert simulator.state.requests == []
 
 
+async def test_a_starter_closed_unused_does_not_warn(simulator: Simulator) -> None:
+    # A caller that decides not to open it (a registry at its maximum) discards it as it
+    # would a coroutine: close(), and no warning.
+    starter = start(simulator)
+    starter.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del starter
+        gc.collect()
+    assert simulator.state.requests == []
+
+
 async def test_resume_and_messaging_name_their_own_call(simulator: Simulator) -> None:
     async with start(simulator) as session:
         saved = session.save()
