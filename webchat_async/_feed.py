@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _convert
-from ._aio import cancel_and_wait
+from ._aio import Waiters, cancel_and_wait
 from ._backoff import Backoff
 from ._events import Event, MessageReceived, StreamDisconnected, StreamReconnected
 from ._inbound import (
@@ -130,7 +130,7 @@ class Feed:
         # Consumers waiting for the reader to have something for them (or to finish): one
         # future per wait, as asyncio.Event keeps, without the Event and its deque per
         # session (there are thousands).
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters = Waiters()
         # Set by a consumer that took an event: the core may now want a page.
         self._kick: asyncio.Future[None] | None = None
         self.finished = False
@@ -164,18 +164,7 @@ class Feed:
                 return event
             if self.finished:
                 self._raise_end()
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        """Wake every waiting consumer (each checks again what there is to take)."""
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            await self._waiters.wait()
 
     def _raise_end(self) -> None:
         if self.failure is not None:
@@ -187,7 +176,7 @@ class Feed:
         """Mark the feed finished (the reader was stopped), wake consumers, and return the
         reader's failure if no consumer has received it yet."""
         self.finished = True
-        self._wake()
+        self._waiters.wake()
         if self.failure is not None and not self._failure_seen:
             self._failure_seen = True
             return self.failure
@@ -225,7 +214,7 @@ class Feed:
                         stream_open = self._take_in(event, False)
                         del event
                     if self._waiters and core.ready():
-                        self._wake()
+                        self._waiters.wake()
                         if core.crowded():
                             # One socket read holds hundreds of frames: the waiting
                             # consumer takes them before the inbox fills, or a burst
@@ -244,7 +233,7 @@ class Feed:
                     stream_open = await self._received(received, False)
                     del received
                     if core.ready():
-                        self._wake()
+                        self._waiters.wake()
                     continue
                 if receiving is None and stream_open and not core.ended:
                     receiving = loop.create_task(self._stream.receive())
@@ -273,7 +262,7 @@ class Feed:
                 self._answer_all(done, tasks)
                 del done, _, waiting, kick
                 if core.ready():
-                    self._wake()
+                    self._waiters.wake()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -283,7 +272,7 @@ class Feed:
             for task in [*tasks, *([receiving] if receiving is not None else [])]:
                 await cancel_and_wait(task)
             self.finished = True
-            self._wake()
+            self._waiters.wake()
 
     async def _received(self, receiving: asyncio.Task[Event], closing: bool) -> bool:
         """Feed a finished receive task to the core; return whether the stream can be read
