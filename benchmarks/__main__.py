@@ -23,6 +23,8 @@ from . import (
     rest_call,
     rest_concurrent,
     rest_load,
+    session_events,
+    session_memory,
     subscribers,
 )
 from ._harness import Result, SimulatorProcess, raise_open_files_limit
@@ -41,6 +43,8 @@ BENCHMARKS: dict[str, tuple[bool, bool, Callable[..., Any]]] = {
     conversion.NAME: (False, False, conversion.run),
     messaging_burst.NAME: (False, False, messaging_burst.run),
     messaging_sessions.NAME: (True, False, messaging_sessions.run),
+    session_events.NAME: (False, False, session_events.run),
+    session_memory.NAME: (False, False, session_memory.run),
     subscribers.NAME: (True, True, subscribers.run),
 }
 
@@ -57,6 +61,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         conversion.NAME: {"runs": 9, "repeat": 200},
         messaging_burst.NAME: {"runs": 7, "messages": 20000},
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 3},
+        session_events.NAME: {"runs": 7, "messages": 20000},
+        session_memory.NAME: {"counts": (1000,), "runs": 3, "big": 5000},
         subscribers.NAME: {"runs": 7, "messages": 5000},
     },
     "quick": {
@@ -70,6 +76,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         conversion.NAME: {"runs": 5, "repeat": 50},
         messaging_burst.NAME: {"runs": 3, "messages": 2000},
         messaging_sessions.NAME: {"counts": (100, 1000), "runs": 1},
+        session_events.NAME: {"runs": 3, "messages": 2000},
+        session_memory.NAME: {"counts": (1000,), "runs": 1, "big": None},
         subscribers.NAME: {"runs": 3, "messages": 1000},
     },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
 import respx.mocks
 
@@ -12,6 +13,12 @@ import respx.mocks
 # _transport.py), which respx's default mocker (httpcore's pool) never sees; the "httpx"
 # mocker replaces the transport of any httpx client, so every `@respx.mock` still applies.
 respx.mocks.DEFAULT_MOCKER = "httpx"
+
+# Hypothesis's per-example deadline (200 ms) is a wall-clock check: on a loaded machine a
+# pure property test failed it once at 472 ms (its next run: 1.5 ms). Time is no part of
+# what the property tests assert (timing goals live in benchmarks/), so no deadline.
+hypothesis.settings.register_profile("webchat", deadline=None)
+hypothesis.settings.load_profile("webchat")
 
 if TYPE_CHECKING:
     from webchat_async.simulator import Simulator

@@ -1,16 +1,18 @@
 """webchat-async: an asyncio-native SDK for the Genesys Cloud Web Chat v2 API.
 
-Guest side::
+Guest side:
 
-    from webchat_async import GuestSession, GuestMemberInfo, MessageReceived
+```python
+from webchat_async import GuestSession, GuestMemberInfo, MessageReceived
 
-    async with GuestSession.start(
-        organization_id=ORG, deployment_id=DEP,
-        member_info=GuestMemberInfo(display_name="Ann"), region="eu-west-1",
-    ) as session:
-        await session.send_message("Hello")
-        async for event in session.events():
-            ...
+async with GuestSession.start(
+    organization_id=ORG, deployment_id=DEP,
+    member_info=GuestMemberInfo(display_name="Ann"), region="eu-west-1",
+) as session:
+    await session.send_message("Hello")
+    async for event in session.events():
+        ...
+```
 
 Admin side (and every one of the 19 operations): :class:`WebChatApi`. A local simulator of
 the service lives in :mod:`webchat_async.simulator` (no extra: it serves with aiohttp).

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-__all__ = ["cancel_and_wait", "cancel_until_done", "within"]
+__all__ = ["Waiters", "cancel_and_wait", "cancel_until_done", "within"]
 
 _T = TypeVar("_T")
 
@@ -68,3 +68,32 @@ async def cancel_until_done(tasks: set[asyncio.Task[Any]], every: float) -> set[
         if not task.cancelled():
             task.exception()
     return stubborn
+
+
+class Waiters:
+    """Tasks waiting for "something changed": :meth:`wake` ends every :meth:`wait` (each
+    waiter then checks again what there is for it). A cancelled wait leaves nothing
+    behind. Truthy while someone waits."""
+
+    __slots__ = ("_futures",)
+
+    def __init__(self) -> None:
+        self._futures: list[asyncio.Future[None]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._futures)
+
+    async def wait(self) -> None:
+        """Wait for the next :meth:`wake`."""
+        future = asyncio.get_running_loop().create_future()
+        self._futures.append(future)
+        try:
+            await future
+        finally:
+            self._futures.remove(future)
+
+    def wake(self) -> None:
+        """End every wait under way."""
+        for future in self._futures:
+            if not future.done():
+                future.set_result(None)

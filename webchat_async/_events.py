@@ -9,13 +9,15 @@ field, has a wrong type or an unknown topic becomes :class:`UnknownEvent`, logge
 Each frame is parsed once with :func:`json.loads` and structured with the one cattrs
 converter; topics are told apart with plain string tests (no regular expression per frame).
 
-Events are small frozen attrs classes; use them with ``match``::
+Events are small frozen attrs classes; use them with ``match``:
 
-    match event:
-        case MessageReceived(message=m):
-            print(m.sender.id, m.body)
-        case ConversationEnded(reason=r):
-            ...
+```python
+match event:
+    case MessageReceived(message=m):
+        print(m.sender.id, m.body)
+    case ConversationEnded(reason=r):
+        ...
+```
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from ._aio import Waiters
 from .errors import (
     ConcurrentIterationError,
     InvalidValueError,
@@ -171,7 +172,7 @@ class Fanout(Generic[_T]):
         self._pulling = False
         # The source's end, once seen: StopAsyncIteration or the error that stopped it.
         self._end: BaseException | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters = Waiters()
 
     @property
     def _log(self) -> FanoutLog[_T]:
@@ -257,7 +258,7 @@ class Fanout(Generic[_T]):
         finally:
             self._pulling = False
             if self._waiters:
-                self._wake()
+                self._waiters.wake()
         primary = self._primary
         if primary is None:
             return event
@@ -285,7 +286,7 @@ class Fanout(Generic[_T]):
             if end is not None:
                 raise end
             if self._pulling:
-                await self._wait()
+                await self._waiters.wait()
                 continue
             self._pulling = True
             try:
@@ -300,25 +301,12 @@ class Fanout(Generic[_T]):
                 continue
             finally:
                 self._pulling = False
-                self._wake()
+                self._waiters.wake()
             log.append(event)
-
-    async def _wait(self) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
 
     def _leave(self, reader: Reader) -> None:
         self._log.detach(reader)
-        self._wake()
+        self._waiters.wake()
 
 
 class Subscription(Generic[_T]):

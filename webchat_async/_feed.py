@@ -11,17 +11,15 @@ stalls it (the core leaves messages to the messages endpoint instead).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import _convert
-from ._aio import cancel_and_wait
+from ._aio import Waiters, cancel_and_wait
 from ._backoff import Backoff
-from ._events import Event, StreamDisconnected, StreamReconnected
+from ._events import Event, MessageReceived, StreamDisconnected, StreamReconnected
 from ._inbound import (
     FetchMediaRequests,
     FetchMember,
@@ -132,7 +130,7 @@ class Feed:
         # Consumers waiting for the reader to have something for them (or to finish): one
         # future per wait, as asyncio.Event keeps, without the Event and its deque per
         # session (there are thousands).
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters = Waiters()
         # Set by a consumer that took an event: the core may now want a page.
         self._kick: asyncio.Future[None] | None = None
         self.finished = False
@@ -166,18 +164,7 @@ class Feed:
                 return event
             if self.finished:
                 self._raise_end()
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        """Wake every waiting consumer (each checks again what there is to take)."""
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            await self._waiters.wait()
 
     def _raise_end(self) -> None:
         if self.failure is not None:
@@ -189,7 +176,7 @@ class Feed:
         """Mark the feed finished (the reader was stopped), wake consumers, and return the
         reader's failure if no consumer has received it yet."""
         self.finished = True
-        self._wake()
+        self._waiters.wake()
         if self.failure is not None and not self._failure_seen:
             self._failure_seen = True
             return self.failure
@@ -211,7 +198,10 @@ class Feed:
             core.attached(None)
             # After the end, only the lookups that events in the outbox wait for remain.
             while not core.ended or core.waiting():
-                tasks.update({loop.create_task(self._carry_out(r)): r for r in core.requests()})
+                requests = core.requests()
+                if requests:
+                    tasks.update({loop.create_task(self._carry_out(r)): r for r in requests})
+                    del requests
                 if receiving is None and not tasks and stream_open and core.state is State.LIVE:
                     # Live with nothing else to wait for (the common case): read in this
                     # task, a frame costs no task of its own. A consumer taking events
@@ -219,12 +209,17 @@ class Feed:
                     try:
                         event = await self._stream.receive()
                     except _REFUSED as exc:
-                        stream_open = await self._received(functools.partial(_reraise, exc), False)
+                        stream_open = await self._refused(exc)
                     else:
-                        stream_open = await self._received(functools.partial(_same, event), False)
+                        stream_open = self._take_in(event, False)
                         del event
-                    if core.ready():
-                        self._wake()
+                    if self._waiters and core.ready():
+                        self._waiters.wake()
+                        if core.crowded():
+                            # One socket read holds hundreds of frames: the waiting
+                            # consumer takes them before the inbox fills, or a burst
+                            # would look like a slow consumer (and cost a backfill).
+                            await asyncio.sleep(0)
                     continue
                 if receiving is not None and not tasks and core.state is State.LIVE:
                     # Live again with the receive started during a backfill still pending:
@@ -235,10 +230,10 @@ class Feed:
                     except Exception:  # task.result() raises it again, below
                         pass
                     received, receiving = receiving, None
-                    stream_open = await self._received(received.result, False)
+                    stream_open = await self._received(received, False)
                     del received
                     if core.ready():
-                        self._wake()
+                        self._waiters.wake()
                     continue
                 if receiving is None and stream_open and not core.ended:
                     receiving = loop.create_task(self._stream.receive())
@@ -260,14 +255,14 @@ class Feed:
                     core.closing_done()
                 if receiving is not None and receiving in done:
                     received, receiving = receiving, None
-                    stream_open = await self._received(received.result, closing_by is not None)
+                    stream_open = await self._received(received, closing_by is not None)
                     del received
                     if closing_by is not None and not stream_open:
                         core.closing_done()
                 self._answer_all(done, tasks)
                 del done, _, waiting, kick
                 if core.ready():
-                    self._wake()
+                    self._waiters.wake()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -277,23 +272,36 @@ class Feed:
             for task in [*tasks, *([receiving] if receiving is not None else [])]:
                 await cancel_and_wait(task)
             self.finished = True
-            self._wake()
+            self._waiters.wake()
 
-    async def _received(self, result: Callable[[], Event], closing: bool) -> bool:
-        """Feed a finished receive to the core; return whether the stream can be read on."""
-        core = self._core
+    async def _received(self, receiving: asyncio.Task[Event], closing: bool) -> bool:
+        """Feed a finished receive task to the core; return whether the stream can be read
+        on."""
         try:
-            event = result()
+            event = receiving.result()
         except _REFUSED as exc:
-            ended = isinstance(exc, HandshakeRefused) and (
-                classify_handshake(exc.status) is Handshake.ENDED
-            )
-            if not ended and not await self._ended_while_away():
-                raise
-            # The chat ended while we were away: one read of what was missed, then the end.
-            core.refused_reattach()
-            return False
-        if isinstance(event, StreamDisconnected):
+            return await self._refused(exc)
+        return self._take_in(event, closing)
+
+    async def _refused(
+        self, exc: HandshakeRefused | AuthenticationError | PermissionDeniedError
+    ) -> bool:
+        """A reattach refused as final: the end of the chat while away, or the error."""
+        ended = isinstance(exc, HandshakeRefused) and (
+            classify_handshake(exc.status) is Handshake.ENDED
+        )
+        if not ended and not await self._ended_while_away():
+            raise exc
+        # The chat ended while we were away: one read of what was missed, then the end.
+        self._core.refused_reattach()
+        return False
+
+    def _take_in(self, event: Event, closing: bool) -> bool:
+        """Feed a received event to the core; return whether the stream can be read on."""
+        core = self._core
+        if type(event) is MessageReceived:  # nearly every frame: straight to the core
+            core.frame(event)
+        elif isinstance(event, StreamDisconnected):
             if closing or core.closing:
                 return False  # the server closed the socket after the end
             core.detached(event)
@@ -398,7 +406,12 @@ class Feed:
             # Typically the chat has just ended (400), or a stored field does not decode
             # (docs/protocol.md#unknowns), or the server sent an id the SDK will not put in
             # a URL (a control character): the core goes on with what it knows.
-            logger.warning("lookup %s failed: %r", type(request).__name__, exc)
+            if isinstance(exc, ApiError) and is_ended_refusal(exc.status, exc.code):
+                # The race every chat the agent ends has: the member's leave event arrives,
+                # its lookup reaches the service after the end. Expected, so not a warning.
+                logger.debug("lookup %s after the chat ended: %r", type(request).__name__, exc)
+            else:
+                logger.warning("lookup %s failed: %r", type(request).__name__, exc)
             return None
 
     async def _page(self, request: FetchPage) -> tuple[list[WebChatMessage | Undecodable], Any]:
@@ -442,11 +455,3 @@ class Feed:
                 out.append(Undecodable(entry_id, text))
                 logger.warning("a stored message does not decode; reported as UnknownEvent")
         return out, raw.next if isinstance(raw.next, str) else None
-
-
-def _reraise(exc: BaseException) -> NoReturn:
-    raise exc
-
-
-def _same(event: Event) -> Event:
-    return event

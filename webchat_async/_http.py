@@ -57,6 +57,7 @@ from ._transport import (
     RawHeaders,
     without_encoding,
 )
+from ._validate import _is_loopback as is_loopback
 from ._validate import check_int, check_timeout
 from .errors import (
     ApiConnectionError,
@@ -263,14 +264,21 @@ class Retry(Backoff):
     ``jitter`` fraction is taken off. A ``Retry-After`` header on a 429 or 503 replaces the
     schedule, capped at ``max_retry_after`` seconds.
 
-    Tests inject ``sleep`` (to record delays instead of waiting) and ``random``::
+    Tests inject ``sleep`` (to record delays instead of waiting) and ``random``:
 
-        Retry(backoff_factor=0, sleep=recorder)
+    ```python
+    Retry(backoff_factor=0, sleep=recorder)
+    ```
     """
 
     initial: float = attrs.field(default=0.5, alias="backoff_factor", validator=finite_non_negative)
     maximum: float = attrs.field(default=8.0, alias="backoff_max", validator=finite_non_negative)
     max_retry_after: float = attrs.field(default=60.0, kw_only=True, validator=finite_non_negative)
+    #: Retry a refused connection to this machine (``localhost``, 127.0.0.0/8, ``::1``) as
+    #: any other failure before sending. Off by default: nothing listens on that port (a
+    #: wrong port, a server not started), so the error comes at once instead of after the
+    #: retries. Turn it on for a local server that may be restarting.
+    retry_refused_loopback: bool = attrs.field(default=False, kw_only=True)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(
         default=asyncio.sleep, repr=False, kw_only=True
     )
@@ -496,14 +504,21 @@ class HttpClient:
                     )
                     answer = await self._send(request)
             except httpx.TransportError as exc:
-                if retries < self.max_retries and (retry_any or isinstance(exc, _NOT_SENT_ERRORS)):
+                # The lean path builds no httpx.Request: its URL is taken from the base.
+                target = request.url if lean is None else self._client.base_url.join(url)
+                refused = not self.retry.retry_refused_loopback and _refused_on_loopback(
+                    exc, target
+                )
+                if (
+                    retries < self.max_retries
+                    and (retry_any or isinstance(exc, _NOT_SENT_ERRORS))
+                    and not refused
+                ):
                     retries += 1
                     await self._pause(method, path, type(exc).__name__, retries, None)
                     continue
                 _log_failure(method, path, type(exc).__name__, started)
-                # The lean path builds no httpx.Request: its URL is taken from the base.
-                target = request.url if lean is None else self._client.base_url.join(url)
-                raise _transport_error(exc, method, path, target, self.timeout) from exc
+                raise _transport_error(exc, method, path, target, self.timeout, refused) from exc
             except BodyTooLarge as exc:
                 # Not retried: the same request would bring the same body.
                 _log_failure(method, path, "a body over the limit", started)
@@ -697,8 +712,29 @@ def transport_error_text(
     return clip(text)
 
 
+def _refused_on_loopback(exc: BaseException, url: httpx.URL) -> bool:
+    """Whether ``exc`` is a refused connection to this machine: nothing listens on that port
+    (a wrong port, the simulator not started), which waiting does not change, so the
+    retries would only delay the error by seconds."""
+    if not isinstance(exc, httpx.ConnectError) or not is_loopback(url.host):
+        return False
+    cause: BaseException | None = exc
+    for _ in range(8):  # the chain is short (httpx <- aiohttp <- OSError); bound it anyway
+        if cause is None:
+            return False
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _transport_error(
-    exc: httpx.TransportError, method: str, path: str, url: httpx.URL, timeout: httpx.Timeout
+    exc: httpx.TransportError,
+    method: str,
+    path: str,
+    url: httpx.URL,
+    timeout: httpx.Timeout,
+    refused: bool = False,
 ) -> ApiConnectionError:
     port = url.port or (443 if url.scheme == "https" else 80)
     host = url.host
@@ -723,7 +759,10 @@ def _transport_error(
             )
         )
     failure = (
-        "cannot connect to {where}"
+        "cannot connect to {where}: nothing listens there (connection refused; is the "
+        "port right, is the server started?)"
+        if refused
+        else "cannot connect to {where}"
         if isinstance(exc, httpx.ConnectError)
         else "request to {where} failed"
     )

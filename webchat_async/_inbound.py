@@ -249,7 +249,11 @@ class Inbound:
         "_ring_size",
         "_stale",
         "_stalls",
+        "_start",
         "_taken",
+        "_taken_cursor",
+        "_taken_ids",
+        "_taken_ts",
         "_unheld",
         "_unheld_last",
         "state",
@@ -319,16 +323,37 @@ class Inbound:
         self._missed = False
         self._next_after: str | None = None
         # Where the consumer stands (what save() records): the guard's rules, applied to
-        # the messages taken out of the outbox.
-        self._taken = position
+        # the messages taken out of the outbox. Kept in place (a take costs no new
+        # Position); the Position is built when asked for and kept until the next take.
+        self._taken: Position | None = position
+        self._taken_cursor = position.cursor
+        self._taken_ts = position.timestamp
+        # The ids taken at ``_taken_ts``, oldest first: the position records the last
+        # ``_ring_size`` of them (a burst at one timestamp must not grow it).
+        self._taken_ids: list[str] = list(position.ids[-self._ring_size :])
+        # A resumed position's timestamp and ids, until a rescan from the conversation's
+        # start has met one of them (see _before_start).
+        self._start: tuple[datetime.datetime, frozenset[str]] | None = None
+        if position.timestamp is not None and position.ids:
+            self._start = (position.timestamp, frozenset(position.ids))
         self.state = State.DETACHED
 
     # -- what the driver reads ---------------------------------------------------------
 
     @property
     def position(self) -> Position:
-        """Where the consumer stands: the last message taken with :meth:`take`."""
-        return self._taken
+        """Where the consumer stands: the last message taken with :meth:`take`.
+
+        The same object until the next message is taken (built once, on demand); its
+        ``ids`` are the last ``max(window, REWIND)`` taken at its timestamp at most.
+        """
+        taken = self._taken
+        if taken is None:
+            ids = self._taken_ids
+            if len(ids) > self._ring_size:
+                del ids[: -self._ring_size]
+            taken = self._taken = Position(self._taken_cursor, self._taken_ts, tuple(ids))
+        return taken
 
     @property
     def ended(self) -> bool:
@@ -351,7 +376,9 @@ class Inbound:
 
     def requests(self) -> list[Request]:
         """The requests to carry out now (each is returned once)."""
-        out, self._requests = self._requests, []
+        out = self._requests
+        if out:  # nearly always empty: no new list per frame then
+            self._requests = []
         return out
 
     def ready(self) -> bool:
@@ -361,6 +388,10 @@ class Inbound:
     def queued(self) -> int:
         """Events in the outbox (those waiting for a lookup included)."""
         return len(self._outbox)
+
+    def crowded(self) -> bool:
+        """The outbox holds more than half its capacity (past it, a consumer is behind)."""
+        return not self._room()
 
     def held(self) -> int:
         """Events held aside while a backfill runs."""
@@ -372,14 +403,16 @@ class Inbound:
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None`` if none is ready."""
-        if not self.ready():
+        outbox = self._outbox
+        if not outbox or isinstance(outbox[0], _Pending):
             return None
-        event = self._outbox.popleft()
-        if isinstance(event, _Pending):  # ready() says the head is no pending lookup
+        event = outbox.popleft()
+        if isinstance(event, _Pending):  # checked above: the head is no pending lookup
             raise RuntimeError("the outbox head is a pending lookup")
         if type(event) is MessageReceived:
-            self._taken = _advance(self._taken, event.message)
-        self._maybe_page()
+            self._advance(event.message)
+        if self.state is State.BACKFILL:
+            self._maybe_page()
         return event
 
     # -- inputs from the socket --------------------------------------------------------
@@ -413,7 +446,9 @@ class Inbound:
         if state is State.ENDED:
             return
         if isinstance(event, MessageReceived):
-            if state is State.BACKFILL or (state is State.LIVE and self._full()):
+            if state is State.BACKFILL or (
+                state is State.LIVE and len(self._outbox) >= self._capacity
+            ):
                 self._hold(event)
                 return
             self._offer(event.message, event)
@@ -485,6 +520,8 @@ class Inbound:
                 logger.warning("a stored message has no id; skipped")
                 continue
             last_id = message_id
+            if self._rescan and self._start is not None and self._before_start(item):
+                continue
             if message_id in self._held_ids:
                 self._release(until=message_id)
             if self._offer(item, None):
@@ -637,11 +674,51 @@ class Inbound:
             event = MessageReceived(message, True)  # from_guest: the guest's own echo
         elif event is None:
             event = MessageReceived(message)
-        self._put(event)
+        self._outbox.append(event)  # a message is never held by _put: queued at once
         if message.body_type == BodyType.MEDIA_REQUEST:
             request = FetchMediaRequests()
             self._put(_Pending(request))
             self._requests.append(request)
+        return True
+
+    def _advance(self, message: WebChatMessage) -> None:
+        """Move the consumer's position past ``message``, taken (the guard's rules)."""
+        message_id = message.id
+        if not message_id:
+            return
+        ts = message.timestamp
+        if ts is None:
+            self._taken_cursor = message_id
+        elif self._taken_ts is None or ts > self._taken_ts:
+            self._taken_cursor = message_id
+            self._taken_ts = ts
+            ids = self._taken_ids
+            ids.clear()
+            ids.append(message_id)
+        elif ts == self._taken_ts:
+            self._taken_cursor = message_id
+            ids = self._taken_ids
+            ids.append(message_id)
+            # Trimmed by halves, not per take: a burst at one timestamp costs O(1) a take.
+            if len(ids) > 2 * self._ring_size:
+                del ids[: -self._ring_size]
+        else:
+            return  # a late message: the cursor already lies after it
+        self._taken = None
+
+    def _before_start(self, message: WebChatMessage) -> bool:
+        """While a rescan pages from the conversation's start: whether ``message`` lies at
+        a resumed position's timestamp before every id it recorded (it was delivered
+        before them: the position keeps only the last ids of a burst at one timestamp).
+        The first of those ids, or a later timestamp, ends the check."""
+        if self._start is None or message.timestamp is None:
+            return False
+        start_ts, start_ids = self._start
+        if message.timestamp < start_ts:
+            return False  # the floor drops it
+        if message.timestamp > start_ts or message.id in start_ids:
+            self._start = None
+            return False
         return True
 
     def _unheld_lost(self) -> int:
@@ -859,21 +936,6 @@ class Inbound:
                     items.append(p)
             place.clear()
             place.extend(items)
-
-
-def _advance(position: Position, message: WebChatMessage) -> Position:
-    """``position`` after ``message`` was taken (the guard's rules)."""
-    message_id = message.id
-    ts = message.timestamp
-    if not message_id:
-        return position
-    if ts is None:
-        return attrs.evolve(position, cursor=message_id)
-    if position.timestamp is None or ts > position.timestamp:
-        return Position(message_id, ts, (message_id,))
-    if ts == position.timestamp:
-        return Position(message_id, ts, (*position.ids, message_id))
-    return position  # a late message: the cursor already lies after it
 
 
 def _member_event(

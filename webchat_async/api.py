@@ -1,16 +1,18 @@
 """``WebChatApi``: the 19 operations of the Web Chat v2 REST API, one async method each.
 
 Method and parameter names are those of the official SDKs (``spec/WebChatApi.md``), so
-their users find what they know::
+their users find what they know:
 
-    async with WebChatApi(region="eu-west-1") as api:
-        created = await api.post_webchat_guest_conversations(request)
-        guest = api.with_options(guest_token=created.jwt)
-        await guest.post_webchat_guest_conversation_member_messages(
-            created.id, created.member.id, CreateWebChatMessageRequest(body="Hello")
-        )
-        async for message in guest.iter_webchat_guest_conversation_messages(created.id):
-            print(message.body)
+```python
+async with WebChatApi(region="eu-west-1") as api:
+    created = await api.post_webchat_guest_conversations(request)
+    guest = api.with_options(guest_token=created.jwt)
+    await guest.post_webchat_guest_conversation_member_messages(
+        created.id, created.member.id, CreateWebChatMessageRequest(body="Hello")
+    )
+    async for message in guest.iter_webchat_guest_conversation_messages(created.id):
+        print(message.body)
+```
 
 Every method checks its arguments before sending (``ValueError`` for a bad value,
 ``TypeError`` for a value of the wrong type) and raises the errors of

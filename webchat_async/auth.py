@@ -2,9 +2,11 @@
 
 Guest operations authenticate with the ``jwt`` of the create-conversation response;
 deployments and settings with an OAuth access token, either given ready-made or obtained
-with :class:`ClientCredentials` (docs/protocol.md#authentication)::
+with :class:`ClientCredentials` (docs/protocol.md#authentication):
 
-    api = WebChatApi(region="eu-west-1", credentials=ClientCredentials("id", "secret"))
+```python
+api = WebChatApi(region="eu-west-1", credentials=ClientCredentials("id", "secret"))
+```
 
 Every object here masks its secret in ``repr``.
 """

@@ -5,12 +5,15 @@ are :class:`ApiError` subclasses chosen by status; transport failures are
 :class:`ApiConnectionError` / :class:`ApiTimeoutError`. No exception text ever contains a
 guest JWT, an access token, a client secret or the event stream URI.
 
-Example::
+For example:
 
-    try:
-        await api.get_webchat_deployment("nope")
-    except NotFoundError as exc:
-        print(exc.status, exc.code, exc.context_id)
+```python
+try:
+    await api.get_webchat_deployment("nope")
+except NotFoundError as exc:
+    print(exc.status, exc.code, exc.context_id)
+```
+
 """
 
 from __future__ import annotations

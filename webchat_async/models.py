@@ -3,13 +3,15 @@
 Every field is optional and defaults to ``None``: the service omits fields freely, and
 request bodies leave out what is ``None``. Attribute names are snake_case; the wire names
 are camelCase (see :mod:`webchat_async._convert`). Use :func:`attrs.evolve` to derive a
-changed copy::
+changed copy:
 
-    >>> from webchat_async.models import GuestMemberInfo
-    >>> import attrs
-    >>> ann = GuestMemberInfo(display_name="Ann")
-    >>> attrs.evolve(ann, email="ann@example.com").email
-    'ann@example.com'
+```pycon
+>>> from webchat_async.models import GuestMemberInfo
+>>> import attrs
+>>> ann = GuestMemberInfo(display_name="Ann")
+>>> attrs.evolve(ann, email="ann@example.com").email
+'ann@example.com'
+```
 """
 
 from __future__ import annotations

@@ -2,17 +2,19 @@
 
 Installed with the package (a ``pytest11`` entry point), so there is nothing to import or
 register. It needs pytest-asyncio (aiohttp, which the simulator serves with, is a dependency
-of the SDK), and works in pytest-asyncio's ``strict`` and ``auto`` modes::
+of the SDK), and works in pytest-asyncio's ``strict`` and ``auto`` modes:
 
-    import pytest
-    from webchat_async import MessageReceived
+```python
+import pytest
+from webchat_async import MessageReceived
 
 
-    @pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
-    async def test_my_bot(webchat_simulator, guest_session):
-        session = await guest_session("Ann")
-        await session.send_message("Where is my order?")
-        ...
+@pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
+async def test_my_bot(webchat_simulator, guest_session):
+    session = await guest_session("Ann")
+    await session.send_message("Where is my order?")
+    ...
+```
 
 Fixtures:
 
@@ -20,7 +22,9 @@ Fixtures:
   127.0.0.1 and a free port (``base_url``, ``organization_id``, ``deployment_id``,
   ``agent``, ``faults``, ``agent_say`` ...), stopped after the test. Configure it with the
   ``webchat_simulator`` marker, whose keywords go to ``Simulator(...)``:
-  ``@pytest.mark.webchat_simulator(agent=Agent(name="Kim", reply=reply))``.
+  ``@pytest.mark.webchat_simulator(agent=Agent(name="Kim", reply=reply))``. For the same
+  ids on every run, give it a seed: ``@pytest.mark.webchat_simulator(seed=1)``, or for
+  every test ``--webchat-simulator-seed 1`` (ini: ``webchat_simulator_seed = 1``).
 * ``guest_session``: a :class:`GuestSessionFactory`; ``await guest_session("Ann")`` starts
   a :class:`~webchat_async.GuestSession` on that simulator. Every session it started is
   closed (and leaves its conversation) after the test.
@@ -61,8 +65,36 @@ DEFAULT_ORIGIN = "https://shop.example"
 _MARKER = "webchat_simulator"
 
 
+_SEED_INI = "webchat_simulator_seed"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--webchat-simulator-seed N`` (or the ini option ``webchat_simulator_seed``): the
+    ``webchat_simulator`` fixture's ``Simulator(seed=N)``, for the same ids on every run."""
+    help_text = (
+        "seed of the webchat_simulator fixture's Simulator: the same ids on every run "
+        "(the marker's seed= wins; default: random ids)"
+    )
+    parser.addini(_SEED_INI, help_text, default=None)
+    parser.addoption("--webchat-simulator-seed", type=int, default=None, help=help_text)
+
+
+def _seed(config: pytest.Config) -> int | None:
+    option: int | None = config.getoption("webchat_simulator_seed", default=None)
+    if option is not None:
+        return option
+    text = config.getini(_SEED_INI)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"{_SEED_INI} must be a whole number, got {text!r}") from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker (so ``--strict-markers`` accepts it)."""
+    """Register the marker (so ``--strict-markers`` accepts it); check the seed option."""
+    _seed(config)  # a bad ini value stops the run at once, not in each test
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): keywords for the Simulator of the webchat_simulator fixture "
@@ -171,6 +203,9 @@ class MessagingSessionFactory:
 
 def _simulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     options: dict[str, Any] = {"host": "127.0.0.1", "port": 0}
+    seed = _seed(request.config)
+    if seed is not None:
+        options["seed"] = seed
     marker = request.node.get_closest_marker(_MARKER)
     if marker is not None:
         if marker.args:

@@ -1,12 +1,14 @@
 """Genesys Cloud regions: the API and login hosts of each (docs/protocol.md#hosts-and-regions).
 
-A region is named by its code (``"eu-west-1"``) or its domain (``"mypurecloud.ie"``)::
+A region is named by its code (``"eu-west-1"``) or its domain (``"mypurecloud.ie"``):
 
-    >>> from webchat_async.regions import resolve_region
-    >>> resolve_region("eu-west-1").api_base
-    'https://api.mypurecloud.ie'
-    >>> resolve_region("mypurecloud.ie").code
-    'eu-west-1'
+```pycon
+>>> from webchat_async.regions import resolve_region
+>>> resolve_region("eu-west-1").api_base
+'https://api.mypurecloud.ie'
+>>> resolve_region("mypurecloud.ie").code
+'eu-west-1'
+```
 """
 
 from __future__ import annotations

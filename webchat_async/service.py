@@ -5,20 +5,22 @@ events needs the same few things every time: the sessions by conversation id, cl
 the app; a timeout for a chat whose browser never came back; a choice of what a restart
 does to open chats; and, with more than one process, a shared place for saved sessions
 that two processes never both resume. :class:`SessionRegistry` is that, owned by the app's
-lifespan::
+lifespan:
 
-    registry = SessionRegistry(store=RedisStore.from_url(url, prefix="myapp:chats:"))
+```python
+registry = SessionRegistry(store=RedisStore.from_url(url, prefix="myapp:chats:"))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        async with registry:                       # closes every chat at shutdown
-            await registry.resume_all()            # the chats the last process saved
-            yield
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    async with registry:                       # closes every chat at shutdown
+        await registry.resume_all()            # the chats the last process saved
+        yield
 
-    session = await registry.add(GuestSession.start(...))       # a new chat
-    async with registry.subscribe(conversation_id) as events:   # one browser's stream
-        async for event in events:
-            yield event.to_dict()
+session = await registry.add(GuestSession.start(...))       # a new chat
+async with registry.subscribe(conversation_id) as events:   # one browser's stream
+    async for event in events:
+        yield event.to_dict()
+```
 
 **The same saved session resumed twice.** Two sessions resumed from one
 :class:`~webchat_async.SavedSession` are two sockets on one guest: each gets every message,
@@ -248,7 +250,15 @@ class SessionRegistry:
         """Await a new session (``GuestSession.start(...)``) and hold it; with a store, the
         chat is recorded there and its lease taken. The session is closed (leaving the
         chat) if it cannot be held."""
-        self._check_room()
+        try:
+            self._check_room()
+        except WebChatError:
+            # Refused before it started: discarded as a coroutine would be (no "never
+            # awaited" warning for what the registry chose not to await).
+            close = getattr(starting, "close", None)
+            if callable(close):
+                close()
+            raise
         session = await starting
         cid = session.conversation_id
         try:

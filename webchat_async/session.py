@@ -57,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
@@ -361,7 +362,7 @@ class GuestSession:
                 raise
             return await cls._open(saved, shared, owned, opts)
 
-        return _Starter(open_)
+        return _Starter(open_, f"{cls.__name__}.start")
 
     @classmethod
     def resume(
@@ -412,7 +413,7 @@ class GuestSession:
                 owned.append(base)
             return await cls._open(saved, base, owned, opts)
 
-        return _Starter(open_)
+        return _Starter(open_, f"{cls.__name__}.resume")
 
     @classmethod
     async def _open(
@@ -840,6 +841,18 @@ class GuestSession:
                 unseen = self._feed.close()
         if unseen is not None:
             raise unseen
+
+    def __del__(self) -> None:
+        # A warning only (a finalizer schedules no work): aiohttp's "Unclosed client
+        # session" alone would not say which object was left open, nor how to close it.
+        if not getattr(self, "_closed", True):
+            warnings.warn(
+                f"GuestSession {self._conversation_id} was never closed: use "
+                "`async with GuestSession.start(...) as session:` or `await session.aclose()`",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def __aenter__(self) -> GuestSession:
         return self

@@ -28,33 +28,7 @@ cmd_install() {
         echo "chromium: already installed: $(version "$found") ($found)"
         return 0
     fi
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        die "no chromium on PATH, and apt-get as root is not available to install one"
-    fi
-    # No service comes with the package; a policy-rc.d that denies every service start
-    # still guards against a dependency that would start one (as scripts/ci/redis.sh).
-    local policy=/usr/sbin/policy-rc.d own_policy=""
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-        trap 'rm -f "$policy"' EXIT
-    fi
-    local log
-    log=$(mktemp)
-    export DEBIAN_FRONTEND=noninteractive
-    # Another apt-get on the machine holds the lock for a while at most: wait for it.
-    if ! { apt-get -o Acquire::Retries=3 update -q &&
-        apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
-            chromium; } >"$log" 2>&1; then
-        cat "$log" >&2
-        die "apt-get install chromium failed"
-    fi
-    rm -f "$log"
-    if [ -n "$own_policy" ]; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
+    "$(dirname "$0")/apt_install.sh" chromium || die "no chromium on PATH, and it could not be installed"
     found=$(browser)
     [ -n "$found" ] || die "apt-get installed chromium, but it is not on PATH"
     echo "chromium: installed $(version "$found") ($found)"

@@ -29,33 +29,7 @@ cmd_install() {
         echo "redis: already installed: $(redis-server --version)"
         return 0
     fi
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        die "no Redis >= $REDIS_MIN_MAJOR on PATH, and apt-get as root is not available to install one"
-    fi
-    # The package's postinst starts a system-wide server on port 6379; a policy-rc.d that
-    # denies every service start keeps it from running (CI starts its own, on a free port).
-    local policy=/usr/sbin/policy-rc.d own_policy=""
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-        trap 'rm -f "$policy"' EXIT
-    fi
-    local log
-    log=$(mktemp)
-    export DEBIAN_FRONTEND=noninteractive
-    # Another apt-get on the machine holds the lock for a while at most: wait for it.
-    if ! { apt-get -o Acquire::Retries=3 update -q &&
-        apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
-            redis-server; } >"$log" 2>&1; then
-        cat "$log" >&2
-        die "apt-get install redis-server failed"
-    fi
-    rm -f "$log"
-    if [ -n "$own_policy" ]; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
+    "$(dirname "$0")/apt_install.sh" redis-server || die "no Redis >= $REDIS_MIN_MAJOR on PATH, and it could not be installed"
     have_redis || die "installed $(redis-server --version 2>&1), need Redis >= $REDIS_MIN_MAJOR"
     echo "redis: installed $(redis-server --version)"
 }

@@ -6,9 +6,10 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import pytest
 from aiohttp import web
-from core_support import JWT, MESSAGE, SleepRecorder, make_api
+from core_support import JWT, MESSAGE, SleepRecorder, make_api, zero_retry
 from loopback import serving
 
 from webchat_async import models
@@ -75,7 +76,10 @@ def _closed_port() -> int:
 async def test_refused_connection_is_retried_even_for_post() -> None:
     sleeps = SleepRecorder()
     base = f"http://127.0.0.1:{_closed_port()}"
-    async with make_api(sleeps, base_url=base, guest_token=JWT) as api:
+    # A refusal on the loopback fails at once by default (tests/cli/test_cli_refused.py);
+    # retrying it too, it stands for any refusal: nothing was sent.
+    retry = attrs.evolve(zero_retry(sleeps), retry_refused_loopback=True)
+    async with make_api(sleeps, base_url=base, guest_token=JWT, retry=retry) as api:
         with pytest.raises(ApiConnectionError) as info:
             await api.post_webchat_guest_conversation_member_messages(
                 "c-1", "m-1", models.CreateWebChatMessageRequest(body="hi")

@@ -44,6 +44,9 @@ class Model:
     drops: int = 0
     max_queued: int = 0
     max_remembered: int = 0
+    max_position_ids: int = 0
+    # Every message at one timestamp (a burst the service stamps in one millisecond).
+    one_timestamp: bool = False
     # How many messages were stored when each page was asked for: the query runs then, so
     # frames read before its answer can belong to messages it does not list.
     asked_at: dict[int, int] = attrs.field(factory=dict)
@@ -53,7 +56,7 @@ class Model:
     def store(self, count: int, *, same_time: int = 1) -> None:
         """Store ``count`` messages, ``same_time`` of them per timestamp."""
         for i in range(count):
-            if i % max(same_time, 1) == 0:
+            if i % max(same_time, 1) == 0 and not (self.one_timestamp and self.tick):
                 self.tick += 1
             message = WebChatMessage(
                 id=f"m{len(self.server):06d}",
@@ -150,6 +153,8 @@ class Model:
             if event is None:
                 return
             self.delivered.append(event)
+            if isinstance(event, MessageReceived):
+                self.max_position_ids = max(self.max_position_ids, len(self.core.position.ids))
 
     def observe(self) -> None:
         self.max_queued = max(self.max_queued, self.core.queued())

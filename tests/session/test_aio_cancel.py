@@ -1,4 +1,4 @@
-"""cancel_and_wait: stops a task without swallowing the caller's own cancellation."""
+"""cancel_and_wait: stops a task without swallowing the caller's own cancellation; Waiters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from webchat_async._aio import cancel_and_wait, cancel_until_done
+from webchat_async._aio import Waiters, cancel_and_wait, cancel_until_done
 
 
 async def test_the_callers_cancellation_is_not_swallowed() -> None:
@@ -76,3 +76,24 @@ async def test_cancel_until_done_retrieves_failures_and_skips_finished_tasks() -
     assert await cancel_until_done({done, failing}, every=1.0) == set()
     assert isinstance(failing.exception(), RuntimeError)
     assert not done.cancelled()
+
+
+async def test_waiters_wake_every_wait_and_a_cancelled_wait_leaves_nothing() -> None:
+    waiters = Waiters()
+    assert not waiters
+    first = asyncio.create_task(waiters.wait())
+    second = asyncio.create_task(waiters.wait())
+    cancelled = asyncio.create_task(waiters.wait())
+    await asyncio.sleep(0)
+    assert waiters
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    waiters.wake()
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert not waiters
+    later = asyncio.create_task(waiters.wait())  # a wake before a wait is not kept
+    await asyncio.sleep(0)
+    assert not later.done()
+    waiters.wake()
+    await asyncio.wait_for(later, 5)

@@ -322,3 +322,62 @@ def test_a_position_saved_by_an_older_version_resumes_after_its_id() -> None:
     core.attached(None)
     model.settle()
     assert model.message_ids() == [f"m{i:06d}" for i in range(10, 20)]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    burst=st.integers(1_000, 4_000),
+    steps=st.lists(step, max_size=40),
+    window=st.integers(1, 64),
+    capacity=st.integers(1, 64),
+    hold=st.integers(0, 64),
+)
+def test_thousands_at_one_timestamp_across_drops_and_backfills(
+    burst: int, steps: list[tuple[object, ...]], window: int, capacity: int, hold: int
+) -> None:
+    # The service stamps in milliseconds: a burst shares one timestamp, and every message
+    # stored later here shares it too.
+    core = Inbound(member_id=GUEST, capacity=capacity, window=window, hold_limit=hold)
+    model = Model(core, one_timestamp=True)
+    model.attach()
+    model.store(burst)
+    run(model, [("send", 37, False, False), ("drop",), *steps])
+    model.settle()
+    model.check_exactly_once_in_order()
+    assert len({m.timestamp for m in model.server}) == 1
+    # The consumer's position (what save() records) stays of bounded size.
+    assert model.max_position_ids <= max(window, REWIND)
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+def test_a_position_in_a_burst_at_one_timestamp_is_bounded_and_resumes_exactly(
+    refuse: bool,
+) -> None:
+    core = Inbound(member_id=GUEST, window=8, hold_limit=8)
+    model = Model(core, one_timestamp=True)
+    model.attach()
+    model.answer()
+    model.store(5_000)
+    model.send(5_000)
+    while len(model.message_ids()) < 3_000:  # the rest of the burst comes by pages
+        model.answer()
+        model.take(min(100, 3_000 - len(model.message_ids())))
+    position = core.position
+    assert len(position.ids) <= REWIND  # max(window, REWIND): not 3,000 ids
+    assert position.cursor == position.ids[-1] == "m002999"
+    assert core.position is position  # built once until the next take
+    taken = model.message_ids()
+    # A resumed core yields exactly the rest, also when the service refuses the cursor
+    # and the backfill pages from the conversation's start (all 5,000 at one timestamp).
+    resumed = Inbound(member_id=GUEST, position=position)
+    other = Model(resumed, server=model.server, index=model.index, tick=model.tick)
+    other.attach()
+    if refuse:
+        (page,) = [r for r in resumed.requests() if isinstance(r, FetchPage)]
+        resumed.page_refused(page, ended=False)
+    other.settle()
+    assert taken + other.message_ids() == [m.id for m in model.server]

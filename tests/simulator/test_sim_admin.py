@@ -166,6 +166,7 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
         "admin_token": None,
         "console": True,
         "console_beyond_loopback": False,
+        "seed": None,
     }
     args = parser.parse_args(
         [
@@ -189,6 +190,7 @@ def test_command_line_behaviour_switches(monkeypatch: pytest.MonkeyPatch) -> Non
         "admin_token": None,
         "console": True,
         "console_beyond_loopback": False,
+        "seed": None,
     }
     # The admin token comes from the environment only (a flag would show in `ps`).
     monkeypatch.setenv("WEBCHAT_SIMULATOR_ADMIN_TOKEN", "s3cret-token")

@@ -3,14 +3,13 @@ under its own key prefix, and the simulator."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from redis_support import RedisUnavailable, redis_server
+from redis_support import RedisUnavailable, redis_server, redis_store_at
 
 from webchat_async.worker import MemoryStore, SessionStore
 
@@ -35,23 +34,6 @@ def redis_url() -> Iterator[str]:
 def key_prefix() -> str:
     """A key prefix of this test alone."""
     return f"test-{secrets.token_hex(6)}:"
-
-
-@contextlib.asynccontextmanager
-async def redis_store_at(
-    url: str, prefix: str, clock: Callable[[], float] | None = None
-) -> AsyncIterator[RedisStore]:
-    """A :class:`RedisStore` under ``prefix``; its keys are deleted afterwards."""
-    from webchat_async.worker import RedisStore
-
-    store = RedisStore.from_url(url, prefix=prefix, clock=clock)
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.aclose()
 
 
 @pytest.fixture

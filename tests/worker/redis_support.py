@@ -15,7 +15,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webchat_async.worker import RedisStore
 
 __all__ = ["PrivateRedis", "RedisUnavailable", "private_redis", "redis_server"]
 
@@ -140,3 +144,20 @@ def private_redis() -> Iterator[PrivateRedis]:
             yield server
         finally:
             server.stop()
+
+
+@contextlib.asynccontextmanager
+async def redis_store_at(
+    url: str, prefix: str, clock: Callable[[], float] | None = None
+) -> AsyncIterator[RedisStore]:
+    """A :class:`RedisStore` under ``prefix``; its keys are deleted afterwards."""
+    from webchat_async.worker import RedisStore
+
+    store = RedisStore.from_url(url, prefix=prefix, clock=clock)
+    try:
+        yield store
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.aclose()

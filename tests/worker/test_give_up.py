@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import redis_store_at
 from fleet_support import Clock, EchoRecorder, watching
+from redis_support import redis_store_at
 
 from webchat_async import Backoff, GuestMemberInfo, SessionOptions, WebChatApi
 from webchat_async.simulator import Agent, Simulator

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from conftest import redis_store_at
 from fleet_support import Clock
+from redis_support import redis_store_at
 
 from webchat_async.worker import LeaseLost, Progress, _redis
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from conftest import redis_store_at
 from fleet_support import EchoRecorder, guest_texts
 from hypothesis import given
 from hypothesis import strategies as st
+from redis_support import redis_store_at
 
 from webchat_async import GuestMemberInfo, SavedSession, WebChatApi
 from webchat_async._inbound import Position

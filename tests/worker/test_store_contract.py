@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import redis_store_at
 from fleet_support import Clock
+from redis_support import redis_store_at
 
 from webchat_async.worker import LeaseLost, MemoryStore, Progress, SessionStore
 from webchat_async.worker._lua import PRUNE_LEASES

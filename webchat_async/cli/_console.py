@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import io
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -32,6 +34,8 @@ class Console:
     Args:
         prompt: shown before the line being typed (terminal only).
         on_key: called after each keystroke that changes the line (to send typing).
+        columns: the terminal's width in columns, asked at each redraw (default: the
+            output's terminal size, 80 when unknown).
     """
 
     def __init__(
@@ -41,8 +45,10 @@ class Console:
         on_key: Callable[[], None] | None = None,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        columns: Callable[[], int] | None = None,
     ) -> None:
         self._prompt = prompt
+        self._columns = columns if columns is not None else self._terminal_columns
         self._on_key = on_key
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
@@ -121,8 +127,31 @@ class Console:
     def _redraw(self) -> None:
         if self._tty and not self._finished:
             # A pasted C1 or bidi control is in the buffer (it is text); shown escaped.
-            self._out.write(_CLEAR_LINE + printable(self._prompt + "".join(self._buffer)))
+            line = self._fit(printable(self._prompt), printable("".join(self._buffer)))
+            self._out.write(_CLEAR_LINE + line)
             self._out.flush()
+
+    def _fit(self, prompt: str, typed: str) -> str:
+        """The prompt and as much of the end of ``typed`` (where the cursor is) as fits on
+        one row. A line that wrapped could not be redrawn: ``CLEAR_LINE`` erases only the
+        row the cursor is on, so each keystroke would leave a copy of the rows above."""
+        room = max(self._columns(), 2) - 1  # the last column would wrap on some terminals
+        if _cells(prompt) + _cells(typed) <= room:
+            return prompt + typed
+        room -= _cells(prompt) + 1  # the prompt and the "…" that says text is hidden
+        tail: list[str] = []
+        for ch in reversed(typed):
+            room -= _cell(ch)
+            if room < 0:
+                break
+            tail.append(ch)
+        return prompt + "\u2026" + "".join(reversed(tail))
+
+    def _terminal_columns(self) -> int:
+        try:
+            return os.get_terminal_size(self._out.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return 80
 
     def _on_readable(self) -> None:
         try:
@@ -186,3 +215,14 @@ class Console:
             self._lines.put_nowait(self._pending)
             self._pending = ""
         self._lines.put_nowait(None)
+
+
+def _cell(ch: str) -> int:
+    """Columns one character takes: 2 for wide (CJK, most emoji), 0 for a combining mark."""
+    if unicodedata.combining(ch) or ch == "\u200d":
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _cells(text: str) -> int:
+    return sum(map(_cell, text))

@@ -56,6 +56,14 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         default=8080,
         help="port to listen on; 0 picks a free one (default: %(default)s)",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the same organization, deployment, conversation, member and message ids on "
+        "every run with the same N (secrets stay random; default: random ids)",
+    )
     group = parser.add_argument_group(
         "behaviour", "how to play what the service leaves undocumented (docs/protocol.md)"
     )
@@ -117,6 +125,7 @@ def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
         "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,
         "console": console,
         "console_beyond_loopback": beyond,
+        "seed": args.seed,
     }
 
 

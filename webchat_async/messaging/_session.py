@@ -46,6 +46,7 @@ import contextlib
 import logging
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
@@ -54,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from .._aio import cancel_and_wait
+from .._aio import Waiters, cancel_and_wait
 from .._capabilities import WEB_MESSAGING, Capabilities
 from .._events import AnyEvent, Event, MessageReceived
 from .._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
@@ -190,7 +191,7 @@ class MessagingSession:
         # The bytes of attachments on their way, by send id (dropped when the send ends).
         self._uploads: dict[int, bytes] = {}
         # Callers waiting for the reader to have done something (an event, the start).
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters = Waiters()
         # Set by a caller: the core has new work (a send) or room (events taken).
         self._kick: asyncio.Future[None] | None = None
         self._failure: BaseException | None = None
@@ -302,7 +303,7 @@ class MessagingSession:
                 raise
             return session
 
-        return Starter(open_)
+        return Starter(open_, f"{cls.__name__}.start")
 
     async def _open(self) -> None:
         """Start the reader; return once the session is configured (or raise why not)."""
@@ -314,7 +315,7 @@ class MessagingSession:
                     self._failure_seen = True
                     raise self._failure
                 raise self._refusal or core.failure or StreamError("the session did not start")
-            await self._wait()
+            await self._waiters.wait()
 
     # -- what a caller reads -------------------------------------------------------------
 
@@ -502,7 +503,7 @@ class MessagingSession:
         while self._core.jwt is None:
             if self._reader is None or self._reader.done():
                 raise SessionClosedError("the session has no history token (it is over)")
-            await self._wait()
+            await self._waiters.wait()
         size = self._page_size
         given = 0
         for number in range(1, _HISTORY_PAGES + 1):
@@ -565,20 +566,7 @@ class MessagingSession:
                 raise self._failure
             if core.ended or self._closed or self._reader is None or self._reader.done():
                 raise StopAsyncIteration
-            await self._wait()
-
-    async def _wait(self) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            await self._waiters.wait()
 
     def _poke(self) -> None:
         kick = self._kick
@@ -630,7 +618,7 @@ class MessagingSession:
                         tasks[loop.create_task(self._upload(output))] = output
                     else:
                         self._complete(output)
-                self._wake()
+                self._waiters.wake()
                 if core.ended and self._ws is None:
                     self._kick = None
                     break
@@ -701,7 +689,7 @@ class MessagingSession:
             for future in self._sends.values():
                 if not future.done():
                     future.set_exception(error)
-            self._wake()
+            self._waiters.wake()
 
     async def _read(self, ws: ClientConnection) -> None:
         """Move frames from the socket to ``_frames`` while there is room for them.
@@ -859,8 +847,21 @@ class MessagingSession:
             for future in self._sends.values():
                 if not future.done():
                     future.set_exception(SessionClosedError("the session is closed"))
-            self._wake()
+            self._waiters.wake()
             await self._http.aclose()
+
+    def __del__(self) -> None:
+        # A warning only (a finalizer schedules no work); the token is a secret, so the
+        # session is named by where it talks to.
+        if not getattr(self, "_closed", True):
+            warnings.warn(
+                f"MessagingSession on {self._hosts.socket_url} was never closed: use "
+                "`async with MessagingSession.start(...) as session:` or "
+                "`await session.aclose()`",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def __aenter__(self) -> MessagingSession:
         return self

@@ -4,12 +4,14 @@ agent and fault injection, on loopback.
 It serves with aiohttp, a dependency of the SDK (no extra to install); the core SDK never
 imports this package.
 
-Example::
+For example:
 
-    from webchat_async.simulator import Simulator
+```python
+from webchat_async.simulator import Simulator
 
-    async with Simulator() as sim:
-        print(sim.base_url, sim.organization_id, sim.deployment_id)
+async with Simulator() as sim:
+    print(sim.base_url, sim.organization_id, sim.deployment_id)
+```
 
 Faithful by default: it answers as the service does as far as the public material tells
 (docs/protocol.md#what-the-simulator-does-by-default). Where the service's behaviour is

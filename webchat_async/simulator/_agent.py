@@ -71,13 +71,16 @@ class Agent:
         reply: ``async def reply(conversation, message) -> str | None``, the answer to each
             guest message (``None``: no answer). Without it the agent never answers.
 
-    Example::
+    For example:
 
-        async def reply(conversation, message):
-            return "Refunds take 3 days." if "refund" in (message.body or "") else None
+    ```python
+    async def reply(conversation, message):
+        return "Refunds take 3 days." if "refund" in (message.body or "") else None
 
-        async with Simulator(agent=Agent(name="Kim", reply=reply)) as sim:
-            ...
+    async with Simulator(agent=Agent(name="Kim", reply=reply)) as sim:
+        ...
+    ```
+
     """
 
     def __init__(
@@ -105,11 +108,23 @@ class Agent:
         return await self._reply(conversation, message)
 
 
+#: What :class:`EchoAgent` puts before the text it repeats.
+ECHO_PREFIX = "You said: "
+
+
 class EchoAgent(Agent):
-    """The default agent: greets, then answers each message with ``"You said: <text>"``."""
+    """The default agent: greets, then answers each message with ``"You said: <text>"``,
+    except a message that itself repeats one of its answers (it contains ``"You said: "``).
+
+    That exception keeps a guest that echoes too (a bot answering every agent message, as
+    ``webchat_async.worker.demo:echo`` does) from a loop of echoes of echoes that would
+    only end when a message grows past the service's 4,000-character limit.
+    """
 
     async def reply(self, conversation: ConversationView, message: WebChatMessage) -> str | None:
         """Echo the guest's text (or defer to a ``reply`` function if one was given)."""
         if self._reply is not None:
             return await self._reply(conversation, message)
-        return f"You said: {message.body}"
+        if ECHO_PREFIX in (message.body or ""):
+            return None
+        return f"{ECHO_PREFIX}{message.body}"

@@ -25,7 +25,7 @@ from ..models import (
     WebChatTyping,
 )
 from ._agent import Agent, ConversationView
-from ._state import ConversationState, SimulatorState, new_id
+from ._state import ConversationState, SimulatorState
 from ._stream import HEARTBEAT, Hub, Socket, member_change_frame, message_frame, typing_frame
 
 __all__ = ["Chats", "MessagingAgentSide"]
@@ -298,7 +298,7 @@ class Chats:
     async def _typing(self, conversation: ConversationState, sender_id: str) -> WebChatTyping:
         now = self.state.clock()
         typing = WebChatTyping(
-            id=new_id(),
+            id=self.state.ids(),
             conversation=WebChatConversation(id=conversation.id, self_uri=conversation.self_uri),
             sender=WebChatMemberInfo(id=sender_id),
             timestamp=now,
@@ -310,7 +310,7 @@ class Chats:
         return typing
 
     async def _join_agent(self, conversation: ConversationState, runtime: _Runtime) -> None:
-        agent_id = new_id()
+        agent_id = self.state.ids()
         conversation.add_member(
             WebChatMemberInfo(
                 id=agent_id,

@@ -42,12 +42,11 @@ from ._messaging_state import (
     custom_attributes_size,
     depth,
     frame,
-    new_message_id,
     origin_allowed,
     presence_type,
     structured,
 )
-from ._state import ConversationState, SimulatorState, new_id
+from ._state import ConversationState, SimulatorState
 from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub, Socket
 from ._tokens import TokenIssuer
 from ._wire import Failure
@@ -528,7 +527,7 @@ class MessagingServer:
                 self.agent.start(conversation)
                 # [choice] The Join comes back as the guest's own event (not stored).
                 body = structured(
-                    new_message_id(),
+                    self._chats.state.ids(),
                     format_datetime(self.chat_state.clock()),
                     direction="Inbound",
                     kind="Event",
@@ -569,7 +568,7 @@ class MessagingServer:
             "expirationDate": str(int(session.expires_at)),
         }
         body = structured(
-            new_message_id(),
+            self._chats.state.ids(),
             format_datetime(self.chat_state.clock()),
             direction="Inbound",
             text=text,
@@ -581,7 +580,9 @@ class MessagingServer:
         session = self._session(socket, data.get("token"))
         if session.jwt is None:
             jwt = self._jwts.issue_guest(
-                session.conversation.id, new_id(), deployment_id=session.deployment_id
+                session.conversation.id,
+                self._chats.state.ids(),
+                deployment_id=session.deployment_id,
             )
             session.jwt = jwt
             self.state.jwts[jwt] = session.token

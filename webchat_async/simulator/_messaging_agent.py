@@ -25,8 +25,8 @@ from ..models import (
 )
 from ._agent import ConversationView
 from ._chat import Chats
-from ._messaging_state import MessagingState, WmConversation, frame, new_message_id, structured
-from ._state import ConversationState, new_id
+from ._messaging_state import MessagingState, WmConversation, frame, structured
+from ._state import ConversationState
 
 __all__ = ["MessagingAgent", "Push"]
 
@@ -80,7 +80,7 @@ class MessagingAgent:
                     await asyncio.sleep(self._chats.routing_delay)
                 if chat.ended:
                     return
-                agent_id = new_id()
+                agent_id = self._chats.state.ids()
                 chat.add_member(
                     WebChatMemberInfo(
                         id=agent_id,
@@ -134,7 +134,7 @@ class MessagingAgent:
         """The agent types: an ``Outbound`` ``Typing`` event (spec §4), not stored."""
         wm = self._conversation(conversation)
         now = self._chats.state.clock()
-        typing_id = new_message_id()
+        typing_id = self._chats.state.ids()
         event = {"eventType": "Typing", "typing": {"type": "On", "duration": 5000}}
         body = structured(
             typing_id,

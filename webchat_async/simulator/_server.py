@@ -21,7 +21,7 @@ from ._faults import FaultControls
 from ._messaging import MessagingServer
 from ._messaging_routes import install_messaging
 from ._routes import build_app
-from ._state import ConversationState, SimulatorState
+from ._state import ConversationState, Ids, SimulatorState
 from ._stream import HEARTBEAT, SOCKET_CLOSING, Hub
 from ._tokens import GUEST_TTL, TokenIssuer
 
@@ -33,13 +33,15 @@ logger = logging.getLogger("webchat_async.simulator")
 class Simulator:
     """A real HTTP + websocket server on loopback that behaves like Genesys Cloud Web Chat v2.
 
-    Example::
+    For example:
 
-        async with Simulator() as sim:
-            api = WebChatApi(base_url=sim.base_url)
-            ...
-            await sim.wait_routed(conversation_id)
-            await sim.agent_say(conversation_id, "Anything else?")
+    ```python
+    async with Simulator() as sim:
+        api = WebChatApi(base_url=sim.base_url)
+        ...
+        await sim.wait_routed(conversation_id)
+        await sim.agent_say(conversation_id, "Anything else?")
+    ```
 
     Args:
         host, port: where to listen (``port=0``: any free port; see :attr:`base_url`).
@@ -55,7 +57,10 @@ class Simulator:
         behaviour: how to answer where the service's behaviour is unknown (a
             :class:`Behaviour`; the default plays the documented or likeliest answer). The
             attribute :attr:`behaviour` may be replaced while running.
-        seed: seeds the RNG of ``fraction`` faults.
+        seed: makes a run repeatable: the entity ids (organization, deployment,
+            conversations, members, messages) are the same sequence on every run with the
+            same seed, and it seeds the RNG of ``fraction`` faults. ``None``: random ids.
+            Secrets (tokens, the OAuth client secret, the admin token) stay random.
         clock: wall-clock seconds for token expiry (``time.time``); tests inject their own.
         admin_token: what the admin API (``/__simulator__/...``) requires as
             ``Authorization: Bearer <token>``. ``None``: none on the loopback; on any other
@@ -114,7 +119,7 @@ class Simulator:
         #: How the unknowns are played (docs/protocol.md#unknowns); replace to switch.
         self.behaviour: Behaviour = behaviour if behaviour is not None else Behaviour()
         self.agent: Agent = agent if agent is not None else EchoAgent()
-        self._state = SimulatorState()
+        self._state = SimulatorState(ids=Ids(seed))
         self._hub = Hub()
         self._tokens = TokenIssuer(
             guest_ttl=guest_token_ttl, oauth_ttl=oauth_token_ttl, clock=clock
@@ -338,9 +343,11 @@ class Simulator:
     ) -> None:
         """Return once ``count`` ``method`` requests to ``path`` (no query string) have been
         answered, whatever their status (``TimeoutError`` otherwise). For what the client
-        sends on its own, such as typing indicators::
+        sends on its own, such as typing indicators:
 
-            await sim.wait_requests("POST", f"{conversation_path}/members/{member}/typing")
+        ```python
+        await sim.wait_requests("POST", f"{conversation_path}/members/{member}/typing")
+        ```
         """
         await asyncio.wait_for(self._chats.wait_requests(method, path, count), timeout)
 

@@ -8,6 +8,7 @@ Pure: no I/O, no asyncio. The routes and the stream hub change it; tests read it
 from __future__ import annotations
 
 import datetime
+import random
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple
@@ -30,6 +31,7 @@ from ..models import (
 __all__ = [
     "API",
     "ConversationState",
+    "Ids",
     "MessagePage",
     "RequestRecord",
     "SimulatorState",
@@ -49,6 +51,24 @@ def utc_now() -> datetime.datetime:
 def new_id() -> str:
     """A fresh entity id (a UUID, like the service's)."""
     return str(uuid.uuid4())
+
+
+class Ids:
+    """The simulator's entity ids (organization, deployments, conversations, members,
+    messages, media requests): random UUIDs, or with a ``seed`` the same sequence on every
+    run, so that a test's or a tutorial's output repeats. Only ids: secrets (tokens, the
+    OAuth client secret) stay random whatever the seed."""
+
+    __slots__ = ("_rng",)
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._rng = None if seed is None else random.Random(seed)
+
+    def __call__(self) -> str:
+        """The next id (a version-4 UUID)."""
+        if self._rng is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
 
 class RequestRecord(NamedTuple):
@@ -99,6 +119,7 @@ class ConversationState:
     protocol: str = "webchat"
     _index: dict[str, int] = attrs.field(factory=dict, repr=False)
     _clock: Callable[[], datetime.datetime] = attrs.field(default=utc_now, repr=False)
+    _ids: Callable[[], str] = attrs.field(default=new_id, repr=False)
 
     @property
     def self_uri(self) -> str:
@@ -128,7 +149,7 @@ class ConversationState:
         self, sender_id: str, body: str, body_type: BodyType = BodyType.STANDARD
     ) -> WebChatMessage:
         """Append a message from ``sender_id`` with a fresh id and timestamp."""
-        message_id = new_id()
+        message_id = self._ids()
         message = WebChatMessage(
             id=message_id,
             conversation=WebChatConversation(id=self.id, self_uri=self.self_uri),
@@ -179,14 +200,14 @@ class ConversationState:
 
     def add_media_request(self, types: list[str]) -> WebChatGuestMediaRequest:
         """A new ``PENDING`` media request to the guest."""
-        request_id = new_id()
+        request_id = self._ids()
         request = WebChatGuestMediaRequest(
             id=request_id,
             name=f"{'/'.join(types)} request",
             types=list(types),
             state=MediaRequestState.PENDING,
-            communication_id=new_id(),
-            security_key=new_id().replace("-", "")[:12],
+            communication_id=self._ids(),
+            security_key=self._ids().replace("-", "")[:12],
             self_uri=f"{self.self_uri}/mediarequests/{request_id}",
         )
         self.media_requests[request_id] = request
@@ -197,7 +218,11 @@ class ConversationState:
 class SimulatorState:
     """Everything the simulator knows. Read it in tests; change it only through the server."""
 
-    organization_id: str = attrs.field(factory=new_id)
+    #: Where every entity id comes from (:class:`Ids`; seeded by ``Simulator(seed=...)``).
+    ids: Callable[[], str] = attrs.field(factory=Ids, repr=False, kw_only=True)
+    organization_id: str = attrs.field(
+        default=attrs.Factory(lambda self: self.ids(), takes_self=True)
+    )
     deployments: dict[str, WebChatDeployment] = attrs.field(factory=dict)
     settings: WebChatSettings = attrs.field(
         factory=lambda: WebChatSettings(require_deployment=False)
@@ -211,7 +236,7 @@ class SimulatorState:
 
     def add_deployment(self, deployment: WebChatDeployment) -> WebChatDeployment:
         """Store a deployment under a fresh id and return it."""
-        deployment_id = new_id()
+        deployment_id = self.ids()
         stored = attrs.evolve(
             deployment, id=deployment_id, self_uri=f"{API}/deployments/{deployment_id}"
         )
@@ -233,7 +258,11 @@ class SimulatorState:
     ) -> ConversationState:
         """Create a conversation whose first member is the guest (given without an id)."""
         conversation = ConversationState(
-            id=new_id(), guest_member_id=new_id(), deployment_id=deployment_id, clock=self.clock
+            id=self.ids(),
+            guest_member_id=self.ids(),
+            deployment_id=deployment_id,
+            clock=self.clock,
+            ids=self.ids,
         )
         conversation.add_member(
             attrs.evolve(

@@ -11,16 +11,19 @@ worker resumes a chat where it was left and does not repeat a send already made.
 ``pip install 'webchat-async[redis]'``) shares it between processes and hosts, with the
 guest credentials encrypted under :class:`Encryption` keys (the ``encryption`` extra).
 
-Example::
+For example:
 
-    from webchat_async import MessageReceived
-    from webchat_async.worker import Chat, RedisStore, Worker
+```python
+from webchat_async import MessageReceived
+from webchat_async.worker import Chat, RedisStore, Worker
 
-    async def echo(chat: Chat, event) -> None:
-        if isinstance(event, MessageReceived) and not chat.is_own(event.message):
-            await chat.send_message(f"echo: {event.message.body}")
+async def echo(chat: Chat, event) -> None:
+    if isinstance(event, MessageReceived) and not chat.is_own(event.message):
+        await chat.send_message(f"echo: {event.message.body}")
 
-    await Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0")).run()
+await Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0")).run()
+```
+
 """
 
 from __future__ import annotations

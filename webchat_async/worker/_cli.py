@@ -24,6 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .._aio import cancel_and_wait
 from ._chat import Handler
 from ._model import FleetStatus
 from ._store import SessionStore
@@ -60,6 +61,19 @@ def add_commands(subparsers: Any) -> None:
         help="also serve a simulator here and start N chats on it (a scripted agent)",
     )
     worker.add_argument("--demo-lines", type=_positive_int, default=5, help="agent lines per chat")
+    worker.add_argument(
+        "--demo-forever",
+        action="store_true",
+        help="with --demo: the agent never ends its chats (a line every --demo-pace seconds "
+        "each); run until Ctrl-C or SIGTERM, to watch other workers take chats over",
+    )
+    worker.add_argument(
+        "--demo-pace",
+        type=_positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --demo-forever: seconds the agent takes for each line (2)",
+    )
     worker.add_argument(
         "--console",
         action="store_true",
@@ -146,10 +160,15 @@ async def run_worker(args: argparse.Namespace) -> int:
     """``webchat-async worker``: run until SIGTERM / SIGINT, then hand the chats over."""
     from ._worker import Worker
 
+    handler = load_handler(args.handler)
+    if args.demo_forever and not args.demo:
+        raise ValueError("--demo-forever needs --demo N (the number of chats)")
     if args.console and not args.demo:
         raise ValueError("--console serves the console of --demo's simulator: add --demo N")
-    handler = load_handler(args.handler)
     store = _store(args)
+    # The fleet's events (a chat taken over, a handler that failed) as lines of this
+    # output; --verbose already shows them, with the rest of the debug log.
+    undo_log = None if getattr(args, "verbose", False) else _print_fleet_log()
     try:
         worker = Worker(
             handler,
@@ -164,14 +183,90 @@ async def run_worker(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, worker.stop)
         where = f"redis (prefix {args.prefix})" if args.redis else "memory"
         print(f"worker {worker.id}: store {where}, up to {args.concurrency} chats", flush=True)
-        if args.demo:
-            await _demo(worker, store, args.demo, args.demo_lines, console=args.console)
-        else:
-            await worker.run()
+        watcher = asyncio.get_running_loop().create_task(_show_handovers(worker))
+        try:
+            await _run_or_demo(worker, store, args)
+        finally:
+            await cancel_and_wait(watcher)
         print(f"worker {worker.id}: stopped, chats handed over", flush=True)
     finally:
-        await store.aclose()
+        try:
+            await store.aclose()
+        finally:
+            if undo_log is not None:
+                undo_log()
     return 0
+
+
+async def _run_or_demo(worker: Any, store: SessionStore, args: argparse.Namespace) -> None:
+    if args.demo:
+        pace = args.demo_pace if args.demo_forever else None
+        await _demo(
+            worker,
+            store,
+            args.demo,
+            args.demo_lines,
+            pace=pace,
+            shared=bool(args.redis),
+            console=args.console,
+        )
+    else:
+        async with worker:
+            # Registered: from now on the fleet hands this worker chats.
+            print(f"worker {worker.id}: registered, taking chats (Ctrl-C hands them over)",
+                  flush=True)  # fmt: skip
+            main = worker._main
+            if main is not None:
+                await main  # until Ctrl-C / SIGTERM (Worker.stop); __aexit__ re-raises
+
+
+async def _show_handovers(worker: Any) -> None:
+    """Print each chat this worker claims after another worker released it (a handover on
+    SIGTERM or Ctrl-C). A claim from a worker whose lease ran out (``kill -9``) is already
+    in the worker's log: "took chat ... over from ..."."""
+    held = set(worker.chats)
+    while True:
+        before = frozenset(held)
+        await worker.wait_for(lambda w, before=before: set(w.chats) != before)
+        now = set(worker.chats)
+        for conversation_id in sorted(now - held):
+            runner = worker._runners.get(conversation_id)
+            if runner is not None and runner.claim.previous_owner is None and runner.token > 1:
+                print(
+                    f"worker {worker.id} took chat {conversation_id} over, handed to it "
+                    f"(token {runner.token})",
+                    flush=True,
+                )
+        held = now
+
+
+def _print_fleet_log() -> Any:
+    """Print the worker's log (INFO and up: takeovers, warnings) on stdout, redacted and
+    escaped; returns what undoes it."""
+    import logging
+
+    from .._redact import RedactingFilter
+    from ..cli import _PrintableFormatter
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(_PrintableFormatter("%(message)s"))
+    logger = logging.getLogger("webchat_async.worker")
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+    return undo
+
+
+# In --demo-forever, the scripted agent's chats have this many lines: never reached.
+_FOREVER = 10**9
 
 
 async def _demo(
@@ -180,10 +275,13 @@ async def _demo(
     chats: int,
     lines: int,
     *,
+    pace: float | None = None,
+    shared: bool = False,
     console: bool = False,
     hold: Callable[[Simulator], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve a simulator, start ``chats`` chats on it for ``worker`` and report. With
+    """Serve a simulator, start ``chats`` chats on it and run the worker: until every chat
+    ended, or with ``pace`` (``--demo-forever``) until the worker is stopped. With
     ``console``, the simulator serves its console showing ``store``'s holders, and stays
     up after the demo until the worker is stopped (or ``hold(sim)`` returns: tests)."""
     from ..api import WebChatApi
@@ -192,11 +290,21 @@ async def _demo(
     from ._fleet import Fleet
     from ._scripted import ScriptedAgent, expected_answers
 
-    agent = ScriptedAgent(lines)
+    agent = ScriptedAgent(_FOREVER if pace is not None else lines)
+    if pace is not None:
+        agent.typing_delay = pace
     view = store if console else None
     async with Simulator(port=0, agent=agent, console=console, fleet=view) as sim:
         agent.bind(sim)
-        print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        if pace is None:
+            print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+        else:
+            print(
+                f"demo: simulator on {sim.base_url}, {chats} chats, a line every {pace:g} s "
+                "each, until Ctrl-C",
+                flush=True,
+            )
+            print(_forever_hint(shared), flush=True)
         if sim.console_url is not None:
             print(f"console: {sim.console_url}", flush=True)
         async with worker, WebChatApi(base_url=sim.base_url) as api:
@@ -209,6 +317,15 @@ async def _demo(
                 )
                 for i in range(chats)
             ]
+            if pace is not None:
+                await worker._main  # until Ctrl-C / SIGTERM (Worker.stop)
+                texts = [_guest_texts(sim, s.conversation_id) for s in started]
+                answered = sum(map(_in_order, texts))
+                print(
+                    f"demo: {answered} of {chats} chats answered exactly once, line by line "
+                    f"({sum(map(len, texts))} lines in all)"
+                )
+                return
             ends = asyncio.ensure_future(
                 asyncio.gather(*(sim.wait_ended(s.conversation_id, None) for s in started))
             )
@@ -227,6 +344,27 @@ async def _demo(
             if console:
                 print("demo: the console stays up; SIGTERM or Ctrl-C stops it", flush=True)
                 await (hold(sim) if hold is not None else worker._main)
+
+
+def _forever_hint(shared: bool) -> str:
+    if not shared:
+        return (
+            "demo: the store is this process's memory: run with --redis URL to watch other "
+            "workers take chats over"
+        )
+    # Not the URL itself: it may hold a password.
+    return (
+        "demo: in another terminal, run the same command without --demo, --demo-forever "
+        "(and the same --redis); then stop it (Ctrl-C) or kill -9 it, and watch its chats "
+        "taken over here (this process serves the simulator: stopping it ends the demo)"
+    )
+
+
+def _in_order(texts: list[str]) -> bool:
+    """Whether a chat's guest lines are the scripted answers so far, none missing or doubled."""
+    from ._scripted import expected_answers
+
+    return texts == expected_answers(len(texts))
 
 
 def _guest_texts(sim: Any, conversation_id: str) -> list[str]:

@@ -27,14 +27,16 @@ class StartedChat:
 class Fleet:
     """The client side of a fleet: starts chats and hands them to the least loaded worker.
 
-    Example::
+    For example:
 
-        store = RedisStore.from_url("redis://127.0.0.1:6379/0")
-        async with Fleet(store, region="eu-west-1") as fleet:
-            started = await fleet.start_chat(
-                organization_id=ORG, deployment_id=DEP,
-                member_info=GuestMemberInfo(display_name="Ann"),
-            )
+    ```python
+    store = RedisStore.from_url("redis://127.0.0.1:6379/0")
+    async with Fleet(store, region="eu-west-1") as fleet:
+        started = await fleet.start_chat(
+            organization_id=ORG, deployment_id=DEP,
+            member_info=GuestMemberInfo(display_name="Ann"),
+        )
+    ```
 
     Args:
         store: the fleet's store (the workers' one).

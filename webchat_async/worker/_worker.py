@@ -39,14 +39,16 @@ logger = logging.getLogger("webchat_async.worker")
 class Worker:
     """Runs ``handler(chat, event)`` for every event of every chat it holds.
 
-    Example::
+    For example:
 
-        async def echo(chat: Chat, event: Event) -> None:
-            if isinstance(event, MessageReceived) and not chat.is_own(event.message):
-                await chat.send_message(f"echo: {event.message.body}")
+    ```python
+    async def echo(chat: Chat, event: Event) -> None:
+        if isinstance(event, MessageReceived) and not chat.is_own(event.message):
+            await chat.send_message(f"echo: {event.message.body}")
 
-        worker = Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0"))
-        await worker.run()          # until worker.stop() (e.g. on SIGTERM): hands over
+    worker = Worker(echo, store=RedisStore.from_url("redis://127.0.0.1:6379/0"))
+    await worker.run()          # until worker.stop() (e.g. on SIGTERM): hands over
+    ```
 
     Stopping is one call, :meth:`stop`: ``await worker.stop()`` hands every chat over and
     returns once the worker has stopped; ``worker.stop()`` without ``await`` (a signal
