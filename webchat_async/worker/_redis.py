@@ -590,35 +590,49 @@ class RedisStore:
         if answer == 0:
             raise LeaseLost(f"the lease on chat {conversation_id} was lost")
 
+    async def _read_status(self, chat_limit: int) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """The raw reads of :meth:`status`: the time, workers, leases, counters, the given
+        up, and each worker's and chat's details."""
+        k = self.keys
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(k.workers, 0, -1, withscores=True)
+            pipe.zrange(k.leases, 0, chat_limit - 1, withscores=True)
+            pipe.hgetall(k.stats)
+            pipe.xrevrange(k.given_up, "+", "-", count=chat_limit)
+            now_pair, worker_rows, lease_rows, counters, gave_up = await self._bounded(
+                pipe.execute()
+            )
+        now = (
+            self._now()
+            if self._clock is not None
+            else int(now_pair[0]) * 1000 + int(now_pair[1]) // 1000
+        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for worker, _ in worker_rows:
+                pipe.hmget(k.worker(_text(worker)), "concurrency", "host", "pid")
+                pipe.scard(k.owned(_text(worker)))
+            for cid, _ in lease_rows:
+                pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved")
+            details = await self._bounded(pipe.execute())
+        return now, worker_rows, lease_rows, counters, gave_up, details
+
     async def status(self, *, chat_limit: int = 1000) -> FleetStatus:
         """See :meth:`SessionStore.status` (reads, in two pipelined round trips)."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import RedisError
 
-        k = self.keys
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.time()
-                pipe.zrange(k.workers, 0, -1, withscores=True)
-                pipe.zrange(k.leases, 0, chat_limit - 1, withscores=True)
-                pipe.hgetall(k.stats)
-                pipe.xrevrange(k.given_up, "+", "-", count=chat_limit)
-                now_pair, worker_rows, lease_rows, counters, gave_up = await self._bounded(
-                    pipe.execute()
-                )
-            now = (
-                self._now()
-                if self._clock is not None
-                else int(now_pair[0]) * 1000 + int(now_pair[1]) // 1000
-            )
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for worker, _ in worker_rows:
-                    pipe.hmget(k.worker(_text(worker)), "concurrency", "host", "pid")
-                    pipe.scard(k.owned(_text(worker)))
-                for cid, _ in lease_rows:
-                    pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved")
-                details = await self._bounded(pipe.execute())
+            try:
+                read = await self._read_status(chat_limit)
+            except RedisConnectionError:
+                # A pooled connection from before a server restart fails once (redis-py
+                # 8.1 does not send the pipeline again itself; 8.2 does): a read is safe
+                # to send again, on a new connection.
+                read = await self._read_status(chat_limit)
         except RedisError as exc:
             raise StoreError(f"the Redis store failed: {type(exc).__name__}") from None
+        now, worker_rows, lease_rows, counters, gave_up, details = read
         workers = []
         for i, (worker, score) in enumerate(worker_rows):
             (concurrency, host, pid), held = details[2 * i], details[2 * i + 1]
