@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from fleet_support import Clock
 from redis_support import RedisUnavailable, redis_server, redis_store_at
 
 from webchat_async.worker import MemoryStore, SessionStore
@@ -51,3 +52,21 @@ async def store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterato
         return
     async with redis_store_at(request.getfixturevalue("redis_url"), key_prefix) as redis:
         yield redis
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A fake clock, seconds, moved by the test."""
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def st(
+    request: pytest.FixtureRequest, clock: Clock, key_prefix: str
+) -> AsyncIterator[SessionStore]:
+    """Each store in turn, on the test's fake ``clock``: the in-memory one and Redis."""
+    if request.param == "memory":
+        yield MemoryStore(clock=clock)
+        return
+    async with redis_store_at(request.getfixturevalue("redis_url"), key_prefix, clock) as s:
+        yield s

@@ -7,35 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 from fleet_support import Clock, EchoRecorder, watching
-from redis_support import redis_store_at
 
 from webchat_async import Backoff, GuestMemberInfo, SessionOptions, WebChatApi
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.worker import Fleet, MemoryStore, SessionStore, Worker
+from webchat_async.worker import Fleet, SessionStore, Worker
 
 BOUND = 30.0
 GIVE_UP = 300.0  # fake seconds
 LEASE = 10_000.0  # fake seconds: no lease runs out during a test
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def st(
-    request: pytest.FixtureRequest, clock: Clock, key_prefix: str
-) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        yield MemoryStore(clock=clock)
-        return
-    async with redis_store_at(request.getfixturevalue("redis_url"), key_prefix, clock) as s:
-        yield s
 
 
 def failing_fast() -> SessionOptions:

@@ -4,32 +4,14 @@ the test's hands: leases, fencing tokens, reservations, load placement, recorded
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from fleet_support import Clock
-from redis_support import redis_store_at
 
-from webchat_async.worker import LeaseLost, MemoryStore, Progress, SessionStore
+from webchat_async.worker import LeaseLost, Progress, SessionStore
 from webchat_async.worker._lua import PRUNE_LEASES
 
 TTL = 10.0
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def st(
-    request: pytest.FixtureRequest, clock: Clock, key_prefix: str
-) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        yield MemoryStore(clock=clock)
-        return
-    async with redis_store_at(request.getfixturevalue("redis_url"), key_prefix, clock) as s:
-        yield s
 
 
 async def workers(st: SessionStore, *names: str, concurrency: int = 10) -> None:
