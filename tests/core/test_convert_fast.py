@@ -7,6 +7,7 @@ tests pin that results and errors are those of the cattrs functions and ``json.l
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -262,3 +263,25 @@ def test_parse_json_gives_what_json_loads_gives(text: str) -> None:
         got = ("error", ValueError)
     # NaN != NaN: the reprs are compared (the same for equal values and for NaN).
     assert repr(got) == repr(expected)
+
+
+def test_slot_builder_builds_what_the_class_builds() -> None:
+
+    from webchat_async.messaging._models import Participant, StructuredMessage
+
+    build = _convert.slot_builder(StructuredMessage)
+    assert build is not StructuredMessage  # the fast path applies to it
+    at = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    values = ("m", "Text", "Outbound", "hi", at, "c", Participant("Sam"), (), (), {}, "Bot")
+    built = build(*values)
+    assert type(built) is StructuredMessage
+    assert built == StructuredMessage(*values)
+    assert attrs.astuple(built, recurse=False) == values
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.text = "changed"  # type: ignore[misc]
+
+    @attrs.frozen
+    class Checked:
+        n: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    assert _convert.slot_builder(Checked) is Checked  # a validator: the class's own init

@@ -7,9 +7,11 @@ import datetime
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from webchat_async import _convert
 from webchat_async.messaging._actions import (
     CloseSession,
     ConfigureSession,
@@ -489,7 +491,7 @@ def test_binary_frames() -> None:
     good = frame("LogoutEvent", {}).encode()
     assert decode_frame(good).body == Logout()
     bad = decode_frame(b"\xff\xfe")
-    assert isinstance(bad.body, Unknown) and bad.body.reason == "binary frame not UTF-8"
+    assert isinstance(bad.body, Unknown) and bad.body.reason == "frame not UTF-8"
 
 
 def test_a_huge_integer_where_a_count_goes_is_refused() -> None:
@@ -572,3 +574,76 @@ def test_history_pages_that_are_not_pages() -> None:
     assert decode_page(b"\xff") is None
     many = decode_page(json.dumps({"entities": [{"id": str(n)} for n in range(2000)]}))
     assert many is not None and len(many.entities) == 500  # bounded, whatever the page says
+
+
+# Numbers in the forms that matter: around and past the 64-bit limits (where orjson reads
+# an integer as a float), decimals, exponents.
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(
+        [
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "3600.0",
+            "1e19",
+            "1e400",
+            "-0.0",
+        ]
+    ),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+NUMBERED_FRAME = (
+    '{"type":"message","class":"StructuredMessage","code":%s,"body":{"id":"m","type":"Text",'
+    '"text":"hi","content":[{"contentType":"Card","card":{"n":%s,"l":[1,%s]}},'
+    '{"contentType":"Attachment","attachment":{"fileSize":%s}}],'
+    '"events":[{"eventType":"CoBrowse","x":{"y":%s}},'
+    '{"eventType":"Typing","typing":{"type":"On","duration":%s}}]}}'
+)
+
+
+def decode_without_orjson(text: str | bytes) -> Frame:
+    """What decode_frame gives where orjson is not installed."""
+    saved = (_convert._fast_loads, _convert._orjson_looked_up)
+    _convert._fast_loads, _convert._orjson_looked_up = None, True
+    try:
+        return decode_frame(text)
+    finally:
+        _convert._fast_loads, _convert._orjson_looked_up = saved
+
+
+@settings(max_examples=400, deadline=None)
+@given(numbers=st.lists(NUMBER_TEXTS, min_size=6, max_size=6), as_bytes=st.booleans())
+def test_a_frame_decodes_the_same_with_or_without_orjson(
+    numbers: list[str], as_bytes: bool
+) -> None:
+    # decode_frame skips parse_json's look for long digit runs: the integers it keeps are
+    # bounded to 64 bits, and a raw value holding a float past them is decoded again
+    # exactly, so orjson's reading of a large integer as a float never shows.
+    text = NUMBERED_FRAME % tuple(numbers)
+    data: str | bytes = text.encode() if as_bytes else text
+    assert decode_frame(data) == decode_without_orjson(data)
+
+
+def test_an_integer_past_64_bits_in_a_raw_content_stays_exact() -> None:
+    big = 123456789012345678901234567890
+    text = frame(
+        "StructuredMessage",
+        {"id": "m", "type": "Text", "content": [{"contentType": "Card", "card": {"n": big}}]},
+    )
+    body = decode_frame(text.encode()).body
+    assert isinstance(body, StructuredMessage)
+    content = body.content[0]
+    assert isinstance(content, RawContent) and content.raw["card"]["n"] == big
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**64, 10**30, 1e19, -1e30])
+def test_an_integer_field_past_64_bits_is_refused_by_either_parser(value: float) -> None:
+    text = frame("SessionResponse", {"durationSeconds": value})
+    for decoded in (decode_frame(text), decode_without_orjson(text)):
+        assert isinstance(decoded.body, Unknown)
+        assert decoded.body.reason == "durationSeconds: expected an integer"

@@ -30,6 +30,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from .._convert import slot_builder
 from .._events import (
     ConversationEnded,
     Event,
@@ -88,6 +89,10 @@ from ._outputs import (
 from ._sends import Kind, Phase, RateLimit, Send, find_send, retry_delay
 
 __all__ = ["MessagingCore", "State"]
+
+
+# MessageReceived(message, from_guest), built without attrs's per-field setattr (hot).
+_received = slot_builder(MessageReceived)
 
 
 class State(enum.Enum):
@@ -389,11 +394,11 @@ class MessagingCore:
                 if not message.inbound:
                     self._events.append(TypingStarted("", None, message.time))
                 return  # momentary: neither held nor remembered
-        key = message_key(message)
-        if self._seen.has(key, message.time) or self._reorder.holds(key):
+        key = message.id or message_key(message)
+        if self._seen.has(key, message.time):
             return
-        self._know(message)
-        self._reorder.add(message, now)  # released only while LIVE (after a sync)
+        self._know(message)  # a repeat of a held message changes nothing here
+        self._reorder.add(message, now, key)  # released only while LIVE (after a sync)
 
     def _echo_answered(self, metadata: Mapping[str, str], now: float) -> None:
         self._trace_echo = None
@@ -779,10 +784,11 @@ class MessagingCore:
         for message in messages:
             if not seen.add(message):
                 continue
-            if ends_conversation(message):
+            # Only a message with events can end the conversation: tested first.
+            if message.events and ends_conversation(message):
                 ended = True  # after everything released with it, and everything held
             else:
-                events.append(MessageReceived(message, message.inbound))
+                events.append(_received(message, message.direction == "Inbound"))
         if ended:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 
@@ -796,7 +802,7 @@ class MessagingCore:
         for message in self._reorder.flush():
             if message not in self._seen and not ends_conversation(message):
                 self._seen.add(message)
-                self._events.append(MessageReceived(message, message.inbound))
+                self._events.append(_received(message, message.inbound))
         self.failure = error
         while self._queue:
             self._out.append(SendFailed(self._queue.popleft().id, error))

@@ -117,8 +117,8 @@ class _EventIterator:
         if fanout.alone and not session._paused:
             event = session._core.take()
             if event is not None:
-                return cast("AnyEvent", event)
-        return cast("AnyEvent", await fanout.next_primary())
+                return event  # type: ignore[return-value]  # the core makes only AnyEvent
+        return await fanout.next_primary()  # type: ignore[return-value]
 
 
 class MessagingSession:
@@ -700,7 +700,8 @@ class MessagingSession:
         """
         frames = self._frames
         while self._room():
-            frames.append(await ws.recv())
+            # Bytes: decode_frame checks the UTF-8 as it parses (no str made and re-encoded).
+            frames.append(await ws.recv(decode=False))
             kick = self._kick
             if kick is not None and not kick.done():
                 kick.set_result(None)

@@ -17,10 +17,20 @@ the checks are per field, and one event costs one ``json.loads`` plus a few dict
 
 from __future__ import annotations
 
+import datetime
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from .._convert import JSONTooDeep, parse_datetime, parse_json
+from .._convert import (
+    FROMISOFORMAT_TAKES_Z,
+    JSONTooDeep,
+    parse_datetime,
+    parse_json,
+    parse_json_fast,
+    slot_builder,
+)
 from ._models import (
     AllowedMedia,
     AttachmentContent,
@@ -71,31 +81,66 @@ _RAW_LIMIT = 64 * 1024
 # A JSON escape of a UTF-16 surrogate; only then can a parsed text hold a lone one (a str
 # decoded from UTF-8 cannot).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 class _Bad(Exception):
     """A field of the wrong type: the frame is malformed."""
 
 
-def decode_frame(text: str | bytes) -> Frame:
-    """Decode one server frame. Never raises: anything unexpected gives an :class:`Unknown`."""
-    if not isinstance(text, str):
+class _Inexact(Exception):
+    """A raw value kept holds a float that may be an integer past 64 bits as orjson read
+    it: the frame is decoded again from an exact parse (decode_frame)."""
+
+
+# Integers kept are 64-bit: where both parsers read them exactly, so that no result
+# depends on whether orjson is installed (it reads a larger one as a float).
+_MIN_INT = -(2**63)
+_MAX_INT = 2**63 - 1
+
+_Z_SHORTCUT = FROMISOFORMAT_TAKES_Z
+# StructuredMessage(...) of every field, positional, without attrs's per-field setattr.
+_new_message = slot_builder(StructuredMessage)
+_fromisoformat = datetime.datetime.fromisoformat
+
+# Set while decode_frame decodes a frame again from json.loads' exact parse.
+_exact_pass = threading.local()
+
+
+def decode_frame(data: str | bytes) -> Frame:
+    """Decode one server frame. Never raises: anything unexpected gives an :class:`Unknown`.
+
+    The socket hands frames over as the bytes it read (UTF-8 is checked here, not by a
+    decode to ``str`` that the JSON parser would only encode back).
+    """
+    if type(data) is not str and type(data) is not bytes:
+        other: Any = data  # a bytearray or a memoryview, whatever the annotation says
         try:
-            text = bytes(text).decode("utf-8")
-        except (UnicodeDecodeError, TypeError):
-            return _unknown_frame("", "binary frame not UTF-8")
-    if len(text) > MAX_FRAME_SIZE:
-        return _unknown_frame(text, "frame too large")
+            data = bytes(other)
+        except TypeError:
+            return _unknown_frame("", "not a text frame")
+    if len(data) > MAX_FRAME_SIZE:
+        return _unknown_frame(data, "frame too large")
+    if type(data) is bytes and not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return _unknown_frame(data, "frame not UTF-8")
     try:
-        frame = parse_json(text)
+        frame, exact = parse_json_fast(data)
     except JSONTooDeep:
-        return _unknown_frame(text, "JSON nested too deeply")
+        return _unknown_frame(data, "JSON nested too deeply")
     except ValueError:
-        return _unknown_frame(text, "invalid JSON")
+        return _unknown_frame(data, "invalid JSON")
     if type(frame) is not dict:
-        return _unknown_frame(text, "not an object")
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(frame):
-        return _unknown_frame(text, "text with a lone surrogate")
+        return _unknown_frame(data, "not an object")
+    # A backslash first: one memchr, where most frames have none.
+    if (
+        (b"\\" in data if type(data) is bytes else "\\" in data)
+        and _may_hold_surrogate(data)
+        and _has_lone_surrogate(frame)
+    ):
+        return _unknown_frame(data, "text with a lone surrogate")
     kind = frame.get("type")
     code = frame.get("code")
     tracing_id = frame.get("tracingId")
@@ -103,21 +148,34 @@ def decode_frame(text: str | bytes) -> Frame:
     if (
         type(kind) is not str
         or type(code) is not int
+        or not _MIN_INT <= code <= _MAX_INT
         or type(class_name) is not str
         or (tracing_id is not None and type(tracing_id) is not str)
     ):
-        return _unknown_frame(text, "bad envelope")
-    response = kind == "response"
+        return _unknown_frame(data, "bad envelope")
     decode = _BODIES.get(class_name)
     if decode is None:
-        body: Body = Unknown("unknown class", class_name, text[:_RAW_LIMIT])
+        body: Body = Unknown("unknown class", class_name, _raw(data))
     else:
         try:
-            body = decode(frame.get("body"))
+            try:
+                body = decode(frame.get("body"))
+            except _Inexact:
+                body = _exactly(decode, frame if exact else parse_json(data))
         except (_Bad, TypeError, ValueError, AttributeError) as exc:
             reason = str(exc) if isinstance(exc, _Bad) else f"bad body: {type(exc).__name__}"
-            body = Unknown(reason, class_name, text[:_RAW_LIMIT])
-    return Frame(response, code, body, tracing_id)
+            body = Unknown(reason, class_name, _raw(data))
+    return Frame(kind == "response", code, body, tracing_id)
+
+
+def _exactly(decode: Callable[[Any], Body], frame: Any) -> Body:
+    """The body decoded again from an exact parse (parse_json's): a raw value kept held a
+    float that orjson may have read from an integer past 64 bits."""
+    _exact_pass.active = True
+    try:
+        return decode(frame.get("body"))
+    finally:
+        _exact_pass.active = False
 
 
 def decode_message(data: Any) -> StructuredMessage | None:
@@ -145,7 +203,7 @@ def decode_page(text: str | bytes) -> HistoryPage | None:
         return None
     if type(page) is not dict or type(page.get("entities")) is not list:
         return None
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(page):
+    if _may_hold_surrogate(text) and _has_lone_surrogate(page):
         return None
     raw = page["entities"][:_MAX_ENTITIES]
     entities = [m for m in map(decode_message, raw) if m is not None]
@@ -157,8 +215,39 @@ def decode_page(text: str | bytes) -> HistoryPage | None:
     return HistoryPage(tuple(entities), number, count, len(raw) - len(entities))
 
 
-def _unknown_frame(text: str, reason: str) -> Frame:
-    return Frame(False, 0, Unknown(reason, None, text[:_RAW_LIMIT]))
+def _unknown_frame(data: str | bytes, reason: str) -> Frame:
+    return Frame(False, 0, Unknown(reason, None, _raw(data)))
+
+
+def _raw(data: str | bytes) -> str:
+    """What an Unknown keeps of a frame: its start, as text."""
+    if isinstance(data, str):
+        return data[:_RAW_LIMIT]
+    return data[:_RAW_LIMIT].decode("utf-8", "replace")
+
+
+def _may_hold_surrogate(data: str | bytes) -> bool:
+    """Whether ``data`` escapes a UTF-16 surrogate: only then can a parsed text hold a
+    lone one (a text decoded from UTF-8 cannot)."""
+    if isinstance(data, str):
+        return "\\u" in data and _SURROGATE_ESCAPE.search(data) is not None
+    return b"\\u" in data and _SURROGATE_ESCAPE_BYTES.search(data) is not None
+
+
+def _kept_raw(value: dict[str, Any]) -> dict[str, Any]:
+    """``value``, kept raw; :class:`_Inexact` if it holds a float past 64 bits (orjson's
+    reading of a larger integer, which json.loads keeps exact) outside the exact pass."""
+    if not getattr(_exact_pass, "active", False):
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            if type(item) is float and not -(2.0**63) < item < 2.0**63:
+                raise _Inexact
+            if type(item) is dict:
+                stack.extend(item.values())
+            elif type(item) is list:
+                stack.extend(item)
+    return value
 
 
 def _has_lone_surrogate(data: Any) -> bool:
@@ -205,8 +294,9 @@ def _int(d: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
+        if _MIN_INT <= value <= _MAX_INT:
+            return value
+    elif type(value) is float and value.is_integer() and -(2.0**63) < value < 2.0**63:
         return int(value)
     if type(value) is str and value.isdigit() and len(value) < 19:
         return int(value)  # metadata-style numbers ("3600"); bounded, never a huge int
@@ -241,10 +331,11 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 
 
 def _message(body: Any) -> StructuredMessage:
-    # The hot path of every frame: the five string fields are read and checked inline
-    # (a call per field was a tenth of the decode); _strings_bad names a wrong one.
-    b = _obj(body, "body")
-    get = b.get
+    # The hot path of every frame: its fields are read and checked inline (a call per
+    # field was a tenth of the decode); _strings_bad names a wrong one.
+    if type(body) is not dict:
+        raise _Bad("body: expected an object")
+    get = body.get
     message_id = get("id")
     kind = get("type")
     direction = get("direction")
@@ -257,27 +348,43 @@ def _message(body: Any) -> StructuredMessage:
         and (text is None or type(text) is str)
         and (entity is None or type(entity) is str)
     ):
-        raise _strings_bad(b, ("id", "type", "direction", "text", "originatingEntity"))
+        raise _strings_bad(body, ("id", "type", "direction", "text", "originatingEntity"))
     channel = get("channel")
     time = None
     channel_message_id = None
     sender = None
     if channel is not None:
-        c = _obj(channel, "channel")
-        raw_time = c.get("time")
+        if type(channel) is not dict:
+            raise _Bad("channel: expected an object")
+        raw_time = channel.get("time")
         if raw_time is not None:
-            try:
-                time = parse_datetime(raw_time)
-            except (TypeError, ValueError):
-                raise _Bad("channel.time: expected an ISO-8601 time") from None
-        channel_message_id = _str(c, "messageId")
-        sent_by = c.get("from")
+            # The service's own form (2024-05-01T12:00:00.123Z) in one C call on 3.11+,
+            # as parse_datetime's first step, without its call.
+            if (
+                _Z_SHORTCUT
+                and type(raw_time) is str
+                and len(raw_time) == 24
+                and raw_time[23] == "Z"
+            ):
+                try:
+                    time = _fromisoformat(raw_time)
+                except ValueError:
+                    pass
+            if time is None:
+                try:
+                    time = parse_datetime(raw_time)
+                except (TypeError, ValueError):
+                    raise _Bad("channel.time: expected an ISO-8601 time") from None
+        channel_message_id = channel.get("messageId")
+        if channel_message_id is not None and type(channel_message_id) is not str:
+            raise _Bad("messageId: expected a string")
+        sent_by = channel.get("from")
         if sent_by is not None:
             sender = _participant(_obj(sent_by, "channel.from"))
     content = get("content")
     events = get("events")
     metadata = get("metadata")
-    return StructuredMessage(
+    return _new_message(
         message_id,
         kind or "Text",
         direction,
@@ -351,7 +458,7 @@ def _contents(value: Any) -> tuple[Content, ...]:
             r = _obj(c.get("buttonResponse"), "buttonResponse")
             out.append(ButtonResponseContent(_str(r, "text"), _str(r, "payload"), _str(r, "type")))
         else:
-            out.append(RawContent(kind, c))
+            out.append(RawContent(kind, _kept_raw(c)))
     return tuple(out)
 
 
@@ -369,7 +476,7 @@ def _events(value: Any) -> tuple[MessageEvent, ...]:
             p = _obj(e.get("presence"), "presence")
             out.append(PresenceEvent(_req_str(p, "type")))
         else:
-            out.append(RawEvent(kind, e))
+            out.append(RawEvent(kind, _kept_raw(e)))
     return tuple(out)
 
 
