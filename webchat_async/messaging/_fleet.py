@@ -15,7 +15,7 @@ from ..errors import StreamError
 from ._models import StructuredMessage
 from ._session import MessagingSession
 
-__all__ = ["MAX_CLIENT_ID", "hold_sends", "send_identified"]
+__all__ = ["MAX_CLIENT_ID", "hold_sends", "lost_contact", "send_identified"]
 
 #: Longest ``customMessageId`` a caller may choose (a UUID is 36 characters).
 MAX_CLIENT_ID = 128
@@ -45,3 +45,10 @@ def hold_sends(session: MessagingSession, seconds: float) -> None:
     if not seconds >= 0:
         raise ValueError("seconds must be >= 0")
     session._core.hold_sends(session._clock() + seconds)
+
+
+def lost_contact(session: MessagingSession) -> bool:
+    """Whether the session ended only because no socket could be configured in time (the
+    conversation may go on: another process may reattach it), not because the service
+    ended, expired or closed it."""
+    return type(session._core.failure) is StreamError

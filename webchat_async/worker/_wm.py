@@ -53,13 +53,16 @@ def _text_field(data: dict[str, Any], key: str, limit: int = 2048) -> str:
 
 @attrs.frozen(kw_only=True)
 class MessagingRecord:
-    """What reattaches a Web Messaging chat on any worker. ``token`` is a secret (masked
-    in the repr; the store encrypts the whole record under its keys)."""
+    """What reattaches a Web Messaging chat on any worker: the session token (a secret:
+    masked in the repr; the store encrypts the whole record under its keys), the
+    deployment, the ``Origin`` and where the service is (``region`` or ``base_url``, as
+    given to ``MessagingSession.start``)."""
 
     token: str = attrs.field(repr=mask)
     deployment_id: str
     origin: str
-    base_url: str
+    region: str | None = None
+    base_url: str | None = None
 
     def to_json(self) -> str:
         """The stored form."""
@@ -69,6 +72,7 @@ class MessagingRecord:
                 "token": self.token,
                 "deploymentId": self.deployment_id,
                 "origin": self.origin,
+                "region": self.region,
                 "baseUrl": self.base_url,
             },
             separators=(",", ":"),
@@ -83,11 +87,16 @@ class MessagingRecord:
             raise ValueError("a Web Messaging chat record is a JSON object") from None
         if not isinstance(data, dict) or data.get("protocol") != "messaging":
             raise ValueError("not a Web Messaging chat record")
+        region = _text_field(data, "region") if data.get("region") is not None else None
+        base_url = _text_field(data, "baseUrl") if data.get("baseUrl") is not None else None
+        if region is None and base_url is None:
+            raise ValueError("a Web Messaging chat record needs a region or a baseUrl")
         return cls(
             token=_text_field(data, "token", _MAX_TOKEN),
             deployment_id=_text_field(data, "deploymentId"),
             origin=_text_field(data, "origin"),
-            base_url=_text_field(data, "baseUrl"),
+            region=region,
+            base_url=base_url,
         )
 
 
