@@ -324,6 +324,7 @@ class ChatRunner:
             position=self._committed.position,
             outstanding=self._committed.outstanding,
             pending=self._ledger,
+            protocol=self.claim.protocol,
         )
 
     async def _fenced(self, call: Callable[[], Awaitable[_T]]) -> _T:
