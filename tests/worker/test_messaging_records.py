@@ -270,3 +270,20 @@ def test_without_metadata_a_send_is_matched_by_its_text_after_the_position() -> 
         bodies, history, position.is_new, ["g-out"], lambda t: send_digest("k", t)
     )
     assert [m.id if m else None for m in made] == ["g-new", None]
+
+
+async def test_a_fleet_on_a_regions_api_opens_web_messaging_on_that_regions_hosts() -> None:
+    # Failed before: a Fleet given api=WebChatApi(region=...) stored the API's base URL
+    # (https://api.<domain>) as the Web Messaging base: the websocket went to the API
+    # host, not webmessaging.<domain>.
+    from webchat_async.worker._fleet import _messaging_location
+
+    async with WebChatApi(region="eu-west-1") as api:
+        assert _messaging_location(None, None, api) == ("mypurecloud.ie", None)
+        assert _messaging_location("eu-west-1", None, api) == ("eu-west-1", None)
+    async with WebChatApi(base_url="http://127.0.0.1:9") as api:
+        assert _messaging_location(None, None, api) == (None, "http://127.0.0.1:9")
+        assert _messaging_location(None, "http://127.0.0.1:9", api) == (
+            None,
+            "http://127.0.0.1:9",
+        )

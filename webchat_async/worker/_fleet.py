@@ -10,6 +10,7 @@ import attrs
 from ..api import WebChatApi
 from ..messaging import MessagingSession
 from ..models import GuestMemberInfo, JourneyContext, WebChatRoutingTarget
+from ..regions import resolve_region
 from ..session import GuestSession
 from ._model import MESSAGING, WEBCHAT, ChatProtocol, FleetStatus
 from ._store import SessionStore
@@ -29,6 +30,22 @@ class StartedChat:
     conversation_id: str
     worker_id: str | None
     protocol: ChatProtocol = WEBCHAT
+
+
+def _messaging_location(
+    region: str | None, base_url: str | None, api: WebChatApi
+) -> tuple[str | None, str | None]:
+    """Where the Web Messaging sessions of a fleet are: ``(region, base_url)`` as
+    ``MessagingSession.start`` takes them, from the fleet's arguments or its API's base
+    (a region's ``https://api.<domain>`` is that region: its websocket is on another host)."""
+    if base_url is not None:
+        return None, base_url
+    if region is not None:
+        return region, None
+    try:
+        return resolve_region(api.base_url).domain, None
+    except ValueError:
+        return None, api.base_url
 
 
 class Fleet:
@@ -65,10 +82,9 @@ class Fleet:
         reserve: float = 10.0,
     ) -> None:
         self._store = store
-        self._region = region
-        self._base_url = base_url if base_url is not None or api is None else api.base_url
         self._owned = api is None
         self._api = api if api is not None else WebChatApi(region=region, base_url=base_url)
+        self._region, self._base_url = _messaging_location(region, base_url, self._api)
         self._reserve = reserve
 
     def __repr__(self) -> str:
@@ -140,7 +156,7 @@ class Fleet:
         session = await MessagingSession.start(
             deployment_id=deployment_id,
             origin=origin,
-            region=self._region if self._base_url is None else None,
+            region=self._region,
             base_url=self._base_url,
             token=token,
             api=self._api,
@@ -153,7 +169,7 @@ class Fleet:
                 token=session.token,
                 deployment_id=deployment_id,
                 origin=origin,
-                region=self._region if self._base_url is None else None,
+                region=self._region,
                 base_url=self._base_url,
             )
             worker = await self._store.add_chat(
