@@ -287,3 +287,17 @@ async def test_a_fleet_on_a_regions_api_opens_web_messaging_on_that_regions_host
             None,
             "http://127.0.0.1:9",
         )
+
+
+async def test_a_messaging_record_no_session_can_be_made_of_is_given_up_not_fatal() -> None:
+    # Failed before: the ValueError of MessagingSession.start (an unknown region) reached
+    # the worker's driver, which stopped the whole worker.
+    store = MemoryStore()
+    bad = MessagingRecord(token="t0k3n", deployment_id="d", origin=ORIGIN, region="nowhere-9")
+    async with Worker(echo, store=store, lease=30.0, scan_interval=0.01) as worker:
+        await store.add_chat("c", bad.to_json(), "http://127.0.0.1:9", reserve=1,
+                             protocol="messaging")  # fmt: skip
+        await worker.wait_for(lambda w: store.counters["given_up"] == 1, timeout=20)
+        status = await store.status()
+    assert status.chats == ()
+    assert "cannot be read" in status.given_up["c"]

@@ -132,6 +132,10 @@ class MessagingRunner(ChatRunner):
                 options=self._core_options,
                 api=self._api,
             )
+        except ValueError as exc:
+            # The record names no session that can be (a bad token, region or base URL):
+            # nothing here or elsewhere can reattach it.
+            return await self._unreadable(exc)
         except _GONE as exc:
             logger.warning("chat %s cannot be resumed (%s): removed", self.conversation_id,
                            type(exc).__name__)  # fmt: skip
