@@ -10,15 +10,19 @@
 #                  same port (no persistence), workers up
 #   redis-stall    that redis-server frozen (SIGSTOP) for --stall seconds (2), then SIGCONT
 #
+# --protocol webchat|messaging|mixed: the chats' protocol (Web Chat v2, the default; Web
+# Messaging; or every other chat of each, held by the same workers).
+#
 # Counts the guest's messages of every chat on the simulator. Its last line:
 #
-#   fleet: [FAULT, ]C chats, W workers, killed K, handled E events, lost 0, replies duplicated 0, orphaned 0, failover p50 X s p99 Y s
+#   fleet: [PROTOCOL, ][FAULT, ]C chats, W workers, killed K, handled E events, lost 0, replies duplicated 0, orphaned 0, failover p50 X s p99 Y s
 #
 #   scripts/fleet_chaos.sh                        # 300 chats, 3 workers (a few minutes)
 #   scripts/fleet_chaos.sh --chats 30 --workers 3 # smaller
 #   scripts/fleet_chaos.sh --lease 10             # the default lease (failover ~10 s)
 #   scripts/fleet_chaos.sh --fault redis-restart --chats 60
 #   scripts/fleet_chaos.sh --fault redis-stall --stall 3 --chats 60
+#   scripts/fleet_chaos.sh --protocol mixed --chats 60  # Web Chat v2 and Web Messaging
 set -eu
 cd "$(dirname "$0")/.."
 exec python tests/worker/fleet_chaos.py "$@"

@@ -195,7 +195,8 @@ def test_the_tutorial_runs_as_printed(tmp_path: Path, redis_url: str) -> None:
         assert sorted(taken) == of_w1
         status = run([sys.executable, "-m", "webchat_async", "status"], tmp_path, env)
         rows = [line.split() for line in status.splitlines()]
-        assert sorted(r[0] for r in rows if len(r) == 4 and r[1] == "w2") == sorted(
+        # chat, protocol, owner, token, leaseLeft
+        assert sorted(r[0] for r in rows if len(r) == 5 and r[2] == "w2") == sorted(
             chat for chat, _ in owners
         ), status
     finally:

@@ -11,6 +11,9 @@ in the middle of the run (``--fault``):
   live worker must end with at least half its fair share).
 
 The Redis faults run a ``redis-server`` of their own (never ``WEBCHAT_REDIS_URL``'s).
+``--protocol`` sets the chats' protocol: ``webchat`` (Web Chat v2, the default),
+``messaging`` (Web Messaging) or ``mixed`` (every other chat of each, on the same
+workers).
 
 Used by ``tests/worker/test_fleet_chaos.py`` (small) and ``scripts/fleet_chaos.sh`` (the
 full size). Every chat is a :class:`ScriptedAgent` of ``lines`` lines answered by the
@@ -47,16 +50,28 @@ NOT_EXITED = -1000
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from webchat_async import GuestMemberInfo, WebChatApi  # noqa: E402
+from webchat_async import WebChatApi  # noqa: E402
 from webchat_async.simulator import Simulator  # noqa: E402
 from webchat_async.worker import Fleet, RedisStore  # noqa: E402
-from webchat_async.worker._scripted import ScriptedAgent, expected_answers  # noqa: E402
+from webchat_async.worker._model import MESSAGING, WEBCHAT, ChatProtocol  # noqa: E402
+from webchat_async.worker._scripted import (  # noqa: E402
+    ScriptedAgent,
+    expected_answers,
+    guest_lines,
+    start_on,
+)
 
 if TYPE_CHECKING:
     from redis_support import PrivateRedis
 
 #: The faults a run can inject (see the module's docstring).
 FAULTS = ("kill", "redis-restart", "redis-stall", "join", "rolling")
+#: The chats' protocols a run can use: one, or both in turn.
+PROTOCOLS: dict[str, tuple[ChatProtocol, ...]] = {
+    "webchat": (WEBCHAT,),
+    "messaging": (MESSAGING,),
+    "mixed": (WEBCHAT, MESSAGING),
+}
 
 
 @attrs.frozen
@@ -83,6 +98,7 @@ class ChaosReport:
     #: join / rolling: whether every live worker reached half its fair share, and when.
     shared: bool = True
     share_seconds: float = 0.0
+    protocol: str = "webchat"
 
     def log_tail(self, worker: str, lines: int = 20) -> str:
         """The end of a worker's log (for a failure's message)."""
@@ -94,8 +110,9 @@ class ChaosReport:
         """The script's last line."""
         p50 = percentile(self.failovers, 50)
         p99 = percentile(self.failovers, 99)
+        labels = [x for x in (self.protocol, self.fault) if x not in ("webchat", "kill")]
         return (
-            f"fleet: {'' if self.fault == 'kill' else self.fault + ', '}"
+            f"fleet: {''.join(label + ', ' for label in labels)}"
             f"{self.chats} chats, {self.workers} workers, killed {self.killed}, "
             f"handled {self.handled} events, lost {self.lost}, replies duplicated "
             f"{self.duplicated}, orphaned {self.orphaned}, failover p50 {p50:.2f} s "
@@ -200,12 +217,16 @@ async def run_chaos(
     fault: str = "kill",
     redis: PrivateRedis | None = None,
     stall: float = 2.0,
+    protocol: str = "webchat",
 ) -> ChaosReport:
     """Run the fleet through one fault: a SIGKILL and a SIGTERM (each replaced by a new
     worker), or, on ``redis`` (a server of the run's own), a restart without persistence
     or a stall of ``stall`` seconds."""
     if fault not in FAULTS:
         raise ValueError(f"fault is one of {', '.join(FAULTS)}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol is one of {', '.join(PROTOCOLS)}")
+    kinds = PROTOCOLS[protocol]
     if fault != "kill" and redis is None:
         raise ValueError(f"the {fault} fault needs a Redis of its own (redis=PrivateRedis)")
     started_at = time.monotonic()
@@ -232,13 +253,10 @@ async def run_chaos(
             gate = asyncio.Semaphore(20)
 
             async def start(i: int) -> str:
+                # The conversation's id on the simulator (not the fleet's id of a Web
+                # Messaging chat, whose guest never learns the conversation id).
                 async with gate:
-                    started = await fleet.start_chat(
-                        organization_id=sim.organization_id,
-                        deployment_id=sim.deployment_id,
-                        member_info=GuestMemberInfo(display_name=f"Guest {i}"),
-                    )
-                    return started.conversation_id
+                    return await start_on(fleet, sim, kinds[i % len(kinds)], i)
 
             ids = await asyncio.gather(*(start(i) for i in range(chats)))
             total = chats * lines
@@ -304,13 +322,7 @@ async def run_chaos(
             lost = duplicated = orphaned = 0
             for cid in ids:
                 conversation = sim.state.conversations[cid]
-                said = collections.Counter(
-                    m.body
-                    for m in conversation.messages
-                    if m.sender is not None
-                    and m.sender.id == conversation.guest_member_id
-                    and m.body_type == "standard"
-                )
+                said = collections.Counter(guest_lines(sim, cid))
                 lost += sum(1 for text in want if said[text] == 0)
                 duplicated += sum(n - 1 for n in said.values() if n > 1)
                 duplicated += sum(n for text, n in said.items() if text not in want)
@@ -354,6 +366,7 @@ async def run_chaos(
         restored=restored,
         shared=shared,
         share_seconds=share_seconds,
+        protocol=protocol,
     )
 
 
@@ -442,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
     parser.add_argument("--fault", choices=FAULTS, default="kill", help="the fault (kill)")
     parser.add_argument(
+        "--protocol", choices=tuple(PROTOCOLS), default="webchat", help="the chats' protocol"
+    )
+    parser.add_argument(
         "--stall", type=float, default=2.0, help="seconds Redis is frozen (redis-stall: 2)"
     )
     args = parser.parse_args(argv)
@@ -467,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
                 fault=args.fault,
                 redis=own,
                 stall=args.stall,
+                protocol=args.protocol,
             )
         )
     share = f"within {report.share_seconds:.1f} s" if report.shared else "NOT reached"

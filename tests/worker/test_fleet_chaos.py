@@ -16,8 +16,10 @@ LEASE = 1.5
 
 
 @pytest.mark.chaos
+# mixed: Web Chat v2 and Web Messaging chats in turn, held by the same worker processes.
+@pytest.mark.parametrize("protocol", ["webchat", "mixed"])
 async def test_a_killed_and_a_stopped_worker_lose_no_chat_and_double_no_reply(
-    redis_url: str, key_prefix: str
+    redis_url: str, key_prefix: str, protocol: str
 ) -> None:
     pytest.importorskip("aiohttp")
     scale = int(os.environ.get("WEBCHAT_CHAOS_SCALE", "1"))
@@ -29,6 +31,7 @@ async def test_a_killed_and_a_stopped_worker_lose_no_chat_and_double_no_reply(
         lines=6,
         lease=LEASE,
         timeout=120,
+        protocol=protocol,
     )
     print(f"CHAOS {report.line()}")
     assert (report.lost, report.duplicated, report.orphaned) == (0, 0, 0)

@@ -47,7 +47,8 @@ async def test_the_scripts_write_only_the_documented_keys(redis_store: RedisStor
     }  # fmt: skip
     chat = await st.client.hgetall(k.chat("c1"))
     assert {f.decode() for f in chat} == {"saved", "base", "owner", "token", "reserved", "pos",
-                                          "out", "pev", "psends"}  # fmt: skip
+                                          "out", "pev", "psends", "proto"}  # fmt: skip
+    assert chat[b"proto"] == b"webchat"  # the protocol, Web Chat v2 unless said
     assert chat[b"reserved"].decode() == other and chat[b"owner"] == b""
 
 

@@ -18,10 +18,11 @@ import pytest
 from fleet_support import watching
 from redis_support import PrivateRedis, RedisUnavailable, private_redis
 
-from webchat_async import Event, GuestMemberInfo, WebChatApi
+from webchat_async import Event, WebChatApi
 from webchat_async.simulator import Simulator
 from webchat_async.worker import Chat, Fleet, RedisStore, Worker
-from webchat_async.worker._scripted import ScriptedAgent, expected_answers
+from webchat_async.worker._model import MESSAGING, WEBCHAT
+from webchat_async.worker._scripted import ScriptedAgent, expected_answers, guest_lines, start_on
 from webchat_async.worker.demo import echo
 
 BOUND = 60.0  # seconds before a step is declared stuck (a failure, not a wait)
@@ -87,7 +88,7 @@ class Fleetlet:
             raise
 
     @contextlib.asynccontextmanager
-    async def running(self, chats: int) -> AsyncIterator[Fleetlet]:
+    async def running(self, chats: int, *, mixed: bool = False) -> AsyncIterator[Fleetlet]:
         async with contextlib.AsyncExitStack() as stack:
             sim = await stack.enter_async_context(Simulator(port=0, agent=self.agent))
             self.agent.bind(sim)
@@ -98,13 +99,9 @@ class Fleetlet:
             for worker in self.workers:
                 await stack.enter_async_context(worker)
             fleet = Fleet(self.fleet_store, api=api, reserve=5.0)
+            kinds = (WEBCHAT, MESSAGING) if mixed else (WEBCHAT,)
             for i in range(chats):
-                started = await fleet.start_chat(
-                    organization_id=sim.organization_id,
-                    deployment_id=sim.deployment_id,
-                    member_info=GuestMemberInfo(display_name=f"Guest {i}"),
-                )
-                self.ids.append(started.conversation_id)
+                self.ids.append(await start_on(fleet, sim, kinds[i % len(kinds)], i))
             yield self
 
     async def held(self, predicate: Callable[[int], bool]) -> None:
@@ -142,13 +139,7 @@ class Fleetlet:
         lost = duplicated = orphaned = 0
         for cid in self.ids:
             conversation = sim.state.conversations[cid]
-            said = collections.Counter(
-                m.body
-                for m in conversation.messages
-                if m.sender is not None
-                and m.sender.id == conversation.guest_member_id
-                and m.body_type == "standard"
-            )
+            said = collections.Counter(guest_lines(sim, cid))
             lost += sum(1 for text in want if said[text] == 0)
             duplicated += sum(n - 1 for n in said.values() if n > 1)
             duplicated += sum(n for text, n in said.items() if text not in want)
@@ -157,14 +148,17 @@ class Fleetlet:
         return lost, duplicated, orphaned + len(status.chats)
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["webchat", "mixed"])
 async def test_a_redis_restarted_empty_gets_the_workers_chats_back(
-    own_redis: PrivateRedis,
+    own_redis: PrivateRedis, mixed: bool
 ) -> None:
     # Failed before the epoch marker: every chat orphaned (the store lost their records,
-    # the workers dropped them as lost), nothing answered after the restart.
+    # the workers dropped them as lost), nothing answered after the restart. Mixed
+    # (issue 21): failed before the write-back kept each chat's protocol (a Web Messaging
+    # chat came back as a Web Chat v2 one and was given up as unreadable).
     run = Fleetlet(own_redis.url, workers=2, lease=3.0, timeout=0.5)
     with watching("the store lost its state") as warned:
-        async with run.running(CHATS):
+        async with run.running(CHATS, mixed=mixed):
             await run.held(lambda n: n == CHATS)
             await run.answers.reach(CHATS * LINES // 3)
             await asyncio.to_thread(own_redis.restart_empty)

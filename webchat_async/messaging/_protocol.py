@@ -585,10 +585,17 @@ class MessagingCore:
         self._pump(now)
 
     def send_text(
-        self, text: str, now: float, custom_attributes: Mapping[str, str] | None = None
+        self,
+        text: str,
+        now: float,
+        custom_attributes: Mapping[str, str] | None = None,
+        *,
+        custom_id: str | None = None,
     ) -> int:
         """Queue a text; returns the send's id (its :class:`SendDone` / :class:`SendFailed`
-        comes later). Raises at once when the session is over or the attributes too large."""
+        comes later). Raises at once when the session is over or the attributes too large.
+        ``custom_id``: the ``customMessageId`` to send (default: a new UUID), for a caller
+        that recorded it before (a worker's reply ledger)."""
         self._check_open()
         limit = MAX_CUSTOM_ATTRIBUTES_BYTES
         if self.session is not None and self.session.max_custom_data_bytes:
@@ -596,9 +603,17 @@ class MessagingCore:
         if custom_attributes and custom_attributes_size(custom_attributes) > limit:
             raise error_for_code(4013, f"custom attributes exceed {limit} bytes")
         send = self._new_send(Kind.TEXT)
+        if custom_id is not None:
+            send.custom_id = custom_id
         send.text = text
         send.custom_attributes = custom_attributes
         return self._enqueue(send, now)
+
+    def hold_sends(self, until: float) -> None:
+        """No ``onMessage`` before ``until``: a session that takes over from another
+        process on the same token (which may have just sent) starts with no room in its
+        rate window, so the two together stay under the service's limit."""
+        self._rate.block(until)
 
     def withdraw(self, send_id: int) -> bool:
         """Take back send ``send_id`` if nothing of it has gone out yet (still queued, for

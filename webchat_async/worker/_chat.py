@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import attrs
 
 from .._events import ConversationEnded, Event, MessageReceived
 from .._inbound import Position
@@ -30,13 +32,14 @@ from ..errors import (
     PermissionDeniedError,
     WebChatError,
 )
+from ..messaging._models import StructuredMessage
 from ..models import BodyType, WebChatMessage
 from ..session import GuestSession
 from ._model import Claim, LeaseLost, PendingSends, Progress, StoreError, StoreReset
 from ._replay import made_sends, own_uncommitted, send_digest
 from ._store import SessionStore
 
-__all__ = ["Chat", "ChatRunner", "Handler", "Outcome"]
+__all__ = ["Chat", "ChatRunner", "Handler", "Outcome", "SentMessage"]
 
 logger = logging.getLogger("webchat_async.worker")
 
@@ -47,6 +50,10 @@ class Handler(Protocol):
 
     def __call__(self, chat: Chat, event: Event, /) -> Awaitable[None]: ...
 
+
+#: What a send returns: the message as the service stored it (a ``WebChatMessage`` on Web
+#: Chat v2, the echoed ``StructuredMessage`` on Web Messaging).
+SentMessage = WebChatMessage | StructuredMessage
 
 #: How a runner ended: the chat ended (removed from the store); stopped for a hand-over;
 #: the lease was lost; the chat could not go on here (released for another worker).
@@ -81,7 +88,7 @@ class Chat:
         self._runner = runner
         self._event_key = ""
         self._index = 0
-        self._replay: Sequence[WebChatMessage | None] = ()
+        self._replay: Sequence[SentMessage | None] = ()
         self._sent: list[str] = []
 
     def __repr__(self) -> str:
@@ -94,8 +101,14 @@ class Chat:
 
     @property
     def member_id(self) -> str:
-        """The guest's member id (the sender id of its own messages)."""
+        """The guest's member id (the sender id of its own messages) on Web Chat v2; empty
+        on Web Messaging, which has no member ids (use :meth:`is_own`)."""
         return self._runner.member_id
+
+    @property
+    def protocol(self) -> str:
+        """The chat's protocol: ``"webchat"`` (Web Chat v2) or ``"messaging"``."""
+        return self._runner.claim.protocol
 
     @property
     def worker_id(self) -> str:
@@ -109,14 +122,19 @@ class Chat:
         lease. Use it for the idempotence of your own side effects."""
         return self._event_key
 
-    def is_own(self, message: WebChatMessage) -> bool:
-        """Whether ``message`` was sent by this chat's guest (the service echoes them)."""
+    def is_own(self, message: WebChatMessage | StructuredMessage) -> bool:
+        """Whether ``message`` was sent by this chat's guest (the service echoes them): on
+        either protocol (``MessageReceived.from_guest`` says the same)."""
+        if isinstance(message, StructuredMessage):
+            return message.inbound
         return message.sender is not None and message.sender.id == self.member_id
 
     async def send_message(
         self, text: str, *, body_type: BodyType | str | None = None
-    ) -> WebChatMessage:
-        """Send a message as the guest, at most once per send of this event."""
+    ) -> SentMessage:
+        """Send a message as the guest, at most once per send of this event; returns it
+        as the service stored it. ``body_type`` is Web Chat v2's (Web Messaging sends
+        text only: anything but ``None`` or ``"standard"`` raises ``ValueError`` there)."""
         index = self._index
         self._index += 1
         try:
@@ -128,7 +146,8 @@ class Chat:
                         raise RuntimeError("a replayed reply has no message id")
                     self._sent.append(made.id)
                     return made
-            await self._runner.record_send(self._event_key, index, text)
+            self._runner.check_body_type(body_type)
+            client_id = await self._runner.record_send(self._event_key, index, text)
             # Again after the store's answer: a worker paused in between must not post.
             self._runner.check_lease()
         except LeaseLost:
@@ -136,7 +155,7 @@ class Chat:
             # this (a reply it could not send would be lost); the next owner handles it.
             self._runner.lost = True
             raise
-        message = await self._runner.session.send_message(text, body_type=body_type)
+        message = await self._runner.post(text, body_type, client_id)
         if message.id:
             self._sent.append(message.id)
         return message
@@ -144,14 +163,16 @@ class Chat:
     async def send_typing(self) -> None:
         """Send a typing indicator (a hint: not recorded, may repeat after a takeover)."""
         self._runner.check_lease()
-        await self._runner.session.send_typing()
+        await self._runner.typing()
 
     async def leave(self) -> None:
-        """Leave the conversation (idempotent); the chat then ends."""
+        """Leave the conversation (idempotent); the chat then ends. On Web Messaging,
+        where a guest cannot end the conversation, the guest session is closed and the
+        fleet forgets the chat."""
         self._runner.check_lease()
-        await self._runner.session.leave()
+        await self._runner.leave()
 
-    def _begin(self, key: str, replay: Sequence[WebChatMessage | None]) -> None:
+    def _begin(self, key: str, replay: Sequence[SentMessage | None]) -> None:
         self._event_key = key
         self._index = 0
         self._replay = replay
@@ -214,6 +235,8 @@ class ChatRunner:
         self._committed = Progress(
             saved=claim.saved, position=claim.position, outstanding=claim.outstanding
         )
+        #: The stored record in clear (written back whole after a store reset).
+        self._record = claim.saved
         self._ledger: PendingSends | None = claim.pending
         self._serial = 0
         self.busy = False
@@ -233,6 +256,30 @@ class ChatRunner:
         if self._session is None:
             raise RuntimeError("the chat's session is not resumed yet (or is over)")
         return self._session
+
+    # -- what differs per protocol (Web Chat v2 here; see _wm_chat.MessagingRunner) -----
+
+    def check_body_type(self, body_type: BodyType | str | None) -> None:
+        """Raise ``ValueError`` for a body type the protocol cannot send."""
+
+    async def post(
+        self, text: str, body_type: BodyType | str | None, client_id: str | None
+    ) -> SentMessage:
+        """Post a message the ledger recorded (``client_id``: what the record names)."""
+        return await self.session.send_message(text, body_type=body_type)
+
+    async def typing(self) -> None:
+        """Send a typing indicator."""
+        await self.session.send_typing()
+
+    async def leave(self) -> None:
+        """Leave the conversation."""
+        await self.session.leave()
+
+    def ledger_entry(self, text: str) -> tuple[str, str | None]:
+        """What the ledger records for a send of ``text`` (a digest: no guest text), and
+        the client id the post will carry (``None``: the protocol has none)."""
+        return send_digest(self.conversation_id, text), None
 
     # -- the lease ---------------------------------------------------------------------
 
@@ -277,6 +324,7 @@ class ChatRunner:
             position=self._committed.position,
             outstanding=self._committed.outstanding,
             pending=self._ledger,
+            protocol=self.claim.protocol,
         )
 
     async def _fenced(self, call: Callable[[], Awaitable[_T]]) -> _T:
@@ -302,10 +350,11 @@ class ChatRunner:
             await asyncio.sleep(max(0.0, min(delay, left)))
             delay = min(delay * 2, _RETRY_MAX)
 
-    async def record_send(self, event_key: str, index: int, body: str) -> None:
+    async def record_send(self, event_key: str, index: int, body: str) -> str | None:
         """Record a send in the store (fenced) before it is made: a digest of the text,
-        which is all a takeover needs to recognise it (the store keeps no guest text)."""
-        digest = send_digest(self.conversation_id, body)
+        which is all a takeover needs to recognise it (the store keeps no guest text),
+        and on Web Messaging the client id the message will carry (returned)."""
+        digest, client_id = self.ledger_entry(body)
         await self._fenced(
             lambda: self._store.record_send(
                 self.conversation_id,
@@ -324,43 +373,18 @@ class ChatRunner:
         else:
             bodies.append(digest)
         self._ledger = PendingSends(event_key=event_key, bodies=tuple(bodies))
+        return client_id
 
     # -- running -----------------------------------------------------------------------
 
     async def run(self) -> Outcome:
         """Resume the chat and handle its events; returns how it ended."""
-        try:
-            saved = SavedSession.from_json(self.claim.saved)
-        except ValueError as exc:
-            # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
-            logger.warning("chat %s has an unreadable saved session: removed (%s)",
-                           self.conversation_id, exc)  # fmt: skip
-            await self._give_up("the saved session cannot be read")
-            return "ended"
-        try:
-            session = await GuestSession.resume(saved, api=self._api, options=self._options)
-        except asyncio.CancelledError:
-            if not self.stopping or self.lost:
-                raise
-            await self._release()
-            return "stopped"
-        except _FINAL as exc:
-            logger.warning(
-                "chat %s cannot be resumed (%s): removed", self.conversation_id, type(exc).__name__
-            )
-            await self._give_up(f"the conversation is gone ({type(exc).__name__} on resume)")
-            return "ended"
-        except WebChatError as exc:
-            logger.warning("chat %s not resumed here: %r", self.conversation_id, exc)
-            return await self._failed(f"not resumed ({type(exc).__name__})")
-        self._session = session
-        self.member_id = session.member_id
-        # Once per chat: the store encrypts the secrets here (when it has keys), and every
-        # commit splices only the position into the result.
-        self._saved_json = SavedJson(self._store.seal_saved(session.save()))
+        ended = await self._open()
+        if ended is not None:
+            return ended
         try:
             try:
-                outcome = await self._handle_all(session)
+                outcome = await self._handle_all()
             except asyncio.CancelledError:
                 # request_stop() and lose() cancel an idle runner; any other cancel is not ours.
                 if not (self.stopping or self.lost):
@@ -374,9 +398,70 @@ class ChatRunner:
             return outcome
         finally:
             try:
-                await session.aclose(leave=False)
+                await self._close()
             except Exception as exc:  # the chat goes on elsewhere; closing is best effort
                 logger.debug("closing chat %s: %r", self.conversation_id, exc)
+
+    async def _opening(self, error: BaseException) -> Outcome:
+        """How the run ends when resuming raised ``error``."""
+        if isinstance(error, asyncio.CancelledError):
+            if not self.stopping or self.lost:
+                raise error
+            await self._release()
+            return "stopped"
+        if isinstance(error, _FINAL):
+            logger.warning("chat %s cannot be resumed (%s): removed", self.conversation_id,
+                           type(error).__name__)  # fmt: skip
+            await self._give_up(f"the conversation is gone ({type(error).__name__} on resume)")
+            return "ended"
+        if isinstance(error, WebChatError):
+            logger.warning("chat %s not resumed here: %r", self.conversation_id, error)
+            return await self._failed(f"not resumed ({type(error).__name__})")
+        raise error
+
+    async def _unreadable(self, exc: ValueError) -> Outcome:
+        # Nothing can resume it, here or elsewhere: drop it rather than pass it round.
+        logger.warning("chat %s has an unreadable saved session: removed (%s)",
+                       self.conversation_id, exc)  # fmt: skip
+        await self._give_up("the saved session cannot be read")
+        return "ended"
+
+    async def _open(self) -> Outcome | None:
+        """Resume the session (``None``), or end the run (how)."""
+        try:
+            saved = SavedSession.from_json(self.claim.saved)
+        except ValueError as exc:
+            return await self._unreadable(exc)
+        try:
+            session = await GuestSession.resume(saved, api=self._api, options=self._options)
+        except (asyncio.CancelledError, WebChatError) as exc:
+            return await self._opening(exc)
+        self._session = session
+        self.member_id = session.member_id
+        # Once per chat: the store encrypts the secrets here (when it has keys), and every
+        # commit splices only the position into the result.
+        self._saved_json = SavedJson(self._store.seal_saved(session.save()))
+        return None
+
+    async def _close(self) -> None:
+        """Close the session (leaving the conversation to the next owner)."""
+        if self._session is not None:
+            await self._session.aclose(leave=False)
+
+    async def _events(self) -> tuple[AsyncIterator[Event], dict[str, Sequence[SentMessage | None]]]:
+        """The events to handle, and the sends of the uncommitted event already made."""
+        session = self.session
+        replay = await self._recover_sends(session)
+        return session.events(), replay
+
+    def _repeat(self, event: Event) -> bool:
+        """Whether ``event`` was handled and committed already (not handled again)."""
+        return False
+
+    def _lost_contact(self, event: Event) -> bool:
+        """Whether ``event`` ends the chat only here (the session could not reconnect):
+        released for another worker instead of finished."""
+        return False
 
     async def _finish(self) -> None:
         self._let_go = True
@@ -424,11 +509,16 @@ class ChatRunner:
         except (LeaseLost, StoreError) as exc:
             logger.info("chat %s not released: %s", self.conversation_id, exc)
 
-    async def _handle_all(self, session: GuestSession) -> Outcome:
+    async def _handle_all(self) -> Outcome:
         chat = Chat(self)
         try:
-            replay = await self._recover_sends(session)
-            async for event in session.events():
+            events, replay = await self._events()
+            async for event in events:
+                if self._repeat(event):
+                    continue
+                if self._lost_contact(event):
+                    self._failure = "the session could not reconnect"
+                    return "released"
                 # From here to the commit the runner is busy: a hand-over waits for it.
                 self.busy = True
                 if isinstance(event, MessageReceived) and event.message.id:
@@ -437,7 +527,7 @@ class ChatRunner:
                     self._serial += 1
                     key = f"~{self.token}:{self._serial}"
                 chat._begin(key, replay.pop(key, ()))
-                await self._handle(chat, session, event, key)
+                await self._handle(chat, event, key)
                 self.busy = False
                 if isinstance(event, ConversationEnded):
                     await self._finish()
@@ -458,7 +548,7 @@ class ChatRunner:
         # The iterator stops only after ConversationEnded, handled above.
         return "ended"  # pragma: no cover
 
-    async def _handle(self, chat: Chat, session: GuestSession, event: Event, key: str) -> None:
+    async def _handle(self, chat: Chat, event: Event, key: str) -> None:
         failed = False
         try:
             await self._handler(chat, event)
@@ -478,7 +568,7 @@ class ChatRunner:
                 chat._sent.append(made.id)
         changed = failed or bool(chat._sent)
         if isinstance(event, MessageReceived) and event.message.id:
-            self._position = event.message.id
+            self._advance(event)
             if event.message.id in self._outstanding:
                 self._outstanding.remove(event.message.id)
             changed = True
@@ -486,14 +576,9 @@ class ChatRunner:
             return
         self._outstanding.extend(chat._sent)
         del self._outstanding[:-_MAX_OUTSTANDING]
-        position = session._position()
-        if position is not self._saved_at:  # a Position is immutable: same object, same text
-            if self._saved_json is None:
-                raise RuntimeError("the saved session of the chat is not known yet")
-            self._saved_at = position
-            self._saved = self._saved_json.at(position)
+        saved = self._saved_text()
         progress = Progress(
-            saved=self._saved,
+            saved=saved,
             position=self._position,
             outstanding=tuple(self._outstanding),
             failed=failed,
@@ -502,15 +587,31 @@ class ChatRunner:
         await self._fenced(
             lambda: self._store.commit(self.conversation_id, self.token, progress, ttl=self._lease)
         )
-        self._committed, self._ledger = progress, None
+        # What a write-back needs is the whole record (a commit may keep the stored one).
+        self._committed = progress if saved else attrs.evolve(progress, saved=self._record)
+        self._ledger = None
         self._committed_here = True
         # An accepted commit extended the lease from a moment after sent_at (a retry's
         # sent_at is earlier: the deadline only errs early).
         self.renewed(sent_at)
 
+    def _advance(self, event: MessageReceived[Any]) -> None:
+        """The handled message is the new position."""
+        self._position = event.message.id
+
+    def _saved_text(self) -> str:
+        """The saved session a commit writes: the template with the delivery position."""
+        position = self.session._position()
+        if position is not self._saved_at:  # a Position is immutable: same object, same text
+            if self._saved_json is None:
+                raise RuntimeError("the saved session of the chat is not known yet")
+            self._saved_at = position
+            self._saved = self._saved_json.at(position)
+        return self._saved
+
     async def _recover_sends(
         self, session: GuestSession
-    ) -> dict[str, Sequence[WebChatMessage | None]]:
+    ) -> dict[str, Sequence[SentMessage | None]]:
         """After a takeover: which recorded sends of the uncommitted event were made."""
         pending = self.claim.pending
         if pending is None or not pending.bodies:

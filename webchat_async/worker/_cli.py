@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import importlib
 import json
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["add_commands", "load_handler", "run_status", "run_worker"]
 
 _REDIS_ENV = "WEBCHAT_REDIS_URL"
+#: ``worker --demo --protocol``: the protocol of the demo's chats, or both in turn.
+_DEMO_PROTOCOLS = ("webchat", "messaging", "mixed")
 _KEYS_ENV = "WEBCHAT_ENCRYPTION_KEYS"
 
 
@@ -61,6 +64,14 @@ def add_commands(subparsers: Any) -> None:
         help="also serve a simulator here and start N chats on it (a scripted agent)",
     )
     worker.add_argument("--demo-lines", type=_positive_int, default=5, help="agent lines per chat")
+    worker.add_argument(
+        "--protocol",
+        choices=_DEMO_PROTOCOLS,
+        default="webchat",
+        help="with --demo: the protocol of its chats: webchat (Web Chat v2, the default), "
+        "messaging (Web Messaging) or mixed (every other chat of each); a worker holds "
+        "chats of both protocols whatever this says",
+    )
     worker.add_argument(
         "--demo-forever",
         action="store_true",
@@ -165,6 +176,11 @@ async def run_worker(args: argparse.Namespace) -> int:
         raise ValueError("--demo-forever needs --demo N (the number of chats)")
     if args.console and not args.demo:
         raise ValueError("--console serves the console of --demo's simulator: add --demo N")
+    if getattr(args, "protocol", "webchat") != "webchat" and not args.demo:
+        raise ValueError(
+            "--protocol sets the protocol of --demo's chats: add --demo N (a worker holds "
+            "chats of both protocols without it)"
+        )
     store = _store(args)
     # The fleet's events (a chat taken over, a handler that failed) as lines of this
     # output; --verbose already shows them, with the rest of the debug log.
@@ -209,6 +225,7 @@ async def _run_or_demo(worker: Any, store: SessionStore, args: argparse.Namespac
             pace=pace,
             shared=bool(args.redis),
             console=args.console,
+            protocol=getattr(args, "protocol", "webchat"),
         )
     else:
         async with worker:
@@ -279,16 +296,23 @@ async def _demo(
     shared: bool = False,
     console: bool = False,
     hold: Callable[[Simulator], Awaitable[None]] | None = None,
+    protocol: str = "webchat",
 ) -> None:
     """Serve a simulator, start ``chats`` chats on it and run the worker: until every chat
     ended, or with ``pace`` (``--demo-forever``) until the worker is stopped. With
     ``console``, the simulator serves its console showing ``store``'s holders, and stays
-    up after the demo until the worker is stopped (or ``hold(sim)`` returns: tests)."""
+    up after the demo until the worker is stopped (or ``hold(sim)`` returns: tests).
+    ``protocol``: ``webchat``, ``messaging`` or ``mixed`` (every other chat of each)."""
     from ..api import WebChatApi
-    from ..models import GuestMemberInfo
     from ..simulator import Simulator
     from ._fleet import Fleet
-    from ._scripted import ScriptedAgent, expected_answers
+    from ._model import MESSAGING, WEBCHAT
+    from ._scripted import ScriptedAgent, expected_answers, guest_lines, start_on
+
+    if protocol not in _DEMO_PROTOCOLS:
+        raise ValueError(f"--protocol is one of {', '.join(_DEMO_PROTOCOLS)}")
+    kinds = {"webchat": (WEBCHAT,), "messaging": (MESSAGING,), "mixed": (WEBCHAT, MESSAGING)}
+    cycle = kinds[protocol]
 
     agent = ScriptedAgent(_FOREVER if pace is not None else lines)
     if pace is not None:
@@ -296,12 +320,16 @@ async def _demo(
     view = store if console else None
     async with Simulator(port=0, agent=agent, console=console, fleet=view) as sim:
         agent.bind(sim)
+        what = "" if protocol == "webchat" else f" ({protocol})"
         if pace is None:
-            print(f"demo: simulator on {sim.base_url}, {chats} chats of {lines} lines", flush=True)
+            print(
+                f"demo: simulator on {sim.base_url}, {chats} chats{what} of {lines} lines",
+                flush=True,
+            )
         else:
             print(
-                f"demo: simulator on {sim.base_url}, {chats} chats, a line every {pace:g} s "
-                "each, until Ctrl-C",
+                f"demo: simulator on {sim.base_url}, {chats} chats{what}, a line every "
+                f"{pace:g} s each, until Ctrl-C",
                 flush=True,
             )
             print(_forever_hint(shared), flush=True)
@@ -309,17 +337,12 @@ async def _demo(
             print(f"console: {sim.console_url}", flush=True)
         async with worker, WebChatApi(base_url=sim.base_url) as api:
             fleet = Fleet(store, api=api)
-            started = [
-                await fleet.start_chat(
-                    organization_id=sim.organization_id,
-                    deployment_id=sim.deployment_id,
-                    member_info=GuestMemberInfo(display_name=f"Guest {i}"),
-                )
-                for i in range(chats)
-            ]
+            # The conversation ids on the simulator (a Web Messaging chat's fleet id is
+            # another: its guest never learns the conversation id).
+            started = [await start_on(fleet, sim, cycle[i % len(cycle)], i) for i in range(chats)]
             if pace is not None:
                 await worker._main  # until Ctrl-C / SIGTERM (Worker.stop)
-                texts = [_guest_texts(sim, s.conversation_id) for s in started]
+                texts = [guest_lines(sim, cid) for cid in started]
                 answered = sum(map(_in_order, texts))
                 print(
                     f"demo: {answered} of {chats} chats answered exactly once, line by line "
@@ -327,7 +350,7 @@ async def _demo(
                 )
                 return
             ends = asyncio.ensure_future(
-                asyncio.gather(*(sim.wait_ended(s.conversation_id, None) for s in started))
+                asyncio.gather(*(sim.wait_ended(cid, None) for cid in started))
             )
             # Every chat ended, or the worker was stopped (SIGTERM, Ctrl-C) first.
             await asyncio.wait({ends, worker._main}, return_when=asyncio.FIRST_COMPLETED)
@@ -339,7 +362,7 @@ async def _demo(
             ends.cancel()
             await asyncio.gather(ends, return_exceptions=True)
             want = expected_answers(lines)
-            answered = sum(_guest_texts(sim, s.conversation_id) == want for s in started)
+            answered = sum(guest_lines(sim, cid) == want for cid in started)
             print(f"demo: {answered} of {chats} chats answered exactly once, line by line")
             if console:
                 print("demo: the console stays up; SIGTERM or Ctrl-C stops it", flush=True)
@@ -365,15 +388,6 @@ def _in_order(texts: list[str]) -> bool:
     from ._scripted import expected_answers
 
     return texts == expected_answers(len(texts))
-
-
-def _guest_texts(sim: Any, conversation_id: str) -> list[str]:
-    conversation = sim.state.conversations[conversation_id]
-    return [
-        m.body
-        for m in conversation.messages
-        if m.sender.id == conversation.guest_member_id and m.body_type == "standard"
-    ]
 
 
 async def run_status(args: argparse.Namespace) -> int:
@@ -419,17 +433,20 @@ def _print_status(status: FleetStatus, args: argparse.Namespace) -> None:
     ]
     print(format_table(rows, ("worker", "alive", "chats", "concurrency", "expiresIn", "host",
                               "pid")))  # fmt: skip
-    print(f"\nchats: {len(status.chats)} listed")
+    kinds = collections.Counter(c.protocol for c in status.chats)
+    split = ", ".join(f"{name} {kinds[name]}" for name in sorted(kinds))
+    print(f"\nchats: {len(status.chats)} listed" + (f" ({split})" if split else ""))
     chat_rows = [
         {
             "chat": c.conversation_id,
             "owner": c.owner or (f"(handed to {c.reserved_for})" if c.reserved_for else "(none)"),
+            "protocol": c.protocol,
             "token": c.token,
             "leaseLeft": f"{c.expires_in:.1f}s" if c.owner else "-",
         }
         for c in status.chats
     ]
-    print(format_table(chat_rows, ("chat", "owner", "token", "leaseLeft")))
+    print(format_table(chat_rows, ("chat", "protocol", "owner", "token", "leaseLeft")))
     counters = " ".join(f"{k}={v}" for k, v in sorted(status.counters.items()))
     print(f"\ncounters: {counters or '(none)'}")
     if status.given_up:

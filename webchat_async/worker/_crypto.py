@@ -117,8 +117,10 @@ def seal_saved(saved: SavedSession, encryption: Encryption | None) -> SavedSessi
 def seal_text(text: str, encryption: Encryption | None) -> str:
     """A saved session's JSON as the store writes it: its secret fields encrypted. The
     fast path (text from a template made by :func:`seal_saved`) is one substring test; a
-    text that is not a saved session is encrypted whole."""
-    if encryption is None or '"jwt":"' + SEALED in text:
+    text that is not a saved session (a Web Messaging chat's record, whose token is its
+    secret) is encrypted whole."""
+    if encryption is None or not text or text.startswith(SEALED) or '"jwt":"' + SEALED in text:
+        # Empty: a commit that keeps the stored text; sealed whole: already done.
         return text
     try:
         saved = SavedSession.from_json(text)

@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
 
 import attrs
 
 from ..api import WebChatApi
+from ..messaging import MessagingSession
 from ..models import GuestMemberInfo, JourneyContext, WebChatRoutingTarget
+from ..regions import resolve_region
 from ..session import GuestSession
-from ._model import FleetStatus
+from ._model import MESSAGING, WEBCHAT, ChatProtocol, FleetStatus
 from ._store import SessionStore
+from ._wm import MessagingRecord
 
 __all__ = ["Fleet", "StartedChat"]
 
 
 @attrs.frozen
 class StartedChat:
-    """A chat :meth:`Fleet.start_chat` created: its id and the worker it was handed to
-    (``None``: no live worker had room; the first one that has claims it)."""
+    """A chat :meth:`Fleet.start_chat` or :meth:`Fleet.start_messaging_chat` created: its
+    id in the fleet (on Web Chat v2 the conversation id; on Web Messaging, whose guest
+    never learns the conversation id, an id the fleet made), the worker it was handed to
+    (``None``: no live worker had room; the first one that has claims it), and its
+    protocol (``"webchat"`` or ``"messaging"``)."""
 
     conversation_id: str
     worker_id: str | None
+    protocol: ChatProtocol = WEBCHAT
+
+
+def _messaging_location(
+    region: str | None, base_url: str | None, api: WebChatApi
+) -> tuple[str | None, str | None]:
+    """Where the Web Messaging sessions of a fleet are: ``(region, base_url)`` as
+    ``MessagingSession.start`` takes them, from the fleet's arguments or its API's base
+    (a region's ``https://api.<domain>`` is that region: its websocket is on another host)."""
+    if base_url is not None:
+        return None, base_url
+    if region is not None:
+        return region, None
+    try:
+        return resolve_region(api.base_url).domain, None
+    except ValueError:
+        return None, api.base_url
 
 
 class Fleet:
     """The client side of a fleet: starts chats and hands them to the least loaded worker.
+
+    One method per protocol: :meth:`start_chat` (Web Chat v2) and
+    :meth:`start_messaging_chat` (Web Messaging); the workers hold chats of both at once.
 
     For example:
 
@@ -57,6 +84,7 @@ class Fleet:
         self._store = store
         self._owned = api is None
         self._api = api if api is not None else WebChatApi(region=region, base_url=base_url)
+        self._region, self._base_url = _messaging_location(region, base_url, self._api)
         self._reserve = reserve
 
     def __repr__(self) -> str:
@@ -100,6 +128,60 @@ class Fleet:
             raise
         await session.aclose(leave=False)
         return StartedChat(session.conversation_id, worker)
+
+    async def start_messaging_chat(
+        self,
+        *,
+        deployment_id: str,
+        origin: str,
+        token: str | None = None,
+        first_message: str | None = None,
+    ) -> StartedChat:
+        """Open a Web Messaging session (or, with ``token``, reattach one), send the
+        guest's ``first_message`` if given (a deployment without autostart routes the
+        conversation on the guest's first message), and hand the chat to a worker, which
+        reattaches it with the same token and hands its handler every message from the
+        first one.
+
+        ``token`` is the session's secret: it is stored encrypted under the store's keys,
+        as a Web Chat v2 JWT is, and is never logged. The chat's id in the fleet
+        (:attr:`StartedChat.conversation_id`) is made here: the guest never learns the
+        conversation id.
+
+        Raises the errors of :meth:`MessagingSession.start
+        <webchat_async.messaging.MessagingSession.start>` and of its ``send_message``; if
+        the store fails, the session is closed (the conversation stays, unattended) and
+        the store's error is raised.
+        """
+        session = await MessagingSession.start(
+            deployment_id=deployment_id,
+            origin=origin,
+            region=self._region,
+            base_url=self._base_url,
+            token=token,
+            api=self._api,
+        )
+        try:
+            if first_message is not None:
+                await session.send_message(first_message)
+            chat_id = str(uuid.uuid4())
+            record = MessagingRecord(
+                token=session.token,
+                deployment_id=deployment_id,
+                origin=origin,
+                region=self._region,
+                base_url=self._base_url,
+            )
+            worker = await self._store.add_chat(
+                chat_id,
+                record.to_json(),
+                self._api.base_url,
+                reserve=self._reserve,
+                protocol=MESSAGING,
+            )
+        finally:
+            await session.aclose()
+        return StartedChat(chat_id, worker, MESSAGING)
 
     async def status(self) -> FleetStatus:
         """The store's workers, chats and counters."""

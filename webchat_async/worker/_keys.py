@@ -7,7 +7,8 @@ test runs) share one Redis without meeting:
 key                                type    holds
 =================================  ======  ===================================================
 ``{p}chat:{conversation id}``      hash    saved session, base URL, owner, token, reserved
-                                           worker, position, outstanding sends, pending sends
+                                           worker, position, outstanding sends, pending
+                                           sends, protocol (``proto``: webchat, messaging)
 ``{p}leases``                      zset    conversation id -> lease expiry (ms); 0: nobody's
 ``{p}workers``                     zset    worker id -> heartbeat expiry (ms)
 ``{p}worker:{worker id}``          hash    concurrency, host, pid

@@ -98,7 +98,7 @@ end
 )
 
 #: KEYS: chat, leases, workers, stats. ARGV: prefix, cid, saved, base, now, reserve_ms,
-#: retention_ms.
+#: retention_ms, protocol ('webchat' or 'messaging'; a record without it is Web Chat v2).
 ADD = (
     _PRELUDE
     + """
@@ -106,7 +106,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
 local P, cid = ARGV[1], ARGV[2]
 local now = now_ms(ARGV[5])
 redis.call('HSET', KEYS[1], 'saved', ARGV[3], 'base', ARGV[4], 'token', 0, 'pos', '',
-           'out', '[]', 'pev', '', 'psends', '[]')
+           'out', '[]', 'pev', '', 'psends', '[]', 'proto', ARGV[8] or 'webchat')
 local target = pick(P, KEYS[3], now, '')
 local retain = tonumber(ARGV[7])
 hand(P, KEYS[2], cid, KEYS[1], now, target, tonumber(ARGV[6]), retain)
@@ -164,7 +164,7 @@ end
 local P, cid, me = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'owner', 'token', 'reserved', 'saved', 'base', 'pos',
-                     'out', 'pev', 'psends', 'fsince')
+                     'out', 'pev', 'psends', 'fsince', 'proto')
 local owner, reserved = h[1] or '', h[3] or ''
 local expires = tonumber(redis.call('ZSCORE', KEYS[2], cid) or '0')
 -- Its own lease that ran out (the worker lost the chat locally, e.g. the store was out of
@@ -190,7 +190,7 @@ note(P, 'claim', cid, me, owner, token, now, ttl + retain)
 local failing = ''
 if h[10] and h[10] ~= '' then failing = tostring(now - tonumber(h[10])) end
 return {'ok', token, h[4] or '', h[5] or '', h[6] or '', h[7] or '[]', h[8] or '',
-        h[9] or '[]', owner, failing}
+        h[9] or '[]', owner, failing, h[11] or ''}
 """
 )
 
@@ -259,9 +259,10 @@ return 1
 
 #: KEYS: leases, stats. ARGV: prefix, now, ttl_ms, failed (one '0'/'1' per commit: the
 #: handler raised), retention_ms, then for each commit five values: cid, token, saved,
-#: position, outstanding (JSON). Returns one character per commit: '1' written, '0' the
-#: token is no longer current, '2' no such chat (finished, or the store lost its state)
-#: (one string: an array of numbers costs the client a parse per element).
+#: position, outstanding (JSON); an empty saved keeps the one stored (a Web Messaging
+#: chat's record does not change between commits). Returns one character per commit: '1'
+#: written, '0' the token is no longer current, '2' no such chat (finished, or the store
+#: lost its state) (one string: an array of numbers costs the client a parse per element).
 #: Many commits in one script: a pipeline of one script per commit cost the client more
 #: than the events (each command packed and its answer parsed on its own); each commit is
 #: still checked against its own token, and the whole script is one atomic step.
@@ -281,8 +282,9 @@ for i = 6, #ARGV, 5 do
   elseif not h[1] or h[1] == '' or h[2] ~= ARGV[i + 1] then
     table.insert(answers, '0')
   else
-    redis.call('HSET', key, 'saved', ARGV[i + 2], 'pos', ARGV[i + 3], 'out', ARGV[i + 4],
-               'pev', '', 'psends', '[]', 'fsince', '')
+    redis.call('HSET', key, 'pos', ARGV[i + 3], 'out', ARGV[i + 4], 'pev', '',
+               'psends', '[]', 'fsince', '')
+    if ARGV[i + 2] ~= '' then redis.call('HSET', key, 'saved', ARGV[i + 2]) end
     redis.call('PEXPIRE', key, ttl + retain)
     redis.call('ZADD', KEYS[1], expires, cid)
     handled = handled + 1
@@ -344,8 +346,8 @@ return 1
 
 #: KEYS: workers, leases, epoch, worker, owned, stats. ARGV: prefix, worker, now, ttl_ms,
 #: retention_ms, the epoch the worker knows, a new epoch, concurrency, host, pid, then per
-#: chat eight values: cid, token, saved, base, position, outstanding (JSON), pending event
-#: key, pending sends (JSON). When the store's epoch is the worker's, nothing happened:
+#: chat nine values: cid, token, saved, base, position, outstanding (JSON), pending event
+#: key, pending sends (JSON), protocol. When the store's epoch is the worker's, nothing happened:
 #: returns {'same'}. Otherwise (the store lost its state) it adopts the store's epoch (or
 #: sets the new one), registers the worker again and writes back each chat unless the
 #: store has it under a newer token (another worker wrote it back, or took it since):
@@ -369,7 +371,7 @@ redis.call('HSET', KEYS[4], 'concurrency', ARGV[8], 'host', ARGV[9], 'pid', ARGV
            'ttl', ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ttl)
 local written = {'restored', current}
-for i = 11, #ARGV, 8 do
+for i = 11, #ARGV, 9 do
   local cid, token = ARGV[i], ARGV[i + 1]
   local key = chat_key(P, cid)
   local h = redis.call('HMGET', key, 'owner', 'token')
@@ -378,7 +380,7 @@ for i = 11, #ARGV, 8 do
   if theirs < mine or (theirs == mine and h[1] == me) then
     redis.call('HSET', key, 'saved', ARGV[i + 2], 'base', ARGV[i + 3], 'owner', me,
                'token', token, 'reserved', '', 'pos', ARGV[i + 4], 'out', ARGV[i + 5],
-               'pev', ARGV[i + 6], 'psends', ARGV[i + 7])
+               'pev', ARGV[i + 6], 'psends', ARGV[i + 7], 'proto', ARGV[i + 8])
     redis.call('PEXPIRE', key, ttl + retain)
     redis.call('ZADD', KEYS[2], now + ttl, cid)
     redis.call('SADD', KEYS[5], cid)

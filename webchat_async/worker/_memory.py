@@ -15,7 +15,17 @@ import attrs
 
 from .._saved import SavedSession
 from ._lua import PRUNE_LEASES
-from ._model import ChatStatus, Claim, FleetStatus, LeaseLost, PendingSends, Progress, WorkerStatus
+from ._model import (
+    WEBCHAT,
+    ChatProtocol,
+    ChatStatus,
+    Claim,
+    FleetStatus,
+    LeaseLost,
+    PendingSends,
+    Progress,
+    WorkerStatus,
+)
 from ._store import Scan
 
 __all__ = ["MemoryStore"]
@@ -34,6 +44,7 @@ class _Chat:
     outstanding: tuple[str, ...] = ()
     pending: PendingSends | None = None
     failing_since: float | None = None
+    protocol: ChatProtocol = WEBCHAT
 
 
 #: Chats given up that the store remembers (oldest forgotten first).
@@ -108,13 +119,21 @@ class MemoryStore:
         worker.wake.set()
 
     async def add_chat(
-        self, conversation_id: str, saved: str, base_url: str, *, reserve: float
+        self,
+        conversation_id: str,
+        saved: str,
+        base_url: str,
+        *,
+        reserve: float,
+        protocol: ChatProtocol = WEBCHAT,
     ) -> str | None:
         """See :meth:`SessionStore.add_chat`."""
         if conversation_id in self._chats:
             raise ValueError(f"chat {conversation_id} is already in the store")
         now = self._clock()
-        chat = self._chats[conversation_id] = _Chat(saved=saved, base_url=base_url)
+        chat = self._chats[conversation_id] = _Chat(
+            saved=saved, base_url=base_url, protocol=protocol
+        )
         target = self._pick(now)
         self._hand(conversation_id, chat, now, target, reserve)
         self.counters["added"] += 1
@@ -195,6 +214,7 @@ class MemoryStore:
             pending=chat.pending,
             previous_owner=previous,
             failing_for=None if chat.failing_since is None else now - chat.failing_since,
+            protocol=chat.protocol,
         )
 
     def _fenced(self, conversation_id: str, token: int) -> _Chat:
@@ -250,7 +270,8 @@ class MemoryStore:
     ) -> None:
         """See :meth:`SessionStore.commit`."""
         chat = self._fenced(conversation_id, token)
-        chat.saved = progress.saved
+        if progress.saved:
+            chat.saved = progress.saved
         chat.position = progress.position
         chat.outstanding = progress.outstanding
         chat.pending = None
@@ -331,6 +352,7 @@ class MemoryStore:
                 token=c.token,
                 expires_in=c.expires - now,
                 reserved_for=c.reserved,
+                protocol=c.protocol,
             )
             for cid, c in list(self._chats.items())[:chat_limit]
         )

@@ -6,12 +6,18 @@ JSON) carries the guest JWT: it is masked in every ``repr`` and never logged.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
 from .._redact import mask
 from ..errors import WebChatError
 
 __all__ = [
+    "MESSAGING",
+    "PROTOCOLS",
+    "WEBCHAT",
+    "ChatProtocol",
     "ChatStatus",
     "Claim",
     "DecryptionError",
@@ -24,6 +30,23 @@ __all__ = [
     "StoreReset",
     "WorkerStatus",
 ]
+
+
+#: The protocol of a chat: Genesys Web Chat v2 or Web Messaging.
+ChatProtocol = Literal["webchat", "messaging"]
+WEBCHAT: ChatProtocol = "webchat"
+MESSAGING: ChatProtocol = "messaging"
+PROTOCOLS: tuple[ChatProtocol, ...] = (WEBCHAT, MESSAGING)
+
+
+def read_protocol(text: str) -> ChatProtocol:
+    """A stored protocol name: empty (a record written before Web Messaging chats) reads
+    as Web Chat v2; an unknown one is a :class:`StoreError` (a newer worker wrote it)."""
+    if text in ("", WEBCHAT):
+        return WEBCHAT
+    if text == MESSAGING:
+        return MESSAGING
+    raise StoreError(f"a chat of an unknown protocol ({text[:40]!r}): upgrade this worker")
 
 
 class LeaseLost(WebChatError):
@@ -83,6 +106,8 @@ class Claim:
         failing_for: seconds (store clock) since an owner first failed to resume or
             stream the chat after its last commit (``None``: not failing); a worker
             gives the chat up once this passes its ``give_up_after``.
+        protocol: ``"webchat"`` (Web Chat v2: ``saved`` is a ``SavedSession``) or
+            ``"messaging"`` (Web Messaging: ``saved`` holds the session token).
     """
 
     conversation_id: str
@@ -94,11 +119,13 @@ class Claim:
     pending: PendingSends | None = None
     previous_owner: str | None = None
     failing_for: float | None = None
+    protocol: ChatProtocol = WEBCHAT
 
 
 @attrs.frozen(kw_only=True)
 class Progress:
-    """What one commit writes after an event was handled."""
+    """What one commit writes after an event was handled (``saved`` empty: the stored one
+    is kept, as for a Web Messaging chat, whose record does not change)."""
 
     saved: str = attrs.field(repr=mask)
     position: str | None
@@ -122,13 +149,15 @@ class WorkerStatus:
 
 @attrs.frozen(kw_only=True)
 class ChatStatus:
-    """One chat as the store sees it: its owner (empty: none), fencing token and lease."""
+    """One chat as the store sees it: its owner (empty: none), fencing token, lease and
+    protocol (``"webchat"`` or ``"messaging"``)."""
 
     conversation_id: str
     owner: str
     token: int
     expires_in: float
     reserved_for: str = ""
+    protocol: ChatProtocol = WEBCHAT
 
 
 @attrs.frozen(kw_only=True)

@@ -28,6 +28,8 @@ from . import _lua
 from ._crypto import Encryption, open_saved, seal_saved, seal_text
 from ._keys import DEFAULT_PREFIX, Keys
 from ._model import (
+    WEBCHAT,
+    ChatProtocol,
     ChatStatus,
     Claim,
     FleetStatus,
@@ -38,6 +40,7 @@ from ._model import (
     StoreError,
     StoreReset,
     WorkerStatus,
+    read_protocol,
 )
 from ._store import Scan
 
@@ -67,6 +70,14 @@ _Commit = tuple[int, bool, tuple[Any, ...], "asyncio.Future[Any]"]
 #: Commits per script call at most: a call runs alone on the server, and a command's
 #: size stays bounded however many chats are busy at once.
 _MAX_BATCH = 500
+
+
+def _protocol_of(text: str) -> ChatProtocol:
+    """A stored protocol for ``status`` (which lists what it cannot run too)."""
+    try:
+        return read_protocol(text)
+    except StoreError:
+        return WEBCHAT
 
 
 def _ms(seconds: float) -> int:
@@ -275,7 +286,13 @@ class RedisStore:
     # -- placement ---------------------------------------------------------------------
 
     async def add_chat(
-        self, conversation_id: str, saved: str, base_url: str, *, reserve: float
+        self,
+        conversation_id: str,
+        saved: str,
+        base_url: str,
+        *,
+        reserve: float,
+        protocol: ChatProtocol = WEBCHAT,
     ) -> str | None:
         """See :meth:`SessionStore.add_chat`."""
         k = self.keys
@@ -290,6 +307,7 @@ class RedisStore:
                 self._now(),
                 _ms(reserve),
                 self._retention,
+                protocol,
             ),
         )
         if _text(answer[0]) == "exists":
@@ -377,6 +395,7 @@ class RedisStore:
             return None
         token, saved, base, position, outstanding, event_key, sends, previous = answer[1:9]
         failing = _text(answer[9]) if len(answer) > 9 else ""
+        protocol = read_protocol(_text(answer[10]) if len(answer) > 10 else "")
         pending = None
         if _text(event_key):
             pending = PendingSends(event_key=_text(event_key), bodies=_ids(sends))
@@ -392,6 +411,7 @@ class RedisStore:
             pending=pending,
             previous_owner=_text(previous) or None,
             failing_for=int(failing) / 1000 if failing else None,
+            protocol=protocol,
         )
 
     async def renew(self, worker_id: str, leases: Mapping[str, int], *, ttl: float) -> set[str]:
@@ -435,7 +455,7 @@ class RedisStore:
         """See :meth:`SessionStore.commit` (batched with the other chats' commits)."""
         outstanding = progress.outstanding
         saved = progress.saved
-        if self._encryption is not None:
+        if self._encryption is not None and saved:
             # A worker's text comes from seal_saved (one substring test); any other is
             # sealed here.
             saved = seal_text(saved, self._encryption)
@@ -554,6 +574,7 @@ class RedisStore:
                 json.dumps(list(claim.outstanding)),
                 pending.event_key if pending is not None else "",
                 json.dumps(list(pending.bodies)) if pending is not None else "[]",
+                claim.protocol,
             )  # fmt: skip
         answer = await self._run(
             "RESTORE",
@@ -613,7 +634,7 @@ class RedisStore:
                 pipe.hmget(k.worker(_text(worker)), "concurrency", "host", "pid")
                 pipe.scard(k.owned(_text(worker)))
             for cid, _ in lease_rows:
-                pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved")
+                pipe.hmget(k.chat(_text(cid)), "owner", "token", "reserved", "proto")
             details = await self._bounded(pipe.execute())
         return now, worker_rows, lease_rows, counters, gave_up, details
 
@@ -650,7 +671,7 @@ class RedisStore:
         chats = []
         offset = 2 * len(worker_rows)
         for j, (cid, score) in enumerate(lease_rows):
-            owner, token, reserved = details[offset + j]
+            owner, token, reserved, proto = details[offset + j]
             chats.append(
                 ChatStatus(
                     conversation_id=_text(cid),
@@ -658,6 +679,7 @@ class RedisStore:
                     token=int(_text(token) or 0),
                     expires_in=(score - now) / 1000 if score else 0.0,
                     reserved_for=_text(reserved),
+                    protocol=_protocol_of(_text(proto)),
                 )
             )
         return FleetStatus(

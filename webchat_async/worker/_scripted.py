@@ -8,14 +8,56 @@ answered, so counting the guest's messages per chat shows a lost or a doubled an
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 
-from ..models import WebChatMessage
+from ..models import GuestMemberInfo, WebChatMessage
 from ..simulator import Agent, ConversationView, Simulator
+from ._fleet import Fleet
+from ._model import MESSAGING, ChatProtocol
 
-__all__ = ["ScriptedAgent", "expected_answers"]
+__all__ = ["OPENING", "ORIGIN", "ScriptedAgent", "expected_answers", "guest_lines", "start_on"]
 
 _PREFIX = "echo: agent "
+
+#: What the guest of a Web Messaging demo chat says first (the simulator, like a
+#: deployment without autostart, routes the conversation on the guest's first message).
+OPENING = "hello"
+#: The ``Origin`` of the demo's Web Messaging sessions.
+ORIGIN = "https://demo.example"
+
+
+async def start_on(fleet: Fleet, sim: Simulator, protocol: ChatProtocol, number: int) -> str:
+    """Start a demo chat of ``protocol`` on ``sim`` through ``fleet``; returns its
+    conversation id on the simulator (for a Web Messaging chat, not the fleet's id)."""
+    if protocol == MESSAGING:
+        token = str(uuid.uuid4())
+        await fleet.start_messaging_chat(
+            deployment_id=sim.deployment_id, origin=ORIGIN, token=token, first_message=OPENING
+        )
+        return sim.messaging_conversation_id(token)
+    started = await fleet.start_chat(
+        organization_id=sim.organization_id,
+        deployment_id=sim.deployment_id,
+        member_info=GuestMemberInfo(display_name=f"Guest {number}"),
+    )
+    return started.conversation_id
+
+
+def guest_lines(sim: Simulator, conversation_id: str) -> list[str]:
+    """The guest's text lines of a demo chat, in order, without a Web Messaging chat's
+    :data:`OPENING` line (the fleet's, not the handler's)."""
+    conversation = sim.state.conversations[conversation_id]
+    lines = [
+        m.body or ""
+        for m in conversation.messages
+        if m.sender is not None
+        and m.sender.id == conversation.guest_member_id
+        and m.body_type in (None, "standard")
+    ]
+    if conversation.protocol == MESSAGING and lines[:1] == [OPENING]:
+        del lines[0]
+    return lines
 
 
 def expected_answers(lines: int) -> list[str]:

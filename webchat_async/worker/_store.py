@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from .._saved import SavedSession
-from ._model import Claim, FleetStatus, Progress
+from ._model import WEBCHAT, ChatProtocol, Claim, FleetStatus, Progress
 
 __all__ = ["Scan", "SessionStore"]
 
@@ -61,11 +61,18 @@ class SessionStore(Protocol):
         ...
 
     async def add_chat(
-        self, conversation_id: str, saved: str, base_url: str, *, reserve: float
+        self,
+        conversation_id: str,
+        saved: str,
+        base_url: str,
+        *,
+        reserve: float,
+        protocol: ChatProtocol = WEBCHAT,
     ) -> str | None:
-        """Store a new chat and hand it to the least loaded live worker with room
-        (reserved for it for ``reserve`` seconds); returns that worker, or ``None`` when
-        none is live (any worker claims it then)."""
+        """Store a new chat of ``protocol`` and hand it to the least loaded live worker
+        with room (reserved for it for ``reserve`` seconds); returns that worker, or
+        ``None`` when none is live (any worker claims it then). ``saved`` is a secret
+        (a ``SavedSession``'s JSON, or a Web Messaging chat's record with its token)."""
         ...
 
     async def register(

@@ -19,17 +19,20 @@ import socket
 import time
 from collections.abc import Callable, Generator
 from types import TracebackType
+from typing import Any
 
 import attrs
 
 from .._aio import cancel_and_wait, cancel_until_done
 from .._options import SessionOptions
 from ..api import WebChatApi
+from ..messaging import CoreOptions
 from ._balance import shed_count
 from ._chat import ChatRunner, Handler, Outcome
 from ._memory import MemoryStore
-from ._model import LeaseLost, StoreError, StoreReset
+from ._model import MESSAGING, LeaseLost, StoreError, StoreReset
 from ._store import Scan, SessionStore
+from ._wm_chat import MessagingRunner
 
 __all__ = ["Worker"]
 
@@ -79,7 +82,10 @@ class Worker:
         rebalance_slack: how uneven the fleet may be, in chats beyond one, before chats
             move (>= 1, so that rounding never moves a chat back).
         worker_id: a name unique in the fleet (default: host, pid and a random part).
-        session_options: options of every resumed session (``leave_on_exit`` is forced off).
+        session_options: options of every resumed Web Chat v2 session (``leave_on_exit``
+            is forced off).
+        messaging_options: the core options of every reattached Web Messaging session
+            (:class:`~webchat_async.messaging.CoreOptions`; default: its defaults).
         clock: local monotonic seconds for lease deadlines (tests move it); scans are
             paced by the event loop's clock.
     """
@@ -100,6 +106,7 @@ class Worker:
         worker_id: str | None = None,
         session_options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        messaging_options: CoreOptions | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -130,6 +137,7 @@ class Worker:
         self.id = worker_id or f"{self._host}-{os.getpid()}-{secrets.token_hex(3)}"
         options = session_options if session_options is not None else SessionOptions()
         self._options = attrs.evolve(options, leave_on_exit=False)
+        self._messaging_options = messaging_options or CoreOptions()
         self._clock = clock
         self._runners: dict[str, ChatRunner] = {}
         self._apis: dict[str, WebChatApi] = {}
@@ -442,8 +450,7 @@ class Worker:
         api = self._apis.get(claim.base_url)
         if api is None:
             api = self._apis[claim.base_url] = WebChatApi(base_url=claim.base_url)
-        runner = ChatRunner(
-            claim,
+        common: dict[str, Any] = dict(
             worker_id=self.id,
             store=self._store,
             handler=self._handler,
@@ -457,6 +464,11 @@ class Worker:
             generation=lambda: self._restores,
             give_up_after=self._give_up_after,
         )
+        runner: ChatRunner
+        if claim.protocol == MESSAGING:
+            runner = MessagingRunner(claim, messaging_options=self._messaging_options, **common)
+        else:
+            runner = ChatRunner(claim, **common)
         self._runners[conversation_id] = runner
         runner.task = asyncio.get_running_loop().create_task(
             self._drive(runner), name=f"worker-chat-{conversation_id[:8]}"

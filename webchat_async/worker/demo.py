@@ -1,4 +1,8 @@
-"""A handler to try a fleet with: ``webchat-async worker webchat_async.worker.demo:echo``."""
+"""A handler to try a fleet with: ``webchat-async worker webchat_async.worker.demo:echo``.
+
+It uses only the events both protocols share (``MessageReceived.text`` and
+``.from_guest``), so one worker runs it on Web Chat v2 and Web Messaging chats alike.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,5 @@ __all__ = ["echo"]
 
 async def echo(chat: Chat, event: Event) -> None:
     """Answer each text message of the agent with ``echo: <text>``."""
-    if (
-        isinstance(event, MessageReceived)
-        and not chat.is_own(event.message)
-        and event.message.body
-        and event.message.body_type in (None, "standard")
-    ):
-        await chat.send_message(f"echo: {event.message.body}")
+    if isinstance(event, MessageReceived) and not event.from_guest and event.text:
+        await chat.send_message(f"echo: {event.text}")
