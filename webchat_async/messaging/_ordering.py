@@ -74,7 +74,13 @@ class Seen:
         (then nothing changes), so that a deliverer checks and remembers in one call."""
         key = message.id or message_key(message)  # the id: message_key's first case
         time = message.time
-        if self.has(key, time):
+        floor = self._floor
+        if key in self._keys or (  # has(key, time), inline: once per message delivered
+            floor is not None
+            and time is not None
+            and time <= floor
+            and (time < floor or key in self._floor_keys)
+        ):
             return False
         self._keys.add(key)
         ring = self._ring
@@ -101,14 +107,6 @@ _ALWAYS = 2**63  # past every time: a take of everything
 
 # (time in us, seq, key, message): seq is unique, so comparisons end before the key.
 _Entry = tuple[int, int, Hashable, StructuredMessage]
-
-
-def _microseconds(time: datetime.datetime | None) -> int:
-    if time is None:
-        return _NEVER
-    # The timedelta's own fields: a third of the cost of dividing it by a microsecond.
-    d = time - _EPOCH
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
 class Reorder:
@@ -186,7 +184,12 @@ class Reorder:
         # A clock that steps back must not make the arrivals unordered.
         if now > self._last:
             self._last = now
-        at = _microseconds(message.time)
+        time = message.time
+        if time is None:
+            at = _NEVER
+        else:  # the timedelta's own fields: a third of the cost of dividing it by 1 us
+            d = time - _EPOCH
+            at = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         run_at = self._run_at
         if not run_at or at >= run_at[-1]:
             self._run.append(message)

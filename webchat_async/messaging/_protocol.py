@@ -152,7 +152,9 @@ class MessagingCore:
         self.jwt: str | None = None
         #: Why the session ended when it ended on an error (the driver raises it).
         self.failure: WebChatError | None = None
-        self._events: deque[Event] = deque()
+        # Events for the consumer; a message stands for its MessageReceived, made when it
+        # is taken: a burst released at once then holds no second object per message.
+        self._events: deque[Event | StructuredMessage] = deque()
         self._out: list[Output] = []
         self._seen = Seen(options.remembered)
         self._reorder = Reorder(options.reorder_window)
@@ -213,7 +215,12 @@ class MessagingCore:
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None``."""
-        return self._events.popleft() if self._events else None
+        if not self._events:
+            return None
+        event = self._events.popleft()
+        if isinstance(event, StructuredMessage):
+            return _received(event, event.direction == "Inbound")
+        return event
 
     def queued(self) -> int:
         """Events waiting for the consumer. The core does not bound them: the driver stops
@@ -331,15 +338,18 @@ class MessagingCore:
 
     # -- inputs: frames ----------------------------------------------------------------
 
-    def frame_received(self, frame: Frame, now: float, *, pump: bool = True) -> None:
+    def frame_received(self, frame: Frame, now: float, *, pump: bool = True) -> bool:
         """One decoded server frame (:func:`~._wire.decode_frame`).
 
         ``pump=False`` leaves the timed work (releases, sends, echoes) to the next
         :meth:`advance`: a driver feeding a batch of frames at one ``now`` calls it once
         after the batch, or as soon as a frame gives :meth:`outputs` something.
+
+        Returns whether the driver must stop feeding frames: :meth:`outputs` has work to
+        carry out first, or the session is over (:meth:`has_outputs` or :attr:`ended`).
         """
         if self.state in _ENDED:
-            return
+            return True
         body = frame.body
         # Almost every frame is a message: tested first.
         if isinstance(body, StructuredMessage):
@@ -371,6 +381,7 @@ class MessagingCore:
         # AttachmentDeleted, SessionCleared (a ConnectionClosedEvent follows): nothing to do.
         if pump:
             self._pump(now)
+        return bool(self._out) or self.state in _ENDED
 
     def _message(self, frame: Frame, message: StructuredMessage, now: float) -> None:
         metadata = message.metadata
@@ -378,7 +389,8 @@ class MessagingCore:
             if frame.tracing_id == self._trace_echo:
                 self._echo_answered(metadata, now)
             return
-        if message.inbound:
+        inbound = message.direction == "Inbound"  # message.inbound, without its call
+        if inbound:
             if self._acknowledges(frame, message):
                 head = self._queue.popleft()
                 self._out.append(SendDone(head.id, message))
@@ -391,7 +403,7 @@ class MessagingCore:
                 return
         for event in message.events:
             if type(event) is TypingEvent:
-                if not message.inbound:
+                if not inbound:
                     self._events.append(TypingStarted("", None, message.time))
                 return  # momentary: neither held nor remembered
         key = message.id or message_key(message)
@@ -803,7 +815,7 @@ class MessagingCore:
             if message.events and ends_conversation(message):
                 ended = True  # after everything released with it, and everything held
             else:
-                events.append(_received(message, message.direction == "Inbound"))
+                events.append(message)  # its MessageReceived: take() makes it
         if ended:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
 
@@ -817,7 +829,7 @@ class MessagingCore:
         for message in self._reorder.flush():
             if message not in self._seen and not ends_conversation(message):
                 self._seen.add(message)
-                self._events.append(_received(message, message.inbound))
+                self._events.append(message)  # its MessageReceived: take() makes it
         self.failure = error
         while self._queue:
             self._out.append(SendFailed(self._queue.popleft().id, error))

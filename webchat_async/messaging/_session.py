@@ -665,9 +665,8 @@ class MessagingSession:
                 if frames:
                     # The core's timed work once per batch, not per frame.
                     while frames:
-                        core.frame_received(decode_frame(frames.popleft()), now, pump=False)
-                        if core.has_outputs() or core.ended:
-                            break
+                        if core.frame_received(decode_frame(frames.popleft()), now, pump=False):
+                            break  # its outputs first, or the end
                     core.advance(now)
                 else:
                     deadline = core.deadline()

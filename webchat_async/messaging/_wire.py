@@ -18,6 +18,7 @@ the checks are per field, and one event costs one ``json.loads`` plus a few dict
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -99,6 +100,11 @@ _MIN_INT = -(2**63)
 _MAX_INT = 2**63 - 1
 
 _Z_SHORTCUT = FROMISOFORMAT_TAKES_Z
+# Frame(...) without the named tuple's own __new__ (a Python function): the tuple is made
+# in C. Every field is given, so the defaults do not matter.
+_new_frame: Callable[[tuple[bool, int, Body, str | None]], Frame] = functools.partial(
+    tuple.__new__, Frame
+)
 # StructuredMessage(...) of every field, positional, without attrs's per-field setattr.
 _new_message = slot_builder(StructuredMessage)
 _fromisoformat = datetime.datetime.fromisoformat
@@ -121,17 +127,12 @@ def decode_frame(data: str | bytes) -> Frame:
             return _unknown_frame("", "not a text frame")
     if len(data) > MAX_FRAME_SIZE:
         return _unknown_frame(data, "frame too large")
-    if type(data) is bytes and not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return _unknown_frame(data, "frame not UTF-8")
     try:
-        frame, exact = parse_json_fast(data)
+        frame, exact = parse_json_fast(data)  # bytes: both parsers refuse bad UTF-8
     except JSONTooDeep:
         return _unknown_frame(data, "JSON nested too deeply")
     except ValueError:
-        return _unknown_frame(data, "invalid JSON")
+        return _unknown_frame(data, "invalid JSON" if _utf8(data) else "frame not UTF-8")
     if type(frame) is not dict:
         return _unknown_frame(data, "not an object")
     # A backslash first: one memchr, where most frames have none.
@@ -165,7 +166,7 @@ def decode_frame(data: str | bytes) -> Frame:
         except (_Bad, TypeError, ValueError, AttributeError) as exc:
             reason = str(exc) if isinstance(exc, _Bad) else f"bad body: {type(exc).__name__}"
             body = Unknown(reason, class_name, _raw(data))
-    return Frame(kind == "response", code, body, tracing_id)
+    return _new_frame((kind == "response", code, body, tracing_id))
 
 
 def _exactly(decode: Callable[[Any], Body], frame: Any) -> Body:
@@ -217,6 +218,17 @@ def decode_page(text: str | bytes) -> HistoryPage | None:
 
 def _unknown_frame(data: str | bytes, reason: str) -> Frame:
     return Frame(False, 0, Unknown(reason, None, _raw(data)))
+
+
+def _utf8(data: str | bytes) -> bool:
+    """Whether ``data`` is text, or bytes of valid UTF-8."""
+    if isinstance(data, str) or data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _raw(data: str | bytes) -> str:
@@ -380,7 +392,9 @@ def _message(body: Any) -> StructuredMessage:
             raise _Bad("messageId: expected a string")
         sent_by = channel.get("from")
         if sent_by is not None:
-            sender = _participant(_obj(sent_by, "channel.from"))
+            if type(sent_by) is not dict:
+                raise _Bad("channel.from: expected an object")
+            sender = _participant(sent_by)
     content = get("content")
     events = get("events")
     metadata = get("metadata")
@@ -412,10 +426,17 @@ def _strings_bad(d: dict[str, Any], keys: tuple[str, ...]) -> _Bad:
 # a burst from one agent makes one. Bounded: cleared when full.
 _SENDERS: dict[tuple[Any, ...], Participant] = {}
 _MAX_SENDERS = 256
+# The last sender decoded, and its key: one slot, replaced whole (safe across threads).
+_LAST_SENDER: list[tuple[tuple[Any, ...], Participant] | None] = [None]
 
 
 def _participant(f: dict[str, Any]) -> Participant:
     key = (f.get("nickname"), f.get("firstName"), f.get("lastName"), f.get("image"))
+    # The sender of the message before, by equality: a burst from one agent then costs
+    # no hash of its four fresh strings.
+    last = _LAST_SENDER[0]
+    if last is not None and key == last[0]:
+        return last[1]
     try:
         sender = _SENDERS.get(key)
     except TypeError:  # a list or an object among them: the checks below name it
@@ -427,6 +448,7 @@ def _participant(f: dict[str, Any]) -> Participant:
         if len(_SENDERS) >= _MAX_SENDERS:
             _SENDERS.clear()
         _SENDERS[key] = sender
+    _LAST_SENDER[0] = (key, sender)
     return sender
 
 
