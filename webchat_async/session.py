@@ -88,7 +88,7 @@ from ._saved import SavedSession
 from ._starter import Starter as _Starter
 from ._starter import close_on_exit
 from ._validate import check_message_text, check_no_controls
-from .api import WebChatApi
+from .api import WebChatApi, default_api_lease
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -288,7 +288,9 @@ class GuestSession:
                 ignored when ``api`` is given.
             routing_target, member_auth_token, journey_context: passed to the service.
             api: a shared :class:`~webchat_async.api.WebChatApi`; the session uses it and
-                a guest client derived from it, and closes neither.
+                a guest client derived from it, and closes neither. Without it, the
+                sessions of one event loop with the same ``region`` / ``base_url`` share
+                one connection pool, closed with the last of them.
             options: a :class:`SessionOptions`. The keywords after it (``backoff``,
                 ``ping_interval``, ``dead_peer_timeout``, ``max_reconnect_window``,
                 ``open_timeout``, ``queue_size``, ``dedupe_window``, ``typing_interval``,
@@ -337,7 +339,7 @@ class GuestSession:
             shared = api
             owned: list[WebChatApi] = []
             if shared is None:
-                shared = WebChatApi(region=region, base_url=base_url)
+                shared = default_api_lease(region=region, base_url=base_url)
                 owned.append(shared)
             try:
                 created = await shared.post_webchat_guest_conversations(request)
@@ -409,7 +411,7 @@ class GuestSession:
             owned: list[WebChatApi] = []
             base = api
             if base is None:
-                base = WebChatApi(base_url=saved.base_url)
+                base = default_api_lease(region=None, base_url=saved.base_url)
                 owned.append(base)
             return await cls._open(saved, base, owned, opts)
 
