@@ -157,7 +157,15 @@ class _EventIterator:
 
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
-        return cast("AnyEvent", await self._session._fanout.next_primary())
+        session = self._session
+        if session._fanout.alone:
+            # No subscriber and no other events() read waiting: an event that is ready is
+            # taken at once, without the fan-out's and the feed's coroutines (in a burst,
+            # nearly every event). Otherwise the fan-out decides, and waits.
+            event = session._feed.take_ready()
+            if event is not None:
+                return cast("AnyEvent", event)
+        return cast("AnyEvent", await session._fanout.next_primary())
 
 
 class GuestSession:
