@@ -147,25 +147,26 @@ _E = TypeVar("_E", bound=Event)
 class _EventIterator:
     """``session.events()``: a plain async iterator (no generator to finalise)."""
 
-    __slots__ = ("_session",)
+    __slots__ = ("_fanout", "_feed")
 
     def __init__(self, session: GuestSession) -> None:
-        self._session = session
+        self._fanout = session._fanout
+        self._feed = session._feed
 
     def __aiter__(self) -> _EventIterator:
         return self
 
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
-        session = self._session
-        if session._fanout.alone:
+        fanout = self._fanout
+        if fanout.alone:
             # No subscriber and no other events() read waiting: an event that is ready is
             # taken at once, without the fan-out's and the feed's coroutines (in a burst,
             # nearly every event). Otherwise the fan-out decides, and waits.
-            event = session._feed.take_ready()
+            event = self._feed.take_ready()
             if event is not None:
                 return cast("AnyEvent", event)
-        return cast("AnyEvent", await session._fanout.next_primary())
+        return cast("AnyEvent", await fanout.next_primary())
 
 
 class GuestSession:
