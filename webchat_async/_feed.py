@@ -275,6 +275,7 @@ class Feed:
         core = self._core
         receive = self._stream.receive
         waiters = self._waiters
+        ready, asking = core.ready, core.asking
         live = State.LIVE
         while True:
             try:
@@ -289,14 +290,14 @@ class Feed:
                 del event
                 if not open_:
                     return False
-            if waiters and core.ready():
+            if waiters and ready():
                 waiters.wake()
                 if core.crowded():
                     # One socket read holds hundreds of frames: the waiting consumer
                     # takes them before the inbox fills, or a burst would look like a
                     # slow consumer (and cost a backfill).
                     await asyncio.sleep(0)
-            if core.state is not live or core.asking():
+            if core.state is not live or asking():
                 return True
 
     async def _received(self, receiving: asyncio.Task[Event], closing: bool) -> bool:
