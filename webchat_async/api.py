@@ -193,7 +193,7 @@ class WebChatApi:
             max_response_size=max_response_size,
         )
         self._admin_auth = self._make_admin_auth(credentials, access_token, self._http)
-        # Set on a lease of a loop's default pool (default_api_lease): returns it on close.
+        # Set on a lease of a loop's default pool (_default_api_lease): returns it on close.
         self._release: Callable[[], Awaitable[None]] | None = None
 
     def _make_admin_auth(
@@ -656,7 +656,7 @@ _POOLS: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
-def default_api_lease(*, region: str | None, base_url: str | None) -> WebChatApi:
+def _default_api_lease(*, region: str | None, base_url: str | None) -> WebChatApi:
     """A client on the running loop's default pool for ``(region, base_url)``: what a
     session started without ``api=`` uses.
 

@@ -88,7 +88,7 @@ from ._saved import SavedSession
 from ._starter import Starter as _Starter
 from ._starter import close_on_exit
 from ._validate import check_message_text, check_no_controls
-from .api import WebChatApi, default_api_lease
+from .api import WebChatApi, _default_api_lease
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -349,7 +349,7 @@ class GuestSession:
             shared = api
             owned: list[WebChatApi] = []
             if shared is None:
-                shared = default_api_lease(region=region, base_url=base_url)
+                shared = _default_api_lease(region=region, base_url=base_url)
                 owned.append(shared)
             try:
                 created = await shared.post_webchat_guest_conversations(request)
@@ -421,7 +421,7 @@ class GuestSession:
             owned: list[WebChatApi] = []
             base = api
             if base is None:
-                base = default_api_lease(region=None, base_url=saved.base_url)
+                base = _default_api_lease(region=None, base_url=saved.base_url)
                 owned.append(base)
             return await cls._open(saved, base, owned, opts)
 
