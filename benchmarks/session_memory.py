@@ -7,8 +7,10 @@ session is ``GuestSession.start(...)``, then ``session.events()`` until it has r
 the greeting and the messages; then it idles, attached. Once all K idle, the worker's RSS
 is read: ``(RSS idle - RSS before) / K`` (the baseline taken after a warm-up session, so
 that code and caches are already paid). Two SDK sides: the sessions share one
-``WebChatApi`` (``sdk``), or each is started without one and owns its client
-(``sdk-own``: the simplest code, what issue 24 measured). The peer, in a worker of its
+``WebChatApi`` (``sdk``), or each is started without one (``sdk-own``: the simplest
+code, what issue 24 measured; such sessions lease their event loop's default pool, closed
+with the last of them, where each used to own an HTTP client and its keep-alive
+connection: 53 KiB a session then). The peer, in a worker of its
 own: K bare ``websockets`` connections receiving the same frames (``recv`` +
 ``json.loads``), idle.
 
@@ -52,7 +54,7 @@ _TIMEOUT = 600.0
 SIDES = ("sdk", "sdk-own", "raw")
 _WHO = {
     "sdk": "GuestSession (one shared WebChatApi)",
-    "sdk-own": "GuestSession (each its own client)",
+    "sdk-own": "GuestSession (no api=: the loop's default pool)",
     "raw": "bare websockets",
 }
 

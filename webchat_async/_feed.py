@@ -154,17 +154,23 @@ class Feed:
 
         Cancelling it takes nothing: an event leaves the core only when it is returned.
         """
-        core = self._core
         while True:
-            event = core.take()
+            event = self.take_ready()
             if event is not None:
-                kick = self._kick
-                if kick is not None and not kick.done():
-                    kick.set_result(None)
                 return event
             if self.finished:
                 self._raise_end()
             await self._waiters.wait()
+
+    def take_ready(self) -> Event | None:
+        """The next event if one is ready now, else ``None``; never waits (a consumer
+        reading a burst takes it without a coroutine per event)."""
+        event = self._core.take()
+        if event is not None:
+            kick = self._kick
+            if kick is not None and not kick.done():
+                kick.set_result(None)
+        return event
 
     def _raise_end(self) -> None:
         if self.failure is not None:
@@ -203,23 +209,7 @@ class Feed:
                     tasks.update({loop.create_task(self._carry_out(r)): r for r in requests})
                     del requests
                 if receiving is None and not tasks and stream_open and core.state is State.LIVE:
-                    # Live with nothing else to wait for (the common case): read in this
-                    # task, a frame costs no task of its own. A consumer taking events
-                    # makes no request while live, so nothing needs waking meanwhile.
-                    try:
-                        event = await self._stream.receive()
-                    except _REFUSED as exc:
-                        stream_open = await self._refused(exc)
-                    else:
-                        stream_open = self._take_in(event, False)
-                        del event
-                    if self._waiters and core.ready():
-                        self._waiters.wake()
-                        if core.crowded():
-                            # One socket read holds hundreds of frames: the waiting
-                            # consumer takes them before the inbox fills, or a burst
-                            # would look like a slow consumer (and cost a backfill).
-                            await asyncio.sleep(0)
+                    stream_open = await self._read_live()
                     continue
                 if receiving is not None and not tasks and core.state is State.LIVE:
                     # Live again with the receive started during a backfill still pending:
@@ -273,6 +263,42 @@ class Feed:
                 await cancel_and_wait(task)
             self.finished = True
             self._waiters.wake()
+
+    async def _read_live(self) -> bool:
+        """Live with nothing else to wait for (the common case): read in the reader's own
+        task (a frame costs no task of its own) for as long as the core stays live and
+        asks for nothing; return whether the stream can be read on.
+
+        A consumer taking events makes no request while live, so nothing needs waking
+        meanwhile. No local holds an event across a receive: an idle session keeps none.
+        """
+        core = self._core
+        receive = self._stream.receive
+        waiters = self._waiters
+        ready, asking = core.ready, core.asking
+        live = State.LIVE
+        while True:
+            try:
+                event = await receive()
+            except _REFUSED as exc:
+                return await self._refused(exc)
+            if type(event) is MessageReceived:  # nearly every frame: straight to the core
+                core.frame(event)
+                del event
+            else:
+                open_ = self._take_in(event, False)
+                del event
+                if not open_:
+                    return False
+            if waiters and ready():
+                waiters.wake()
+                if core.crowded():
+                    # One socket read holds hundreds of frames: the waiting consumer
+                    # takes them before the inbox fills, or a burst would look like a
+                    # slow consumer (and cost a backfill).
+                    await asyncio.sleep(0)
+            if core.state is not live or asking():
+                return True
 
     async def _received(self, receiving: asyncio.Task[Event], closing: bool) -> bool:
         """Feed a finished receive task to the core; return whether the stream can be read

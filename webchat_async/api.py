@@ -21,7 +21,9 @@ Every method checks its arguments before sending (``ValueError`` for a bad value
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -138,6 +140,7 @@ class WebChatApi:
         "_guest_auth",
         "_http",
         "_login_url",
+        "_release",
     )
 
     def __init__(
@@ -190,6 +193,8 @@ class WebChatApi:
             max_response_size=max_response_size,
         )
         self._admin_auth = self._make_admin_auth(credentials, access_token, self._http)
+        # Set on a lease of a loop's default pool (_default_api_lease): returns it on close.
+        self._release: Callable[[], Awaitable[None]] | None = None
 
     def _make_admin_auth(
         self, credentials: ClientCredentials | None, access_token: str | None, http: HttpClient
@@ -226,6 +231,7 @@ class WebChatApi:
         derived._base_url = self._base_url
         derived._login_url = self._login_url
         derived._allow_insecure_http = self._allow_insecure_http
+        derived._release = None
         derived._http = self._http.derive(
             timeout=timeout,
             max_retries=max_retries,
@@ -289,6 +295,9 @@ class WebChatApi:
     async def aclose(self) -> None:
         """Close the client; the connection pool too, unless it was injected or shared."""
         await self._http.aclose()
+        release, self._release = self._release, None
+        if release is not None:
+            await release()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -624,3 +633,63 @@ class WebChatApi:
                 check_int(max_results, "max_results", minimum=1, maximum=MAX_RESULTS_LIMIT)
             )
         return path, params
+
+
+# -- the default pool of sessions started without a client ---------------------------------
+
+
+class _LoopPool:
+    """One event loop's default client for one ``(region, base_url)``, and its leases."""
+
+    __slots__ = ("api", "leases")
+
+    def __init__(self, api: WebChatApi) -> None:
+        self.api = api
+        self.leases = 0
+
+
+# Event loop -> (region, base_url) -> its pool. Per loop: aiohttp's session and its
+# connections belong to the loop they were made in (a notebook or a program may run
+# several loops, in turn or in threads). Weak: a loop that is gone takes its entry along.
+_POOLS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str | None, str | None], _LoopPool]
+] = weakref.WeakKeyDictionary()
+
+
+def _default_api_lease(*, region: str | None, base_url: str | None) -> WebChatApi:
+    """A client on the running loop's default pool for ``(region, base_url)``: what a
+    session started without ``api=`` uses.
+
+    Each such session would otherwise own an HTTP client, a connection pool and an idle
+    keep-alive connection for the few REST calls it makes after attaching (~28 KiB an idle
+    session, benchmarks/session_memory.py). The pool is created with the first lease and
+    closed when the last lease is closed (:meth:`WebChatApi.aclose`), so closing every
+    session still closes everything they opened. Must be called with a running loop.
+    """
+    loop = asyncio.get_running_loop()
+    pools = _POOLS.get(loop)
+    if pools is None:
+        pools = _POOLS[loop] = {}
+    key = (region, base_url)
+    pool = pools.get(key)
+    if pool is None:
+        # Raises for a bad region or URL before anything is registered.
+        pool = _LoopPool(WebChatApi(region=region, base_url=base_url))
+        pools[key] = pool
+    lease = pool.api.with_options()
+    pool.leases += 1
+
+    async def release() -> None:
+        pool.leases -= 1
+        if pool.leases > 0:
+            return
+        # Out of the registry before the close awaits: a session started meanwhile makes
+        # a new pool rather than lease one being closed.
+        if pools.get(key) is pool:
+            del pools[key]
+        if not pools and _POOLS.get(loop) is pools:
+            del _POOLS[loop]
+        await pool.api.aclose()
+
+    lease._release = release
+    return lease

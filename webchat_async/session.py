@@ -88,7 +88,7 @@ from ._saved import SavedSession
 from ._starter import Starter as _Starter
 from ._starter import close_on_exit
 from ._validate import check_message_text, check_no_controls
-from .api import WebChatApi
+from .api import WebChatApi, _default_api_lease
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -147,17 +147,27 @@ _E = TypeVar("_E", bound=Event)
 class _EventIterator:
     """``session.events()``: a plain async iterator (no generator to finalise)."""
 
-    __slots__ = ("_session",)
+    __slots__ = ("_fanout", "_feed")
 
     def __init__(self, session: GuestSession) -> None:
-        self._session = session
+        self._fanout = session._fanout
+        self._feed = session._feed
 
     def __aiter__(self) -> _EventIterator:
         return self
 
     async def __anext__(self) -> AnyEvent:
         # The reader yields only these kinds (SocketClosing stays inside the stream).
-        return cast("AnyEvent", await self._session._fanout.next_primary())
+        fanout = self._fanout
+        if fanout.alone:
+            # No subscriber and no other events() read waiting: an event that is ready is
+            # taken at once, without the fan-out's and the feed's coroutines (in a burst,
+            # nearly every event). Otherwise the fan-out decides, and waits.
+            event = self._feed.take_ready()
+            if event is not None:
+                # No typing.cast here: a call per event (the reader yields only AnyEvent).
+                return event  # type: ignore[return-value]
+        return cast("AnyEvent", await fanout.next_primary())
 
 
 class GuestSession:
@@ -288,7 +298,9 @@ class GuestSession:
                 ignored when ``api`` is given.
             routing_target, member_auth_token, journey_context: passed to the service.
             api: a shared :class:`~webchat_async.api.WebChatApi`; the session uses it and
-                a guest client derived from it, and closes neither.
+                a guest client derived from it, and closes neither. Without it, the
+                sessions of one event loop with the same ``region`` / ``base_url`` share
+                one connection pool, closed with the last of them.
             options: a :class:`SessionOptions`. The keywords after it (``backoff``,
                 ``ping_interval``, ``dead_peer_timeout``, ``max_reconnect_window``,
                 ``open_timeout``, ``queue_size``, ``dedupe_window``, ``typing_interval``,
@@ -337,7 +349,7 @@ class GuestSession:
             shared = api
             owned: list[WebChatApi] = []
             if shared is None:
-                shared = WebChatApi(region=region, base_url=base_url)
+                shared = _default_api_lease(region=region, base_url=base_url)
                 owned.append(shared)
             try:
                 created = await shared.post_webchat_guest_conversations(request)
@@ -409,7 +421,7 @@ class GuestSession:
             owned: list[WebChatApi] = []
             base = api
             if base is None:
-                base = WebChatApi(base_url=saved.base_url)
+                base = _default_api_lease(region=None, base_url=saved.base_url)
                 owned.append(base)
             return await cls._open(saved, base, owned, opts)
 

@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,6 +56,24 @@ def test_message_frame() -> None:
     assert event.message.timestamp == datetime.datetime(
         2024, 5, 1, 12, 0, 0, 123000, tzinfo=datetime.timezone.utc
     )
+
+
+def test_a_decoded_message_event_is_the_constructors() -> None:
+    # decode_frame builds MessageReceived through its slots, not its __init__: the result
+    # must be the same object in every respect, and the class must still be one that
+    # such a build fills whole (two fields, no validator, converter or post-init hook).
+    fields = attrs.fields(MessageReceived)
+    assert [f.name for f in fields] == ["message", "from_guest"]
+    assert all(f.validator is None and f.converter is None for f in fields)
+    assert not hasattr(MessageReceived, "__attrs_post_init__")
+    text = frame(f"v2.conversations.chats.{CID}.messages", {"id": "m1"}, "message")
+    event = decode_frame(text)
+    assert isinstance(event, MessageReceived)
+    built = MessageReceived(event.message)
+    assert event == built and hash(event) == hash(built) and repr(event) == repr(built)
+    assert event.from_guest is False
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        event.from_guest = True  # type: ignore[misc]
 
 
 def test_message_bytes_frame_is_decoded_too() -> None:
