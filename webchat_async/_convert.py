@@ -672,7 +672,9 @@ def _may_hold_big_int(text: str | bytes) -> bool:
         raw = text.encode("utf-8", "surrogatepass")
     else:  # a bytearray or a memoryview
         raw = bytes(text)
-    return _BIG_INT_DIGITS in raw.translate(_DIGIT_MASK)
+    # find, not "in": bytes.__contains__ tries its argument as an int first, and raises and
+    # clears a formatted TypeError for a bytes one (~1k instructions).
+    return raw.translate(_DIGIT_MASK).find(_BIG_INT_DIGITS) != -1
 
 
 def _find_fast_loads() -> Callable[[str | bytes], Any] | None:

@@ -135,12 +135,10 @@ def decode_frame(data: str | bytes) -> Frame:
         return _unknown_frame(data, "invalid JSON" if _utf8(data) else "frame not UTF-8")
     if type(frame) is not dict:
         return _unknown_frame(data, "not an object")
-    # A backslash first: one memchr, where most frames have none.
-    if (
-        (b"\\" in data if type(data) is bytes else "\\" in data)
-        and _may_hold_surrogate(data)
-        and _has_lone_surrogate(frame)
-    ):
+    # A backslash first: one memchr, where most frames have none (find, not "in": for a
+    # bytes needle bytes.__contains__ first raises and clears a TypeError).
+    backslash = data.find(b"\\") if isinstance(data, bytes) else data.find("\\")
+    if backslash != -1 and _may_hold_surrogate(data) and _has_lone_surrogate(frame):
         return _unknown_frame(data, "text with a lone surrogate")
     kind = frame.get("type")
     code = frame.get("code")
