@@ -93,20 +93,23 @@ class Seen:
             if old_time is not None:
                 if self._floor is None or old_time > self._floor:
                     self._floor = old_time
-                    self._floor_keys = {old_key}
+                    self._floor_keys.clear()  # not a new set per message forgotten
+                    self._floor_keys.add(old_key)
                 elif old_time == self._floor:
                     self._floor_keys.add(old_key)
         return True
 
 
-# Keys are whole microseconds since the epoch, exact: ints compare several times faster
-# than aware datetimes. A message without a time sorts before every other.
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_NEVER = -(2**63)
-_ALWAYS = 2**63  # past every time: a take of everything
+# Messages are ordered by their aware datetimes: the service's times all share one tzinfo
+# (UTC), and two such datetimes compare field by field in C, cheaper than making an int of
+# each. A message without a time sorts before every other, and _ALWAYS after every one.
+_UTC = datetime.timezone.utc
+_NEVER = datetime.datetime.min.replace(tzinfo=_UTC)
+_ALWAYS = datetime.datetime.max.replace(tzinfo=_UTC)
 
-# (time in us, seq, key, message): seq is unique, so comparisons end before the key.
-_Entry = tuple[int, int, Hashable, StructuredMessage]
+# (time, seq, key, message): seq is unique, so comparisons end before the key.
+_Entry = tuple[datetime.datetime, int, Hashable, StructuredMessage]
+_Mark = tuple[datetime.datetime, int]
 
 
 class Reorder:
@@ -148,14 +151,14 @@ class Reorder:
             raise ValueError("window must be >= 0")
         self.window = window
         self._run: deque[StructuredMessage] = deque()
-        self._run_at: deque[int] = deque()  # time in us
+        self._run_at: deque[datetime.datetime] = deque()
         self._run_seq: deque[int] = deque()
         self._run_arrived: deque[float] = deque()
         # (time in us, seq, key, message): seq is unique, so comparisons end before key.
         self._heap: list[_Entry] = []
-        # (arrived, time in us, seq) of the heap's messages, in arrival order; a seq no
+        # (arrived, time, seq) of the heap's messages, in arrival order; a seq no
         # longer in _held is gone.
-        self._arrivals: deque[tuple[float, int, int]] = deque()
+        self._arrivals: deque[tuple[float, datetime.datetime, int]] = deque()
         self._held: set[int] = set()
         self._keys: set[Hashable] = set()
         self._seq = 0
@@ -184,12 +187,7 @@ class Reorder:
         # A clock that steps back must not make the arrivals unordered.
         if now > self._last:
             self._last = now
-        time = message.time
-        if time is None:
-            at = _NEVER
-        else:  # the timedelta's own fields: a third of the cost of dividing it by 1 us
-            d = time - _EPOCH
-            at = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        at = message.time or _NEVER
         run_at = self._run_at
         if not run_at or at >= run_at[-1]:
             self._run.append(message)
@@ -217,7 +215,7 @@ class Reorder:
         window = self.window
         arrivals = self._arrivals
         held = self._held
-        until: tuple[int, int] | None = None
+        until: _Mark | None = None
         # The same sum as due(): a release at due() always releases (no float gap).
         while arrivals and arrivals[0][0] + window <= now:
             _, at, seq = arrivals.popleft()
@@ -241,7 +239,7 @@ class Reorder:
         self._arrivals.clear()
         return out
 
-    def _take(self, until: tuple[int, int] | None) -> list[StructuredMessage]:
+    def _take(self, until: _Mark | None) -> list[StructuredMessage]:
         """The held messages up to ``until`` (``None``: all), smallest first."""
         last_at, last_seq = (_ALWAYS, 0) if until is None else until
         run, run_at, run_seq = self._run, self._run_at, self._run_seq
