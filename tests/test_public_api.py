@@ -144,7 +144,20 @@ def test_the_web_messaging_errors_have_one_import_path_webchat_async_errors() ->
         assert issubclass(getattr(errors, name), errors.SessionClosedError)
 
 
-MESSAGING_EXPORTS = {"MessagingSession", "CoreOptions"}
+MESSAGING_EXPORTS = {
+    "MessagingSession",
+    "CoreOptions",
+    # The message model of MessageReceived.message on this protocol, and its parts.
+    "StructuredMessage",
+    "Participant",
+    "AttachmentContent",
+    "QuickReplyContent",
+    "ButtonResponseContent",
+    "RawContent",
+    "TypingEvent",
+    "PresenceEvent",
+    "RawEvent",
+}
 
 
 def test_the_web_messaging_session_has_one_import_path_webchat_async_messaging() -> None:
