@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from webchat_async import Event, MessageReceived
 from webchat_async.simulator import Simulator
-from webchat_async.worker import Chat
+from webchat_async.worker import Chat, MemoryStore
 
 TIMEOUT = 20.0
 
@@ -95,3 +95,20 @@ def watching(text: str) -> Iterator[LogSeen]:
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+
+
+class GatedStore(MemoryStore):
+    """Pauses the worker right after it recorded a send, until the test says."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.pause_after_record = False
+        self.paused = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def record_send(self, *args: object, **kwargs: object) -> None:
+        await super().record_send(*args, **kwargs)  # type: ignore[arg-type]
+        if self.pause_after_record:
+            self.pause_after_record = False
+            self.paused.set()
+            await self.resume.wait()

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from fleet_support import Clock
+from fleet_support import Clock, GatedStore, guest_texts
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
@@ -30,18 +30,6 @@ async def scripted() -> AsyncIterator[tuple[Simulator, ScriptedAgent]]:
     async with Simulator(port=0, heartbeat_interval=None, agent=agent) as sim:
         agent.bind(sim)
         yield sim, agent
-
-
-def guest_texts(sim: Simulator, conversation_id: str) -> list[str]:
-    """The guest's own text messages in a simulated conversation (either protocol)."""
-    conversation = sim.state.conversations[conversation_id]
-    return [
-        m.body or ""
-        for m in conversation.messages
-        if m.sender is not None
-        and m.sender.id == conversation.guest_member_id
-        and m.body_type in (None, "standard")
-    ]
 
 
 async def start_both(fleet: Fleet, sim: Simulator) -> tuple[str, str, str]:
@@ -85,23 +73,6 @@ async def test_one_handler_module_runs_chats_of_both_protocols_in_one_fleet(
 
 
 LEASE = 100.0  # fake seconds: no renewal runs out on its own
-
-
-class GatedStore(MemoryStore):
-    """Pauses the worker right after it recorded a send, until the test says."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock=clock)
-        self.pause_after_record = False
-        self.paused = asyncio.Event()
-        self.resume = asyncio.Event()
-
-    async def record_send(self, *args: object, **kwargs: object) -> None:
-        await super().record_send(*args, **kwargs)  # type: ignore[arg-type]
-        if self.pause_after_record:
-            self.pause_after_record = False
-            self.paused.set()
-            await self.resume.wait()
 
 
 def quiet_agent() -> Agent:

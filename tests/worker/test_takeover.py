@@ -9,30 +9,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fleet_support import Clock, EchoRecorder, guest_texts
+from fleet_support import Clock, EchoRecorder, GatedStore, guest_texts
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
 from webchat_async.worker import Chat, Fleet, LeaseLost, MemoryStore, Progress, Worker
 
 LEASE = 100.0  # fake seconds: no renewal happens on its own during a test
-
-
-class GatedStore(MemoryStore):
-    """Stops the worker named ``paused`` right after a given store call, until released."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock=clock)
-        self.pause_after_record = False
-        self.paused = asyncio.Event()
-        self.resume = asyncio.Event()
-
-    async def record_send(self, *args: object, **kwargs: object) -> None:
-        await super().record_send(*args, **kwargs)  # type: ignore[arg-type]
-        if self.pause_after_record:
-            self.pause_after_record = False
-            self.paused.set()
-            await self.resume.wait()
 
 
 @pytest.fixture
