@@ -260,9 +260,9 @@ def test_summary_export_and_transcript() -> None:
     ],
 )
 def test_loopback_host_headers(host: str, loopback: bool) -> None:
-    from webchat_async.simulator._console import _loopback_host
+    from webchat_async.simulator._admin import loopback_host
 
-    assert _loopback_host(host) is loopback
+    assert loopback_host(host) is loopback
 
 
 _OWNER = st.sampled_from(["", "w-1", "w-2"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -317,16 +318,19 @@ async def test_request_bodies_are_bounded(http: httpx.AsyncClient) -> None:
     at = padding + "x" * (limit - len(padding) - 2) + '"}'
     assert len(at) == limit
     # At the bound the body is read (then refused for the unknown argument: 400, not 413).
-    response = await http.post(f"{ADMIN}/faults", content=at)
+    json_type = {"Content-Type": "application/json"}
+    response = await http.post(f"{ADMIN}/faults", content=at, headers=json_type)
     assert response.status_code == 400 and "pad" in response.json()["message"]
-    past = await http.post(f"{ADMIN}/faults", content=at + " ")
+    past = await http.post(f"{ADMIN}/faults", content=at + " ", headers=json_type)
     assert past.status_code == 413
     api = await http.post("/api/v2/webchat/guest/conversations", content=at + " ")
     assert api.status_code == 413
 
 
 async def test_deeply_nested_admin_json_is_a_400_not_a_500(http: httpx.AsyncClient) -> None:
-    response = await http.post(f"{ADMIN}/faults", content="[" * 200_000)
+    response = await http.post(
+        f"{ADMIN}/faults", content="[" * 200_000, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and "JSON" in response.json()["message"]
 
 
@@ -345,3 +349,38 @@ async def test_a_guest_frame_past_the_bound_closes_the_stream(
             while True:
                 await ws.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+# What a web page elsewhere can make a browser send to a simulator on the loopback: a
+# request under its own name rebound to 127.0.0.1, a cross-site "simple" POST (no
+# preflight: a form, or fetch with mode "no-cors"), a request from its own origin.
+
+
+async def test_the_admin_api_on_the_loopback_refuses_a_foreign_host(
+    http: httpx.AsyncClient, simulator: Simulator
+) -> None:
+    port = urlsplit(simulator.base_url).port
+    rebound = await http.get(f"{ADMIN}/state", headers={"Host": f"evil.example:{port}"})
+    assert rebound.status_code == 403 and "loopback Host" in rebound.json()["message"]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert (await http.get(f"{ADMIN}/state", headers={"Host": host})).status_code == 200
+
+
+async def test_the_admin_api_refuses_a_body_that_is_not_json_typed(
+    http: httpx.AsyncClient, simulator: Simulator
+) -> None:
+    body = '{"nextLinks": false}'
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        refused = await http.put(f"{ADMIN}/behaviour", content=body, headers=headers)
+        assert refused.status_code == 415, content_type
+        assert simulator.behaviour.next_links is True  # nothing changed
+    allowed = await http.put(f"{ADMIN}/behaviour", json={"nextLinks": False})
+    assert allowed.status_code == 200 and simulator.behaviour.next_links is False
+
+
+async def test_the_admin_api_refuses_pages_of_other_origins(http: httpx.AsyncClient) -> None:
+    foreign = await http.get(f"{ADMIN}/state", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    own = await http.get(f"{ADMIN}/state", headers={"Origin": "http://127.0.0.1:1"})
+    assert own.status_code == 200

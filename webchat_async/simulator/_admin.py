@@ -49,6 +49,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
@@ -69,7 +70,14 @@ from ._limits import (
 if TYPE_CHECKING:
     from ._server import Simulator
 
-__all__ = ["PREFIX", "admin_token_for", "exposure_notice", "install_admin", "is_loopback"]
+__all__ = [
+    "PREFIX",
+    "admin_token_for",
+    "exposure_notice",
+    "install_admin",
+    "is_loopback",
+    "loopback_host",
+]
 
 PREFIX = "/__simulator__"
 
@@ -246,6 +254,39 @@ async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def loopback_host(host: str) -> bool:
+    """Whether a ``Host`` (or ``Origin`` host) header names the loopback
+    (``127.0.0.1:8080``, ``localhost``, ``[::1]``)."""
+    try:
+        name = urlsplit(f"//{host}").hostname
+    except ValueError:  # "[::1" and the like
+        return False
+    return name is not None and is_loopback(name)
+
+
+def _same_machine(handler: Handler) -> Handler:
+    """``handler`` of a simulator on the loopback, refusing what a web page elsewhere can
+    send there: a ``Host`` that is not a loopback name (a page whose name was rebound to
+    127.0.0.1 would read and drive the simulator), an ``Origin`` that is not the loopback,
+    and a body that is not JSON (a cross-site form or ``no-cors`` fetch, which a browser
+    sends with no preflight; a JSON one needs a preflight, never granted here)."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not loopback_host(request.host):
+            return _error(403, "On the loopback the admin API answers only to a loopback Host.")
+        origin = request.headers.get("Origin")
+        if origin is not None and not loopback_host(urlsplit(origin).netloc):
+            return _error(403, "The admin API does not answer pages of other origins.")
+        if request.method not in ("GET", "HEAD") and request.can_read_body:
+            if request.content_type != "application/json":
+                return _error(
+                    415, "The admin API reads JSON bodies (Content-Type: application/json)."
+                )
+        return await handler(request)
+
+    return checked
+
+
 def _guarded(token: str | None, handler: Handler) -> Handler:
     """``handler``, answering 401 first unless the request carries ``token`` (if any)."""
     if token is None:
@@ -267,8 +308,8 @@ def _guarded(token: str | None, handler: Handler) -> Handler:
     return guarded
 
 
-def install_admin(app: web.Application, sim: Simulator) -> None:
-    """Add the admin routes of ``sim`` to ``app``."""
+def install_admin(app: web.Application, sim: Simulator, *, local: bool) -> None:
+    """Add the admin routes of ``sim`` to ``app`` (``local``: it listens on the loopback)."""
 
     async def post_fault(request: web.Request) -> web.Response:
         data = await _json_object(request)
@@ -499,8 +540,14 @@ def install_admin(app: web.Application, sim: Simulator) -> None:
         return web.json_response({"routes": listing})
 
     token = sim.admin_token
+    # On the loopback, only what this machine's own programs send (beyond it, the token).
+
+    def protect(handler: Handler) -> Handler:
+        guarded = _guarded(token, handler)
+        return _same_machine(guarded) if local else guarded
+
     router = app.router
-    router.add_get(f"{PREFIX}/", _guarded(token, get_index))
-    router.add_get(PREFIX, _guarded(token, get_index))
+    router.add_get(f"{PREFIX}/", protect(get_index))
+    router.add_get(PREFIX, protect(get_index))
     for method, path, handler, _summary in routes[1:]:
-        router.add_route(method, path, _guarded(token, handler))
+        router.add_route(method, path, protect(handler))

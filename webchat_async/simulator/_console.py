@@ -42,12 +42,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from ..errors import WebChatError
-from ._admin import _guarded, is_loopback
+from ._admin import _guarded, loopback_host
 from ._console_feed import ConsoleFeed, Subscriber, export_record, transcript
 
 if TYPE_CHECKING:
@@ -158,15 +157,6 @@ def _error(status: int, message: str) -> web.Response:
     response = web.json_response({"status": status, "message": message}, status=status)
     _headers(response)
     return response
-
-
-def _loopback_host(host: str) -> bool:
-    """Whether a ``Host`` header names the loopback (``127.0.0.1:8080``, ``[::1]``)."""
-    try:
-        name = urlsplit(f"//{host}").hostname
-    except ValueError:  # "[::1" and the like
-        return False
-    return name is not None and is_loopback(name)
 
 
 def _event(name: str, data: Any) -> bytes:
@@ -301,7 +291,7 @@ class Console:
         check_host = not self._beyond_loopback
 
         async def checked(request: web.Request) -> web.StreamResponse:
-            if check_host and not _loopback_host(request.host):
+            if check_host and not loopback_host(request.host):
                 return _error(403, "The console answers only to a loopback Host on the loopback.")
             response = await guarded(request)
             if not response.prepared:

@@ -176,7 +176,7 @@ class Simulator:
             faults=self._faults,
             client_id=self.client_id,
             client_secret=self.client_secret,
-            admin=lambda app: install_admin(app, self),
+            admin=lambda app: install_admin(app, self, local=is_loopback(self._host)),
             behaviour=lambda: self.behaviour,
         )
         install_messaging(app, self._messaging)
