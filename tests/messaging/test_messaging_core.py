@@ -954,3 +954,33 @@ def test_a_new_message_sharing_the_floor_time_is_not_taken_for_a_repeat() -> Non
     h.message(body(8, 0.5))  # before the floor: taken as delivered
     h.at(h.now)
     assert texts(h.events()) == ["text 9"]
+
+
+def test_a_message_stamped_in_year_one_ends_nothing() -> None:
+    # A hostile time: the floor and the history's stop are that time less the overlap,
+    # which is before the first representable datetime (an OverflowError ended the
+    # session). Now the first representable time stands for it.
+    h = live()
+    h.message({**body(1, 1.0), "channel": {"time": "0001-01-01T00:00:00.000Z"}})
+    h.message(body(2, 2.0))
+    h.at(h.now + 1)
+    assert texts(h.events()) == ["text 1", "text 2"]
+    h.core.socket_dropped(h.now, "gone")
+    h.out()
+    fetch = h.reconnect([body(3, 3.0)])
+    assert fetch is not None
+    h.at(h.now + 1)
+    assert texts(h.events()) == ["text 3"]
+
+
+def test_a_reconnect_after_only_year_one_messages_reads_the_history() -> None:
+    h = live()
+    h.message({**body(1, 1.0), "channel": {"time": "0001-01-01T00:00:01.000Z"}})
+    h.at(h.now + 1)
+    assert texts(h.events()) == ["text 1"]
+    h.core.socket_dropped(h.now, "gone")
+    h.out()
+    fetch = h.reconnect([body(2, 2.0)])  # the read stops at year 1 less the overlap
+    assert fetch is not None and h.core.state is State.LIVE
+    h.at(h.now + 1)
+    assert texts(h.events()) == ["text 2"]

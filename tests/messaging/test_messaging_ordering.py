@@ -104,3 +104,18 @@ def test_rate_limit_never_lets_three_frames_into_one_second(
             rate.block(now + retry_delay(retry))
             assert rate.ready_at() <= now + 60.0  # capped
     assert all(sent[i + 2] - sent[i] >= 1.0 - 1e-9 for i in range(len(sent) - 2))
+
+
+def test_a_flush_releases_messages_stamped_at_either_end_of_time() -> None:
+    # Hostile stamps: the first and last representable times, and none.
+    utc = datetime.timezone.utc
+    last = StructuredMessage("late", "Text", time=datetime.datetime.max.replace(tzinfo=utc))
+    first = StructuredMessage("early", "Text", time=datetime.datetime.min.replace(tzinfo=utc))
+    untimed = StructuredMessage("untimed", "Text")
+    reorder = Reorder(WINDOW)
+    for n, held in enumerate((last, message(1, 1.0), first, untimed)):
+        reorder.add(held, float(n))
+    assert [m.id for m in reorder.flush()] == ["early", "untimed", "m1", "late"]
+    assert len(reorder) == 0
+    reorder.add(last, 10.0)
+    assert [m.id for m in reorder.release(10.0 + WINDOW)] == ["late"]

@@ -102,10 +102,8 @@ class Seen:
 
 # Messages are ordered by their aware datetimes: the service's times all share one tzinfo
 # (UTC), and two such datetimes compare field by field in C, cheaper than making an int of
-# each. A message without a time sorts before every other, and _ALWAYS after every one.
-_UTC = datetime.timezone.utc
-_NEVER = datetime.datetime.min.replace(tzinfo=_UTC)
-_ALWAYS = datetime.datetime.max.replace(tzinfo=_UTC)
+# each. A message without a time sorts before every other.
+_NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 # (time, seq, key, message): seq is unique, so comparisons end before the key.
 _Entry = tuple[datetime.datetime, int, Hashable, StructuredMessage]
@@ -154,7 +152,6 @@ class Reorder:
         self._run_at: deque[datetime.datetime] = deque()
         self._run_seq: deque[int] = deque()
         self._run_arrived: deque[float] = deque()
-        # (time in us, seq, key, message): seq is unique, so comparisons end before key.
         self._heap: list[_Entry] = []
         # (arrived, time, seq) of the heap's messages, in arrival order; a seq no
         # longer in _held is gone.
@@ -241,7 +238,8 @@ class Reorder:
 
     def _take(self, until: _Mark | None) -> list[StructuredMessage]:
         """The held messages up to ``until`` (``None``: all), smallest first."""
-        last_at, last_seq = (_ALWAYS, 0) if until is None else until
+        bounded = until is not None
+        last_at, last_seq = (_NEVER, 0) if until is None else until
         run, run_at, run_seq = self._run, self._run_at, self._run_seq
         heap = self._heap
         keys = self._keys
@@ -253,7 +251,7 @@ class Reorder:
             else:
                 from_run = False
             if from_run:
-                if at > last_at or (at == last_at and seq > last_seq):
+                if bounded and (at > last_at or (at == last_at and seq > last_seq)):
                     break
                 message = run.popleft()
                 run_at.popleft()
@@ -262,7 +260,7 @@ class Reorder:
                 keys.discard(message.id or message_key(message))
             else:
                 at, seq, key, message = heap[0]
-                if at > last_at or (at == last_at and seq > last_seq):
+                if bounded and (at > last_at or (at == last_at and seq > last_seq)):
                     break
                 heapq.heappop(heap)
                 self._held.discard(seq)

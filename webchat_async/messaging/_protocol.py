@@ -91,6 +91,18 @@ from ._sends import Kind, Phase, RateLimit, Send, find_send, retry_delay
 __all__ = ["MessagingCore", "State"]
 
 
+_DAWN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
+def _earlier(time: datetime.datetime, seconds: float) -> datetime.datetime:
+    """``time`` less ``seconds``, or the first representable time: the service's times are
+    not trusted, and one in year 1 must not end the session with an OverflowError."""
+    try:
+        return time - datetime.timedelta(seconds=seconds)
+    except OverflowError:
+        return _DAWN
+
+
 # MessageReceived(message, from_guest), built without attrs's per-field setattr (hot).
 _received = slot_builder(MessageReceived)
 
@@ -460,7 +472,7 @@ class MessagingCore:
             options = self._options
             stop = self._known_time
             if stop is not None:
-                stop -= datetime.timedelta(seconds=options.history_overlap)
+                stop = _earlier(stop, options.history_overlap)
             self._history = HistoryRead(
                 response.jwt, stop=stop, size=options.page_size, max_pages=options.max_pages,
                 attempts=options.history_attempts, backoff=options.backoff,
@@ -794,7 +806,7 @@ class MessagingCore:
                 self._known_time = time
             if self._floor_from_first:
                 self._floor_from_first = False
-                self._floor = time - datetime.timedelta(seconds=self._options.history_overlap)
+                self._floor = _earlier(time, self._options.history_overlap)
 
     def _expiry(self, duration: object, expiration: object, now: float) -> None:
         at = expiry_seconds(expiration)
