@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from webchat_async import Event, MessageReceived
 from webchat_async.simulator import Simulator
-from webchat_async.worker import Chat, MemoryStore
+from webchat_async.worker import Chat, MemoryStore, Worker
 
 TIMEOUT = 20.0
 
@@ -112,3 +112,20 @@ class GatedStore(MemoryStore):
             self.pause_after_record = False
             self.paused.set()
             await self.resume.wait()
+
+
+#: Fake seconds: no lease runs out on its own during a test that moves the clock itself.
+CLOCKED_LEASE = 100.0
+
+
+def clocked_worker(handler: object, store: MemoryStore, clock: Clock, name: str) -> Worker:
+    """A worker on ``clock`` that scans often and whose lease runs out only when the test
+    moves the clock past :data:`CLOCKED_LEASE`."""
+    return Worker(
+        handler,  # type: ignore[arg-type]
+        store=store,
+        lease=CLOCKED_LEASE,
+        scan_interval=0.02,
+        worker_id=name,
+        clock=clock,
+    )

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from fleet_support import Clock, GatedStore, guest_texts
+from fleet_support import CLOCKED_LEASE, Clock, GatedStore, clocked_worker, guest_texts
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
@@ -72,9 +72,6 @@ async def test_one_handler_module_runs_chats_of_both_protocols_in_one_fleet(
         assert status.counters["finished"] == 2
 
 
-LEASE = 100.0  # fake seconds: no renewal runs out on its own
-
-
 def quiet_agent() -> Agent:
     async def silent(conversation: object, message: object) -> None:
         return None
@@ -87,17 +84,6 @@ async def sim() -> AsyncIterator[Simulator]:
     pytest.importorskip("aiohttp")
     async with Simulator(port=0, heartbeat_interval=None, agent=quiet_agent()) as s:
         yield s
-
-
-def fake_worker(handler: object, store: MemoryStore, clock: Clock, name: str) -> Worker:
-    return Worker(
-        handler,  # type: ignore[arg-type]
-        store=store,
-        lease=LEASE,
-        scan_interval=0.02,
-        worker_id=name,
-        clock=clock,
-    )
 
 
 class Recorder:
@@ -152,15 +138,15 @@ async def test_a_messaging_reply_stored_before_the_crash_is_not_sent_again(
                 late.append(exc)
 
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with fake_worker(dies_after_sending, store, clock, "A") as a:
+        async with clocked_worker(dies_after_sending, store, clock, "A") as a:
             cid = await start_messaging(store, sim, api)
             await a.wait_for(lambda w: len(w.chats) == 1, timeout=20)
             await sim.agent_say(cid, "one")
             await asyncio.wait_for(crashed.wait(), 20)
             assert guest_texts(sim, cid) == [OPENING, "echo: one"]
 
-            clock.now += LEASE + 1  # A's lease runs out: it is paused past it
-            async with fake_worker(record, store, clock, "B") as b:
+            clock.now += CLOCKED_LEASE + 1  # A's lease runs out: it is paused past it
+            async with clocked_worker(record, store, clock, "B") as b:
                 await b.wait_for(lambda w: len(w.chats) == 1, timeout=20)
                 # B handles "one" again (read from the history): A's reply is found by
                 # its customMessageId, not sent again.
@@ -187,14 +173,14 @@ async def test_a_messaging_send_recorded_but_never_sent_is_sent_once_by_the_new_
     store = GatedStore(clock)
     record = Recorder()
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with fake_worker(record, store, clock, "A") as a:
+        async with clocked_worker(record, store, clock, "A") as a:
             cid = await start_messaging(store, sim, api)
             await a.wait_for(lambda w: len(w.chats) == 1, timeout=20)
             store.pause_after_record = True  # A records its reply, then dies before sending
             await sim.agent_say(cid, "one")
             await asyncio.wait_for(store.paused.wait(), 20)
-            clock.now += LEASE + 1
-            async with fake_worker(record, store, clock, "B"):
+            clock.now += CLOCKED_LEASE + 1
+            async with clocked_worker(record, store, clock, "B"):
                 await record.wait(lambda: "echo: one" in guest_texts(sim, cid))
                 await sim.agent_say(cid, "two")
                 await record.wait(lambda: "echo: two" in guest_texts(sim, cid))

@@ -9,13 +9,18 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fleet_support import Clock, EchoRecorder, GatedStore, guest_texts
+from fleet_support import (
+    CLOCKED_LEASE,
+    Clock,
+    EchoRecorder,
+    GatedStore,
+    clocked_worker,
+    guest_texts,
+)
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
 from webchat_async.worker import Chat, Fleet, LeaseLost, MemoryStore, Progress, Worker
-
-LEASE = 100.0  # fake seconds: no renewal happens on its own during a test
 
 
 @pytest.fixture
@@ -23,17 +28,6 @@ async def sim() -> AsyncIterator[Simulator]:
     pytest.importorskip("aiohttp")
     async with Simulator(port=0, heartbeat_interval=None, agent=Agent(greeting="hi")) as s:
         yield s
-
-
-def worker(handler: object, store: MemoryStore, clock: Clock, name: str) -> Worker:
-    return Worker(
-        handler,  # type: ignore[arg-type]
-        store=store,
-        lease=LEASE,
-        scan_interval=0.02,
-        worker_id=name,
-        clock=clock,
-    )
 
 
 async def start_chat(store: MemoryStore, sim: Simulator, api: WebChatApi) -> str:
@@ -66,15 +60,15 @@ async def test_a_reply_posted_before_the_crash_is_not_posted_again_by_the_new_ow
                 late.append(exc)
 
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with worker(dies_after_posting, store, clock, "A") as a:
+        async with clocked_worker(dies_after_posting, store, clock, "A") as a:
             cid = await start_chat(store, sim, api)
             await echo.wait(lambda: guest_texts(sim, cid) == ["echo: hi"])
             await sim.agent_say(cid, "one")
             await asyncio.wait_for(crashed.wait(), 20)
             assert guest_texts(sim, cid) == ["echo: hi", "echo: one"]
 
-            clock.now += LEASE + 1  # A's lease runs out: it is paused past it
-            async with worker(echo, store, clock, "B") as b:
+            clock.now += CLOCKED_LEASE + 1  # A's lease runs out: it is paused past it
+            async with clocked_worker(echo, store, clock, "B") as b:
                 await b.wait_for(lambda w: cid in w.chats, timeout=20)
                 # B handles "one" again: the reply A made is found, not posted again.
                 await echo.wait(lambda: sum(1 for c, _, w, e in echo.handled
@@ -99,15 +93,15 @@ async def test_a_send_recorded_but_never_posted_is_posted_once_by_the_new_owner(
     store = GatedStore(clock)
     echo = EchoRecorder()
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with worker(echo, store, clock, "A") as a:
+        async with clocked_worker(echo, store, clock, "A") as a:
             cid = await start_chat(store, sim, api)
             await echo.wait(lambda: guest_texts(sim, cid) == ["echo: hi"])
             store.pause_after_record = True  # A stops between recording and posting
             await sim.agent_say(cid, "one")
             await asyncio.wait_for(store.paused.wait(), 20)
 
-            clock.now += LEASE + 1
-            async with worker(echo, store, clock, "B") as b:
+            clock.now += CLOCKED_LEASE + 1
+            async with clocked_worker(echo, store, clock, "B") as b:
                 await b.wait_for(lambda w: cid in w.chats, timeout=20)
                 await echo.wait(lambda: guest_texts(sim, cid) == ["echo: hi", "echo: one"])
                 store.resume.set()  # A resumes just before its POST: refused locally
@@ -181,19 +175,19 @@ async def test_a_dead_workers_chats_are_shared_by_load_among_the_live_ones(
     async with WebChatApi(base_url=sim.base_url) as api:
         cids = [await start_chat(store, sim, api) for _ in range(10)]
         # A worker "Z" held them all and died: its heartbeat and leases run out together.
-        await store.register("Z", ttl=LEASE, concurrency=100, host="h", pid=1)
+        await store.register("Z", ttl=CLOCKED_LEASE, concurrency=100, host="h", pid=1)
         for cid in cids:
-            assert await store.claim(cid, "Z", ttl=LEASE) is not None
-        clock.now += LEASE + 0.001
+            assert await store.claim(cid, "Z", ttl=CLOCKED_LEASE) is not None
+        clock.now += CLOCKED_LEASE + 0.001
 
         def live(name: str) -> Worker:
             # Scans every 0.3 s of real time; the fake clock stays put, so every chat is
             # younger than a scan interval and each worker takes only its fair share.
-            return Worker(echo, store=store, lease=LEASE, scan_interval=0.3, worker_id=name,
+            return Worker(echo, store=store, lease=CLOCKED_LEASE, scan_interval=0.3, worker_id=name,
                           clock=clock)  # fmt: skip
 
         for name in ("A", "B"):  # both live before either looks
-            await store.register(name, ttl=LEASE, concurrency=100, host="h", pid=1)
+            await store.register(name, ttl=CLOCKED_LEASE, concurrency=100, host="h", pid=1)
         async with live("A") as a, live("B") as b:
             await a.wait_for(lambda w: len(w.chats) == 5, timeout=20)
             await b.wait_for(lambda w: len(w.chats) == 5, timeout=20)
