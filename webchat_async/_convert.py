@@ -617,6 +617,11 @@ def parse_json(text: str | bytes) -> Any:
             return loads(text)
         except ValueError:
             pass  # json.loads decides: same result, same errors, for every input
+    return _exact_loads(text)
+
+
+def _exact_loads(text: str | bytes) -> Any:
+    """``json.loads``, its ``RecursionError`` as :class:`JSONTooDeep` (a ``ValueError``)."""
     try:
         return json.loads(text)
     except RecursionError:
@@ -638,10 +643,7 @@ def parse_json_fast(text: str | bytes) -> tuple[Any, bool]:
             return loads(text), False
         except ValueError:
             pass  # json.loads decides, as in parse_json
-    try:
-        return json.loads(text.decode("utf-8") if type(text) is bytes else text), True
-    except RecursionError:
-        raise JSONTooDeep("JSON nested too deeply") from None
+    return _exact_loads(text.decode("utf-8") if type(text) is bytes else text), True
 
 
 # orjson.loads when the `speedups` extra is installed: ~3x faster than json.loads on an
@@ -720,11 +722,7 @@ def parse_json_checked(text: str | bytes) -> tuple[Any, bool]:
             return loads(text), False
         except ValueError:
             pass  # json.loads decides, as in parse_json
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise JSONTooDeep("JSON nested too deeply") from None
-    return data, may_hold_surrogates(text)
+    return _exact_loads(text), may_hold_surrogates(text)
 
 
 _MODEL_SET = frozenset(models.MODELS)

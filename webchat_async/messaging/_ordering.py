@@ -18,7 +18,7 @@ from collections.abc import Hashable
 
 from ._models import StructuredMessage
 
-__all__ = ["DEFAULT_REMEMBERED", "Reorder", "Seen", "message_key"]
+__all__ = ["DAWN", "DEFAULT_REMEMBERED", "Reorder", "Seen", "message_key"]
 
 #: Message keys remembered by default (docs/messaging-protocol.md#order-and-dedupe).
 DEFAULT_REMEMBERED = 4096
@@ -103,7 +103,9 @@ class Seen:
 # Messages are ordered by their aware datetimes: the service's times all share one tzinfo
 # (UTC), and two such datetimes compare field by field in C, cheaper than making an int of
 # each. A message without a time sorts before every other.
-_NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+#: The first representable aware time: where a message without a time sorts, and what
+#: stands for a time the service sent too early to subtract from.
+DAWN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 # (time, seq, key, message): seq is unique, so comparisons end before the key.
 _Entry = tuple[datetime.datetime, int, Hashable, StructuredMessage]
@@ -167,10 +169,6 @@ class Reorder:
     def __contains__(self, message: StructuredMessage) -> bool:
         return message_key(message) in self._keys
 
-    def holds(self, key: Hashable) -> bool:
-        """Whether a message with ``key`` is held."""
-        return key in self._keys
-
     def add(self, message: StructuredMessage, now: float, key: Hashable | None = None) -> None:
         """Hold ``message`` (a repeat of a held message is ignored); ``key``: its
         :func:`message_key`, when the caller has it."""
@@ -184,7 +182,7 @@ class Reorder:
         # A clock that steps back must not make the arrivals unordered.
         if now > self._last:
             self._last = now
-        at = message.time or _NEVER
+        at = message.time or DAWN
         run_at = self._run_at
         if not run_at or at >= run_at[-1]:
             self._run.append(message)
@@ -239,7 +237,7 @@ class Reorder:
     def _take(self, until: _Mark | None) -> list[StructuredMessage]:
         """The held messages up to ``until`` (``None``: all), smallest first."""
         bounded = until is not None
-        last_at, last_seq = (_NEVER, 0) if until is None else until
+        last_at, last_seq = (DAWN, 0) if until is None else until
         run, run_at, run_seq = self._run, self._run_at, self._run_seq
         heap = self._heap
         keys = self._keys

@@ -74,7 +74,7 @@ from ._models import (
     UploadSuccess,
 )
 from ._options import CoreOptions
-from ._ordering import Reorder, Seen, message_key
+from ._ordering import DAWN, Reorder, Seen, message_key
 from ._outputs import (
     CloseSocket,
     FetchHistory,
@@ -91,16 +91,13 @@ from ._sends import Kind, Phase, RateLimit, Send, find_send, retry_delay
 __all__ = ["MessagingCore", "State"]
 
 
-_DAWN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
-
-
 def _earlier(time: datetime.datetime, seconds: float) -> datetime.datetime:
     """``time`` less ``seconds``, or the first representable time: the service's times are
     not trusted, and one in year 1 must not end the session with an OverflowError."""
     try:
         return time - datetime.timedelta(seconds=seconds)
     except OverflowError:
-        return _DAWN
+        return DAWN
 
 
 # MessageReceived(message, from_guest), built without attrs's per-field setattr (hot).
@@ -219,11 +216,6 @@ class MessagingCore:
         """The work to carry out now, in order (each is returned once)."""
         out, self._out = self._out, []
         return out
-
-    def has_outputs(self) -> bool:
-        """Whether :meth:`outputs` has work (the driver feeds no frame past one that gave
-        some, so each output is carried out before the next frame)."""
-        return bool(self._out)
 
     def take(self) -> Event | None:
         """The next event for the consumer, or ``None``."""
@@ -358,7 +350,7 @@ class MessagingCore:
         after the batch, or as soon as a frame gives :meth:`outputs` something.
 
         Returns whether the driver must stop feeding frames: :meth:`outputs` has work to
-        carry out first, or the session is over (:meth:`has_outputs` or :attr:`ended`).
+        carry out first, or the session is over (:attr:`ended`).
         """
         if self.state in _ENDED:
             return True
