@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from webchat_async import Event, MessageReceived
 from webchat_async.simulator import Simulator
-from webchat_async.worker import Chat, MemoryStore, Worker
+from webchat_async.worker import Chat, LeaseLost, MemoryStore, Worker
 
 TIMEOUT = 20.0
 
@@ -129,3 +129,26 @@ def clocked_worker(handler: object, store: MemoryStore, clock: Clock, name: str)
         worker_id=name,
         clock=clock,
     )
+
+
+class CrashAfterReply:
+    """A handler that, once ``handler`` has replied to the agent's "one" (sent and
+    stored), stops before its commit until ``hold`` is set, as a worker that crashed
+    there; then its late send must be refused, and the refusal is kept in ``late``.
+    Either protocol: it reads only the shared ``MessageReceived.text``."""
+
+    def __init__(self, handler: Callable[[Chat, Event], Awaitable[None]]) -> None:
+        self.handler = handler
+        self.crashed = asyncio.Event()
+        self.hold = asyncio.Event()
+        self.late: list[BaseException] = []
+
+    async def __call__(self, chat: Chat, event: Event) -> None:
+        await self.handler(chat, event)
+        if isinstance(event, MessageReceived) and event.text == "one":
+            self.crashed.set()
+            await self.hold.wait()
+            try:
+                await chat.send_message("too late")
+            except LeaseLost as exc:
+                self.late.append(exc)

@@ -11,11 +11,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from fleet_support import CLOCKED_LEASE, Clock, GatedStore, clocked_worker, guest_texts
+from fleet_support import (
+    CLOCKED_LEASE,
+    Clock,
+    CrashAfterReply,
+    GatedStore,
+    clocked_worker,
+    guest_texts,
+)
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
 from webchat_async.simulator import Agent, Simulator
-from webchat_async.worker import Chat, Fleet, LeaseLost, MemoryStore, SessionStore, Worker
+from webchat_async.worker import Chat, Fleet, MemoryStore, SessionStore, Worker
 from webchat_async.worker._scripted import ScriptedAgent, expected_answers
 from webchat_async.worker.demo import echo
 
@@ -124,25 +131,14 @@ async def test_a_messaging_reply_stored_before_the_crash_is_not_sent_again(
     clock = Clock(0.0)
     store = GatedStore(clock)
     record = Recorder()
-    crashed, hold = asyncio.Event(), asyncio.Event()
-    late: list[BaseException] = []
-
-    async def dies_after_sending(chat: Chat, event: Event) -> None:
-        await record(chat, event)  # the reply is sent and stored...
-        if isinstance(event, MessageReceived) and event.text == "one":
-            crashed.set()
-            await hold.wait()  # ...and the worker stops before the commit
-            try:
-                await chat.send_message("too late")
-            except LeaseLost as exc:
-                late.append(exc)
+    dies = CrashAfterReply(record)  # replies to "one", then stops before its commit
 
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with clocked_worker(dies_after_sending, store, clock, "A") as a:
+        async with clocked_worker(dies, store, clock, "A") as a:
             cid = await start_messaging(store, sim, api)
             await a.wait_for(lambda w: len(w.chats) == 1, timeout=20)
             await sim.agent_say(cid, "one")
-            await asyncio.wait_for(crashed.wait(), 20)
+            await asyncio.wait_for(dies.crashed.wait(), 20)
             assert guest_texts(sim, cid) == [OPENING, "echo: one"]
 
             clock.now += CLOCKED_LEASE + 1  # A's lease runs out: it is paused past it
@@ -154,9 +150,9 @@ async def test_a_messaging_reply_stored_before_the_crash_is_not_sent_again(
                 await sim.agent_say(cid, "two")
                 await record.wait(lambda: "echo: two" in guest_texts(sim, cid))
 
-                hold.set()  # A comes back: its send is refused
+                dies.hold.set()  # A comes back: its send is refused
                 await a.wait_for(lambda w: not w.chats, timeout=20)
-                assert len(late) == 1
+                assert len(dies.late) == 1
                 assert guest_texts(sim, cid) == [OPENING, "echo: one", "echo: two"]
                 handled_by_b = [m for w, m in record.handled if w == "B"]
                 assert len(handled_by_b) == len(set(handled_by_b)) == 2

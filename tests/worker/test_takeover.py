@@ -12,6 +12,7 @@ import pytest
 from fleet_support import (
     CLOCKED_LEASE,
     Clock,
+    CrashAfterReply,
     EchoRecorder,
     GatedStore,
     clocked_worker,
@@ -45,26 +46,14 @@ async def test_a_reply_posted_before_the_crash_is_not_posted_again_by_the_new_ow
     clock = Clock(0.0)
     store = GatedStore(clock)
     echo = EchoRecorder()
-    crashed = asyncio.Event()
-    hold = asyncio.Event()
-    late: list[BaseException] = []
-
-    async def dies_after_posting(chat: Chat, event: Event) -> None:
-        await echo(chat, event)  # the reply is posted...
-        if isinstance(event, MessageReceived) and event.message.body == "one":
-            crashed.set()
-            await hold.wait()  # ...and the worker stops before the commit
-            try:
-                await chat.send_message("too late")
-            except LeaseLost as exc:
-                late.append(exc)
+    dies = CrashAfterReply(echo)  # replies to "one", then stops before its commit
 
     async with WebChatApi(base_url=sim.base_url) as api:
-        async with clocked_worker(dies_after_posting, store, clock, "A") as a:
+        async with clocked_worker(dies, store, clock, "A") as a:
             cid = await start_chat(store, sim, api)
             await echo.wait(lambda: guest_texts(sim, cid) == ["echo: hi"])
             await sim.agent_say(cid, "one")
-            await asyncio.wait_for(crashed.wait(), 20)
+            await asyncio.wait_for(dies.crashed.wait(), 20)
             assert guest_texts(sim, cid) == ["echo: hi", "echo: one"]
 
             clock.now += CLOCKED_LEASE + 1  # A's lease runs out: it is paused past it
@@ -77,9 +66,9 @@ async def test_a_reply_posted_before_the_crash_is_not_posted_again_by_the_new_ow
                 await sim.agent_say(cid, "two")
                 await echo.wait(lambda: "echo: two" in guest_texts(sim, cid))
 
-                hold.set()  # A comes back: its send is refused, its commit fenced
+                dies.hold.set()  # A comes back: its send is refused, its commit fenced
                 await a.wait_for(lambda w: cid not in w.chats, timeout=20)
-                assert len(late) == 1
+                assert len(dies.late) == 1
                 assert guest_texts(sim, cid) == ["echo: hi", "echo: one", "echo: two"]
                 status = await store.status()
                 assert [(c.owner, c.token) for c in status.chats] == [("B", 2)]
