@@ -274,11 +274,12 @@ def decode_frame(text: str | bytes) -> Event | None:
     Never raises: anything unexpected becomes :class:`UnknownEvent`.
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
-        # The service sends text frames; a binary one is still tolerated if it is UTF-8.
+        # The socket hands over payloads as bytes (a text frame's UTF-8 is checked here; a
+        # binary frame is tolerated if it is UTF-8).
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
-            return _unknown("", "binary frame")
+            return _unknown(bytes(text).decode("utf-8", "replace"), "not UTF-8")
     if len(text) > MAX_FRAME_SIZE:
         return _unknown(text, "frame too large")
     try:

@@ -63,6 +63,7 @@ from ._events import (
 )
 from ._redact import RedactingFilter, clip
 from ._validate import check_stream_uri
+from ._websocket import Connection
 from .errors import (
     AuthenticationError,
     HandshakeRefused,
@@ -89,35 +90,6 @@ _ws_logger.addFilter(RedactingFilter())
 
 class _Retryable(Exception):
     """A connection attempt failed in a way worth another attempt."""
-
-
-class _Connection(ClientConnection):
-    """websockets' client connection, which does not wait for a hostile server to close.
-
-    After the library fails a connection on what it read (a frame over ``max_size``, a
-    protocol error) it sends a close frame, then reads and discards everything until the
-    server closes TCP; it enforces ``close_timeout`` only when something is sent. A server
-    that goes on streaming (the rest of a 200 MB frame, or forever) would keep the read
-    waiting, and the session with it, until the keepalive gave up (50 s by default). Here
-    such a socket is aborted at once; after a close frame of the server's, at the close
-    deadline.
-    """
-
-    _close_timer: asyncio.TimerHandle | None = None
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if getattr(self.protocol, "parser_exc", None) is not None:
-            self.transport.abort()  # the close frame is queued; nothing more is read
-            return
-        deadline = self.close_deadline
-        if deadline is not None and self._close_timer is None:
-            self._close_timer = self.loop.call_at(deadline, self.transport.abort)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-        super().connection_lost(exc)
 
 
 class EventStream:
@@ -222,7 +194,7 @@ class EventStream:
             # _reading tells the watchdog that the owner waits for the peer.
             self._reading = True
             try:
-                frame = await ws.recv()
+                frame = await ws.recv(decode=False)
             except (ConnectionClosed, OSError) as exc:
                 lost: ConnectionClosed | OSError | None = exc
             else:
@@ -386,7 +358,7 @@ class EventStream:
                 close_timeout=self._close_timeout,
                 proxy=self._proxy,
                 logger=_ws_logger,
-                create_connection=_Connection,
+                create_connection=Connection,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

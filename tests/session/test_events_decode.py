@@ -231,9 +231,10 @@ def test_oversize_frame_is_not_parsed() -> None:
     assert len(event.raw) == 64 * 1024
 
 
-def test_undecodable_binary_frame() -> None:
-    event = decode_frame(b"\xff\xfe")
-    assert isinstance(event, UnknownEvent) and event.reason == "binary frame"
+def test_a_frame_that_is_not_utf8_is_unknown() -> None:
+    event = decode_frame(b'{"a": "\xff\xfe"}')
+    assert isinstance(event, UnknownEvent) and event.reason == "not UTF-8"
+    assert event.raw == '{"a": "\ufffd\ufffd"}'
 
 
 def test_unknown_frames_are_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ from websockets.frames import CloseCode
 from .._http import HttpClient
 from .._redact import RedactingFilter, redact
 from .._validate import _is_loopback, check_base_url, check_no_controls
+from .._websocket import Connection
 from ..auth import BearerAuth
 from ..errors import (
     ApiConnectionError,
@@ -26,7 +27,6 @@ from ..errors import (
     WebChatError,
 )
 from ..regions import resolve_region
-from ..stream import _Connection
 from ._outputs import FetchHistory, HistoryPage
 from ._wire import decode_page
 
@@ -145,7 +145,7 @@ async def open_socket(
             close_timeout=2.0,
             proxy=proxy,
             logger=_ws_logger,
-            create_connection=_Connection,
+            create_connection=Connection,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
