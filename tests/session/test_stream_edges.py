@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from session_support import start
 
-from webchat_async._events import Event, MessageReceived, StreamDisconnected
+from webchat_async._events import Event, MessageReceived, StreamDisconnected, UnknownEvent
 from webchat_async.simulator import Simulator
 from webchat_async.stream import EventStream
 
@@ -118,3 +118,57 @@ async def test_reader_busy_in_a_member_lookup_is_not_dropped_by_keepalive() -> N
         *(f"m{i}" for i in range(burst)),
         "after",
     ]
+
+
+def _server_frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked server frame with FIN set (payloads under 126 bytes)."""
+    return bytes([0x80 | opcode, len(payload)]) + payload
+
+
+async def test_frames_in_the_handshake_write_with_bad_utf8_and_a_ping() -> None:
+    # The 101, a text frame that is not UTF-8, a ping and a message arrive in one write:
+    # the stream's own frame split takes the data frames, websockets the ping.
+    body = b'{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}'
+    pong = asyncio.get_running_loop().create_future()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID.encode()).digest())
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept
+            + b"\r\n\r\n"
+            + _server_frame(1, b'{"a": "\xff\xfe"}')
+            + _server_frame(9, b"are you there")
+            + _server_frame(1, body)
+            + _server_frame(1, b'{"no": "topic"}')
+        )
+        header = await reader.readexactly(6)  # the client's pong: masked, short
+        data = await reader.readexactly(header[1] & 0x7F)
+        mask = header[2:6]
+        pong.set_result((header[0], bytes(b ^ mask[i % 4] for i, b in enumerate(data))))
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stream = EventStream(f"ws://127.0.0.1:{port}/stream", proxy=None, ping_interval=60)
+    try:
+        await stream.connect()
+        first = await asyncio.wait_for(stream.receive(), 5)
+        assert isinstance(first, UnknownEvent) and first.reason == "not UTF-8"
+        assert first.raw == '{"a": "\ufffd\ufffd"}'
+        # The heartbeat is consumed by the stream; the next frame comes after it.
+        second = await asyncio.wait_for(stream.receive(), 5)
+        assert isinstance(second, UnknownEvent) and second.reason == "no topicName"
+        assert await asyncio.wait_for(pong, 5) == (0x8A, b"are you there")
+    finally:
+        await stream.aclose()
+        server.close()
+        await server.wait_closed()
