@@ -10,8 +10,9 @@ log, a queue):
   without a value left out (the SDK's converter, as in a request body);
 * a Web Messaging model (:class:`~webchat_async.messaging.StructuredMessage` and its parts):
   its fields in camelCase, tuples as lists, timestamps in ISO 8601, ``None`` left out;
-* ``MessageReceived`` also carries ``messageId`` and ``text``, the two properties every
-  consumer reads, so a browser needs no knowledge of either protocol's message model.
+* ``MessageReceived`` adds ``messageId`` and ``text`` (its own ``to_dict``), the two
+  properties every consumer reads, so a browser needs no knowledge of either protocol's
+  message model.
 
 Pure and small: one function per kind of value, no converter state of its own.
 """
@@ -21,14 +22,11 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from ._convert import camel, format_datetime, unstructure
-
-if TYPE_CHECKING:
-    from ._events import Event
 
 __all__ = ["event_to_dict", "plain"]
 
@@ -36,17 +34,11 @@ __all__ = ["event_to_dict", "plain"]
 _WIRE_MODULE = "webchat_async.models"
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """``event`` as plain JSON types (see the module's docstring)."""
+def event_to_dict(event: attrs.AttrsInstance) -> dict[str, Any]:
+    """An event's fields as plain JSON types (see the module's docstring)."""
     out: dict[str, Any] = {"type": type(event).__name__}
     for field in attrs.fields(type(event)):
         out[camel(field.name)] = plain(getattr(event, field.name))
-    # Imported here: _events imports this module lazily, from Event.to_dict.
-    from ._events import MessageReceived
-
-    if isinstance(event, MessageReceived):
-        out["messageId"] = event.message_id
-        out["text"] = event.text
     return out
 
 

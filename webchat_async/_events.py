@@ -133,6 +133,14 @@ class MessageReceived(Event, Generic[M]):
             return message.body if kind is None or kind == BodyType.STANDARD else None
         return message.text
 
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`Event.to_dict`, with ``messageId`` and ``text`` beside the fields: the
+        two properties every consumer reads, so a browser needs neither protocol's model."""
+        out = super().to_dict()
+        out["messageId"] = self.message_id
+        out["text"] = self.text
+        return out
+
 
 @attrs.frozen
 class TypingStarted(Event):
@@ -276,10 +284,11 @@ def decode_frame(text: str | bytes) -> Event | None:
     if isinstance(text, (bytes, bytearray, memoryview)):
         # The socket hands over payloads as bytes (a text frame's UTF-8 is checked here; a
         # binary frame is tolerated if it is UTF-8).
+        raw = bytes(text)
         try:
-            text = bytes(text).decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return _unknown(bytes(text).decode("utf-8", "replace"), "not UTF-8")
+            return _unknown(raw.decode("utf-8", "replace"), "not UTF-8")
     if len(text) > MAX_FRAME_SIZE:
         return _unknown(text, "frame too large")
     try:

@@ -174,9 +174,9 @@ async def test_an_error_text_from_the_server_is_escaped(
 
 
 def test_verbose_log_lines_are_escaped() -> None:
-    from webchat_async.cli import _PrintableFormatter
+    from webchat_async.cli._safe import PrintableFormatter
 
-    formatter = _PrintableFormatter("%(message)s")
+    formatter = PrintableFormatter("%(message)s")
     record = logging.LogRecord(
         "webchat_async.x", logging.DEBUG, __file__, 1, "frame %r %s", (1, HOSTILE), None
     )

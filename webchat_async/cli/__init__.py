@@ -41,7 +41,7 @@ from ._common import (
     target_kwargs,
 )
 from ._guest import PROTOCOLS
-from ._safe import printable
+from ._safe import PrintableFormatter, printable
 from ._simulator import DESCRIPTION as SIMULATOR_DESCRIPTION
 from ._simulator import add_simulator_arguments, run_simulator
 
@@ -154,7 +154,7 @@ def _verbose_logging() -> Callable[[], None]:
     """Debug logging to stderr (redacted); returns what undoes it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     saved: list[tuple[logging.Logger, int]] = []
     for name in ("webchat_async", "websockets", "httpx"):
         logger = logging.getLogger(name)
@@ -171,21 +171,6 @@ def _verbose_logging() -> Callable[[], None]:
         handler.close()
 
     return undo
-
-
-class _PrintableFormatter(logging.Formatter):
-    """Log lines for a terminal: frames and error texts from a server are in the records,
-    so their control characters are shown escaped (a traceback keeps its line breaks)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
-
-    def formatException(self, ei: Any) -> str:
-        text = super().formatException(ei)
-        return "\n".join(printable(line) for line in text.split("\n"))
-
-    def formatStack(self, stack_info: str) -> str:
-        return "\n".join(printable(line) for line in stack_info.split("\n"))
 
 
 class _HelpFormatter(argparse.HelpFormatter):

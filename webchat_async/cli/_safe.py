@@ -20,7 +20,10 @@ their joiners, passes unchanged.
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+import logging
+from typing import Any
+
+__all__ = ["PrintableFormatter", "printable"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -55,3 +58,18 @@ def printable(text: str) -> str:
     unchanged.
     """
     return text.translate(_TABLE)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines for a terminal: frames and error texts from a server are in the records,
+    so their control characters are shown escaped (a traceback keeps its line breaks)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join(printable(line) for line in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(printable(line) for line in stack_info.split("\n"))

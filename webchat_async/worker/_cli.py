@@ -263,11 +263,11 @@ def _print_fleet_log() -> Any:
     import logging
 
     from .._redact import RedactingFilter
-    from ..cli import _PrintableFormatter
+    from ..cli._safe import PrintableFormatter
 
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(_PrintableFormatter("%(message)s"))
+    handler.setFormatter(PrintableFormatter("%(message)s"))
     logger = logging.getLogger("webchat_async.worker")
     level = logger.level
     logger.addHandler(handler)
@@ -415,7 +415,7 @@ def _print_status(status: FleetStatus, args: argparse.Namespace) -> None:
 
         print(json.dumps(attrs.asdict(status), indent=2, sort_keys=True))
         return
-    from ..cli import format_table
+    from ..cli._admin import format_table
 
     live = sum(w.alive for w in status.workers)
     print(f"workers: {live} live of {len(status.workers)}")
