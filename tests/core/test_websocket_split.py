@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 
@@ -84,7 +84,10 @@ def test_the_frames_websockets_serializes_are_the_ones_built_here() -> None:
     assert Frame(Opcode.TEXT, b"ab", fin=False).serialize(mask=False) == frame(0x01, b"ab")
 
 
-@settings(max_examples=300)
+@settings(max_examples=1000)
+@example(junk=b"", frames=[(0x88, 126, "min", False)], max_size=2**20, cuts=[])
+@example(junk=b"x", frames=[(0x89, 5, "16", False)], max_size=0, cuts=[3])
+@example(junk=b"", frames=[(0x81, 126, "min", False)], max_size=125, cuts=[])
 @given(
     junk=st.binary(max_size=12),
     frames=st.lists(st.one_of(text_specs, specs), max_size=7),
