@@ -100,12 +100,18 @@ async def run(
     chunks: list[bytes],
     yields: list[bool],
     max_size: int | tuple[int | None, int | None],
+    close_at: int | None = None,
 ) -> tuple[object, ...]:
-    """Feed ``chunks`` to a connection of ``cls`` while a task reads it; what was seen."""
+    """Feed ``chunks`` to a connection of ``cls`` while a task reads it (and, before
+    chunk ``close_at``, the client starts closing); what was seen."""
     conn, transport = opened(cls, max_size=max_size)
     reader = asyncio.ensure_future(drain(conn))
+    closing = None
     async with asyncio.timeout(10):
-        for chunk, pause in zip(chunks, yields, strict=True):
+        for i, (chunk, pause) in enumerate(zip(chunks, yields, strict=True)):
+            if i == close_at and conn.protocol.state is State.OPEN:
+                closing = asyncio.ensure_future(conn.close(4001, "client"))
+                await asyncio.sleep(0)
             if transport.aborted:  # a real transport reads nothing after an abort
                 break
             conn.data_received(chunk)
@@ -115,6 +121,8 @@ async def run(
             conn.eof_received()
         conn.connection_lost(None)
         payloads, exc = await reader
+        if closing is not None:
+            await closing
     return (
         payloads,
         closed_codes(exc),
@@ -137,6 +145,7 @@ def cut(blob: bytes, cuts: list[int]) -> list[bytes]:
     head_cut=st.one_of(st.none(), st.integers(1, len(RESPONSE))),
     bytewise=st.booleans(),
     max_size=st.sampled_from([400, 65536, 2**20]),
+    close_at=st.one_of(st.none(), st.integers(0, 40)),
     data=st.data(),
 )
 async def test_connection_sees_and_does_what_websockets_alone_does(
@@ -145,6 +154,7 @@ async def test_connection_sees_and_does_what_websockets_alone_does(
     head_cut: int | None,
     bytewise: bool,
     max_size: int,
+    close_at: int | None,
     data: st.DataObject,
 ) -> None:
     blob = RESPONSE + b"".join(b"".join(t) for t in things)
@@ -153,8 +163,8 @@ async def test_connection_sees_and_does_what_websockets_alone_does(
     else:
         chunks = cut(blob, [*cuts, *([] if head_cut is None else [head_cut])])
     yields = data.draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)))
-    plain = await run(PlainConnection, chunks, yields, max_size)
-    lean = await run(Connection, chunks, yields, max_size)
+    plain = await run(PlainConnection, chunks, yields, max_size, close_at)
+    lean = await run(Connection, chunks, yields, max_size, close_at)
     assert lean == plain
 
 
