@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Final, Literal, overload
 
 from websockets.asyncio.client import ClientConnection
@@ -280,3 +281,21 @@ class Connection(ClientConnection):
             if self._lean or not self.recv_messages.paused:
                 self.transport.resume_reading()
         return data if decode is False else data.decode()
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> AsyncIterator[bytes]: ...
+
+    @overload
+    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[str | bytes]: ...
+
+    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[str | bytes]:
+        """The next message in fragments, in order: a frame of the read path above is
+        whole, one fragment; once websockets reads, its fragments as they arrive."""
+        if self._ready or self._lean or self._head is not None:
+            yield await self.recv(decode)
+            return
+        async for fragment in super().recv_streaming(decode):
+            yield fragment

@@ -346,3 +346,29 @@ async def test_a_frame_over_the_fragment_limit_is_refused_like_websockets() -> N
     plain = await run(PlainConnection, chunks, [True], (1000, 100))
     assert plain[0] == [b"ok"] and plain[3] is True  # refused: 1009, aborted
     assert await run(Connection, chunks, [True], (1000, 100)) == plain
+
+
+async def test_recv_streaming_reads_the_queued_frames_first() -> None:
+    conn, _ = await lean()
+    conn.data_received(text(b"queued") + frame(0x02, b"frag") + frame(0x80, b"ment"))
+    assert [f async for f in conn.recv_streaming(decode=False)] == [b"queued"]
+    assert [f async for f in conn.recv_streaming(decode=False)] == [b"frag", b"ment"]
+
+
+async def test_a_response_that_never_ends_is_refused_like_websockets() -> None:
+    """A response head of over 64 KiB without its blank line: what arrived of it goes to
+    websockets, which refuses it as it would have."""
+    wire = b"HTTP/1.1 101 Switching Protocols\r\nX: " + b"a" * 70_000
+    seen = []
+    for cls in (ClientConnection, Connection):
+        conn, _ = opened(cls)
+        waiting = asyncio.ensure_future(conn.recv(decode=False))
+        for i in range(0, len(wire), 1000):
+            conn.data_received(wire[i : i + 1000])
+        exc = conn.protocol.handshake_exc
+        conn.connection_lost(None)
+        with pytest.raises(ConnectionClosedError):
+            await asyncio.wait_for(waiting, 5)
+        seen.append((type(exc), str(exc), conn.protocol.state))
+    assert seen[0] == seen[1]
+    assert seen[0][0] is not type(None)
