@@ -39,6 +39,7 @@ from typing import Final, Literal, overload
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConcurrencyError
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 __all__ = ["CONTROL", "HAND_OVER", "MORE", "Connection", "split_frames"]
@@ -117,9 +118,9 @@ class Connection(ClientConnection):
     waiting, and the session with it, until a keepalive gave up. Here such a socket is
     aborted at once; after a close frame of the server's, at the close deadline.
 
-    :meth:`recv` returns ``bytes``: both sessions parse the UTF-8 themselves (``decode``
-    other than ``False`` decodes, and a frame that is not UTF-8 raises
-    ``UnicodeDecodeError``).
+    Both sessions call ``recv(decode=False)`` and parse the UTF-8 themselves; otherwise
+    :meth:`recv` decodes, and a text frame that is not UTF-8 fails the connection with
+    1007, as websockets does.
     """
 
     _close_timer: asyncio.TimerHandle | None = None
@@ -280,7 +281,20 @@ class Connection(ClientConnection):
             # then it resumes reading itself once it is short.
             if self._lean or not self.recv_messages.paused:
                 self.transport.resume_reading()
-        return data if decode is False else data.decode()
+        if decode is False:
+            return data
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            # websockets' recv: fail the connection (1007), discard what follows, raise
+            # ConnectionClosedError once closed. What is queued stays readable, as there.
+            self._lean = False
+            self._partial = None
+            self.set_connection_exc(exc)
+            async with self.send_context():
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+        await asyncio.shield(self.connection_lost_waiter)
+        raise self.close_exc
 
     @overload
     def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...

@@ -46,10 +46,16 @@ def server_frames(draw: st.DrawFn) -> list[bytes]:
     """One thing a server may send, as the frames on the wire."""
     tag = draw(st.integers(0, 255))
     kind = draw(
-        st.sampled_from(["text"] * 8 + ["ping", "pong", "close", "fragmented", "binary", "garbage"])
+        st.sampled_from(
+            ["text"] * 6
+            + ["utf-8"] * 2
+            + ["ping", "pong", "close", "fragmented", "binary", "garbage"]
+        )
     )
-    if kind == "text":
+    if kind == "text":  # mostly not UTF-8: recv(decode=None) fails on those
         return [frame(0x81, pattern(draw(SIZES), tag))]
+    if kind == "utf-8":
+        return [frame(0x81, draw(st.text(max_size=40)).encode())]
     if kind == "binary":
         return [frame(0x82, pattern(draw(SIZES), tag))]
     if kind == "ping":
@@ -101,11 +107,12 @@ async def run(
     yields: list[bool],
     max_size: int | tuple[int | None, int | None],
     close_at: int | None = None,
+    decode: bool | None = False,
 ) -> tuple[object, ...]:
     """Feed ``chunks`` to a connection of ``cls`` while a task reads it (and, before
     chunk ``close_at``, the client starts closing); what was seen."""
     conn, transport = opened(cls, max_size=max_size)
-    reader = asyncio.ensure_future(drain(conn))
+    reader = asyncio.ensure_future(drain(conn, decode))
     closing = None
     async with asyncio.timeout(10):
         for i, (chunk, pause) in enumerate(zip(chunks, yields, strict=True)):
@@ -146,6 +153,7 @@ def cut(blob: bytes, cuts: list[int]) -> list[bytes]:
     bytewise=st.booleans(),
     max_size=st.sampled_from([400, 65536, 2**20]),
     close_at=st.one_of(st.none(), st.integers(0, 40)),
+    decode=st.sampled_from([False, False, None]),
     data=st.data(),
 )
 async def test_connection_sees_and_does_what_websockets_alone_does(
@@ -155,6 +163,7 @@ async def test_connection_sees_and_does_what_websockets_alone_does(
     bytewise: bool,
     max_size: int,
     close_at: int | None,
+    decode: bool | None,
     data: st.DataObject,
 ) -> None:
     blob = RESPONSE + b"".join(b"".join(t) for t in things)
@@ -163,8 +172,8 @@ async def test_connection_sees_and_does_what_websockets_alone_does(
     else:
         chunks = cut(blob, [*cuts, *([] if head_cut is None else [head_cut])])
     yields = data.draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)))
-    plain = await run(PlainConnection, chunks, yields, max_size, close_at)
-    lean = await run(Connection, chunks, yields, max_size, close_at)
+    plain = await run(PlainConnection, chunks, yields, max_size, close_at, decode)
+    lean = await run(Connection, chunks, yields, max_size, close_at, decode)
     assert lean == plain
 
 
@@ -372,3 +381,27 @@ async def test_a_response_that_never_ends_is_refused_like_websockets() -> None:
         seen.append((type(exc), str(exc), conn.protocol.state))
     assert seen[0] == seen[1]
     assert seen[0][0] is not type(None)
+
+
+@pytest.mark.parametrize("cls", [ClientConnection, Connection])
+async def test_a_text_frame_not_utf8_fails_the_connection_with_1007_like_websockets(
+    cls: type[ClientConnection],
+) -> None:
+    conn, transport = opened(cls)
+    conn.data_received(RESPONSE)
+    conn.data_received(text(b"ok") + text(b"\xff") + text(b"queued") + text(b"x")[:1])
+    assert await conn.recv() == "ok"
+    failing = asyncio.ensure_future(conn.recv())
+    await asyncio.sleep(0)
+    assert client_frames(transport.writes) == [
+        (0x8, struct.pack("!H", 1007) + b"invalid start byte at position 0", True)
+    ]
+    conn.data_received(text(b"x")[1:] + text(b"discarded"))
+    conn.connection_lost(None)
+    with pytest.raises(ConnectionClosedError) as caught:
+        await failing
+    assert caught.value.sent is not None and caught.value.sent.code == 1007
+    assert isinstance(caught.value.__cause__, UnicodeDecodeError)
+    assert await conn.recv() == "queued"  # queued before the failure, as in websockets
+    with pytest.raises(ConnectionClosedError):
+        await conn.recv()

@@ -150,12 +150,14 @@ def client_frames(writes: Sequence[bytes]) -> list[tuple[int, bytes, bool]]:
     return out
 
 
-async def drain(conn: ClientConnection) -> tuple[list[bytes], ConnectionClosed]:
+async def drain(
+    conn: ClientConnection, decode: bool | None = False
+) -> tuple[list[str | bytes], ConnectionClosed]:
     """Every payload ``recv`` returns, then the ConnectionClosed it raises."""
-    out: list[bytes] = []
+    out: list[str | bytes] = []
     while True:
         try:
-            out.append(await conn.recv(decode=False))
+            out.append(await conn.recv(decode))
         except ConnectionClosed as exc:
             return out, exc
 
@@ -164,4 +166,4 @@ def closed_codes(exc: ConnectionClosed) -> tuple[object, ...]:
     """What a ConnectionClosed says of the closing handshake."""
     rcvd = None if exc.rcvd is None else (exc.rcvd.code, exc.rcvd.reason)
     sent = None if exc.sent is None else (exc.sent.code, exc.sent.reason)
-    return type(exc), rcvd, sent, exc.rcvd_then_sent
+    return type(exc), rcvd, sent, exc.rcvd_then_sent, type(exc.__cause__)
