@@ -159,16 +159,14 @@ class Connection(ClientConnection):
                 data = bytes(partial)
                 self._partial = None
             self._split(data)
-        elif self._head is not None and self.protocol.state is State.CONNECTING:
-            self._handshake(data)
+        elif (head := self._head) is not None and self.protocol.state is State.CONNECTING:
+            self._handshake(head, data)
         else:
             self._to_websockets(data)
 
-    def _handshake(self, data: bytes) -> None:
+    def _handshake(self, head: bytearray, data: bytes) -> None:
         """Feed websockets the response up to its blank line, and nothing of what follows
         it (a 101 response has no body), so its parser ends at a frame boundary."""
-        head = self._head
-        assert head is not None
         seen = len(head)
         head += data
         end = head.find(b"\r\n\r\n", max(0, seen - 3))
