@@ -34,9 +34,12 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Final, Literal, overload
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConcurrencyError
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 __all__ = ["CONTROL", "HAND_OVER", "MORE", "Connection", "split_frames"]
@@ -115,9 +118,9 @@ class Connection(ClientConnection):
     waiting, and the session with it, until a keepalive gave up. Here such a socket is
     aborted at once; after a close frame of the server's, at the close deadline.
 
-    :meth:`recv` returns ``bytes``: both sessions parse the UTF-8 themselves (``decode``
-    other than ``False`` decodes, and a frame that is not UTF-8 raises
-    ``UnicodeDecodeError``).
+    Both sessions call ``recv(decode=False)`` and parse the UTF-8 themselves; otherwise
+    :meth:`recv` decodes, and a text frame that is not UTF-8 fails the connection with
+    1007, as websockets does.
     """
 
     _close_timer: asyncio.TimerHandle | None = None
@@ -136,10 +139,13 @@ class Connection(ClientConnection):
         self._head = bytearray()
         high = getattr(self.recv_messages, "high", None)
         self._high = high if isinstance(high, int) and high > 0 else 16
-        max_size = getattr(self.protocol, "max_message_size", None)
-        if max_size is None:
-            max_size = getattr(self.protocol, "max_size", None)
-        self._max_size = max_size if isinstance(max_size, int) else 2**63
+        # websockets refuses a frame over the smaller of its two limits (message, fragment)
+        limits = [
+            limit
+            for name in ("max_message_size", "max_fragment_size", "max_size")
+            if isinstance(limit := getattr(self.protocol, name, None), int)
+        ]
+        self._max_size = min(limits, default=2**63)
 
     # -- what arrives -------------------------------------------------------------------
 
@@ -153,8 +159,8 @@ class Connection(ClientConnection):
                 data = bytes(partial)
                 self._partial = None
             self._split(data)
-        elif self._head is not None and self.protocol.state is State.CONNECTING:
-            self._handshake(self._head, data)
+        elif (head := self._head) is not None and self.protocol.state is State.CONNECTING:
+            self._handshake(head, data)
         else:
             self._to_websockets(data)
 
@@ -167,6 +173,7 @@ class Connection(ClientConnection):
         if end < 0:
             if len(head) > 65536:  # not a response we split; websockets refuses it
                 self._head = None
+                self._wake()
                 self._to_websockets(bytes(head))
             return
         self._head = None
@@ -176,8 +183,10 @@ class Connection(ClientConnection):
             self._lean = True
             if rest:
                 self._split(rest)
-        elif rest:
-            self._to_websockets(rest)  # a refusal's body: websockets reads it
+        else:
+            self._wake()  # a recv waiting since before the response is websockets' now
+            if rest:
+                self._to_websockets(rest)  # a refusal's body: websockets reads it
 
     def _split(self, buf: bytes) -> None:
         ready = self._ready
@@ -231,6 +240,7 @@ class Connection(ClientConnection):
         if self._close_timer is not None:
             self._close_timer.cancel()
         self._lean = False
+        self._head = None
         self._wake()
         super().connection_lost(exc)
 
@@ -248,9 +258,14 @@ class Connection(ClientConnection):
     async def recv(self, decode: bool | None = None) -> str | bytes:
         """The next frame's payload, in order; raises ``ConnectionClosed`` like websockets
         once nothing is left."""
+        if self._waiter is not None:
+            raise ConcurrencyError(
+                "cannot call recv while another coroutine is already running recv or recv_streaming"
+            )
         ready = self._ready
         while not ready:
-            if not self._lean:
+            # Until the handshake's end it is not known who reads the frames: wait.
+            if not self._lean and self._head is None:
                 return await super().recv(decode)
             waiter = self._waiter = self.loop.create_future()
             try:
@@ -260,5 +275,39 @@ class Connection(ClientConnection):
         data = ready.popleft()
         if self._paused and len(ready) <= self._high // 4:
             self._paused = False
-            self.transport.resume_reading()
-        return data if decode is False else data.decode()
+            # After a hand-over websockets' queue may hold more than max_queue frames, and
+            # then it resumes reading itself once it is short.
+            if self._lean or not self.recv_messages.paused:
+                self.transport.resume_reading()
+        if decode is False:
+            return data
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            # websockets' recv: fail the connection (1007), discard what follows, raise
+            # ConnectionClosedError once closed. What is queued stays readable, as there.
+            self._lean = False
+            self._partial = None
+            self.set_connection_exc(exc)
+            async with self.send_context():
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+        await asyncio.shield(self.connection_lost_waiter)
+        raise self.close_exc
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> AsyncIterator[bytes]: ...
+
+    @overload
+    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[str | bytes]: ...
+
+    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[str | bytes]:
+        """The next message in fragments, in order: a frame of the read path above is
+        whole, one fragment; once websockets reads, its fragments as they arrive."""
+        if self._ready or self._lean or self._head is not None:
+            yield await self.recv(decode)
+            return
+        async for fragment in super().recv_streaming(decode):
+            yield fragment
