@@ -107,6 +107,25 @@ def split_frames(buf: bytes, pos: int, max_size: int, out: deque[bytes]) -> tupl
             return pos, HAND_OVER, n
 
 
+class _Reading:
+    """The read path's state for one connection."""
+
+    __slots__ = ("head", "high", "lean", "max_size", "need", "partial", "paused", "ready", "waiter")
+
+    def __init__(self, high: int, max_size: int) -> None:
+        self.ready: deque[bytes] = deque()
+        # What arrived of the handshake's response, to split at its end; None after it.
+        self.head: bytearray | None = bytearray()
+        # The read path is ours from the handshake's end until a hand-over.
+        self.lean = False
+        self.partial: bytearray | None = None  # an incomplete frame's bytes
+        self.need = 0  # the length partial must reach before it is split again
+        self.paused = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.high = high  # payloads queued before reading stops (max_queue)
+        self.max_size = max_size
+
+
 class Connection(ClientConnection):
     """websockets' client connection with the read path above, which also does not wait
     for a hostile server to close.
@@ -124,42 +143,37 @@ class Connection(ClientConnection):
     """
 
     _close_timer: asyncio.TimerHandle | None = None
-    # None until the handshake: what arrived of it, to split at its end.
-    _head: bytearray | None = None
-    # The read path is ours from the handshake's end until a hand-over.
-    _lean = False
-    _partial: bytearray | None = None  # an incomplete frame's bytes
-    _need = 0  # the length _partial must reach before it is split again
-    _paused = False
-    _waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._ready: deque[bytes] = deque()
-        self._head = bytearray()
         high = getattr(self.recv_messages, "high", None)
-        self._high = high if isinstance(high, int) and high > 0 else 16
         # websockets refuses a frame over the smaller of its two limits (message, fragment)
         limits = [
             limit
             for name in ("max_message_size", "max_fragment_size", "max_size")
             if isinstance(limit := getattr(self.protocol, name, None), int)
         ]
-        self._max_size = min(limits, default=2**63)
+        # One attribute: websockets' connection has ~26, and CPython shares an instance
+        # dict's keys among instances only up to ~30 of them (past it, ~1.3 KiB more per
+        # idle socket).
+        self._rd = _Reading(
+            high if isinstance(high, int) and high > 0 else 16, min(limits, default=2**63)
+        )
 
     # -- what arrives -------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._lean:
-            partial = self._partial
+        rd = self._rd
+        if rd.lean:
+            partial = rd.partial
             if partial is not None:
                 partial += data
-                if len(partial) < self._need:
+                if len(partial) < rd.need:
                     return
                 data = bytes(partial)
-                self._partial = None
+                rd.partial = None
             self._split(data)
-        elif (head := self._head) is not None and self.protocol.state is State.CONNECTING:
+        elif (head := rd.head) is not None and self.protocol.state is State.CONNECTING:
             self._handshake(head, data)
         else:
             self._to_websockets(data)
@@ -167,20 +181,21 @@ class Connection(ClientConnection):
     def _handshake(self, head: bytearray, data: bytes) -> None:
         """Feed websockets the response up to its blank line, and nothing of what follows
         it (a 101 response has no body), so its parser ends at a frame boundary."""
+        rd = self._rd
         seen = len(head)
         head += data
         end = head.find(b"\r\n\r\n", max(0, seen - 3))
         if end < 0:
             if len(head) > 65536:  # not a response we split; websockets refuses it
-                self._head = None
+                rd.head = None
                 self._wake()
                 self._to_websockets(bytes(head))
             return
-        self._head = None
+        rd.head = None
         rest = bytes(head[end + 4 :])
         self._to_websockets(bytes(head[: end + 4]))
         if self.protocol.state is State.OPEN:
-            self._lean = True
+            rd.lean = True
             if rest:
                 self._split(rest)
         else:
@@ -189,11 +204,12 @@ class Connection(ClientConnection):
                 self._to_websockets(rest)  # a refusal's body: websockets reads it
 
     def _split(self, buf: bytes) -> None:
-        ready = self._ready
+        rd = self._rd
+        ready = rd.ready
         before = len(ready)
         pos = 0
         while True:
-            pos, stop, end = split_frames(buf, pos, self._max_size, ready)
+            pos, stop, end = split_frames(buf, pos, rd.max_size, ready)
             if stop == CONTROL:
                 self._to_websockets(buf[pos:end])
                 pos = end
@@ -203,21 +219,22 @@ class Connection(ClientConnection):
                 continue
             if stop == MORE:
                 if pos < len(buf):
-                    self._partial = bytearray(buf[pos:])
-                    self._need = end - pos
+                    rd.partial = bytearray(buf[pos:])
+                    rd.need = end - pos
             else:
                 self._hand_over(buf[pos:])
             break
         if len(ready) > before:
-            if len(ready) >= self._high and not self._paused:
-                self._paused = True
+            if len(ready) >= rd.high and not rd.paused:
+                rd.paused = True
                 self.transport.pause_reading()
             self._wake()
 
     def _hand_over(self, rest: bytes) -> None:
         """websockets reads everything from here on."""
-        self._lean = False
-        self._partial = None
+        rd = self._rd
+        rd.lean = False
+        rd.partial = None
         self._wake()
         if rest:
             self._to_websockets(rest)
@@ -232,15 +249,17 @@ class Connection(ClientConnection):
             self._close_timer = self.loop.call_at(deadline, self.transport.abort)
 
     def _wake(self) -> None:
-        waiter = self._waiter
+        rd = self._rd
+        waiter = rd.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        rd = self._rd
         if self._close_timer is not None:
             self._close_timer.cancel()
-        self._lean = False
-        self._head = None
+        rd.lean = False
+        rd.head = None
         self._wake()
         super().connection_lost(exc)
 
@@ -258,26 +277,27 @@ class Connection(ClientConnection):
     async def recv(self, decode: bool | None = None) -> str | bytes:
         """The next frame's payload, in order; raises ``ConnectionClosed`` like websockets
         once nothing is left."""
-        if self._waiter is not None:
+        rd = self._rd
+        if rd.waiter is not None:
             raise ConcurrencyError(
                 "cannot call recv while another coroutine is already running recv or recv_streaming"
             )
-        ready = self._ready
+        ready = rd.ready
         while not ready:
             # Until the handshake's end it is not known who reads the frames: wait.
-            if not self._lean and self._head is None:
+            if not rd.lean and rd.head is None:
                 return await super().recv(decode)
-            waiter = self._waiter = self.loop.create_future()
+            waiter = rd.waiter = self.loop.create_future()
             try:
                 await waiter
             finally:
-                self._waiter = None
+                rd.waiter = None
         data = ready.popleft()
-        if self._paused and len(ready) <= self._high // 4:
-            self._paused = False
+        if rd.paused and len(ready) <= rd.high // 4:
+            rd.paused = False
             # After a hand-over websockets' queue may hold more than max_queue frames, and
             # then it resumes reading itself once it is short.
-            if self._lean or not self.recv_messages.paused:
+            if rd.lean or not self.recv_messages.paused:
                 self.transport.resume_reading()
         if decode is False:
             return data
@@ -286,8 +306,8 @@ class Connection(ClientConnection):
         except UnicodeDecodeError as exc:
             # websockets' recv: fail the connection (1007), discard what follows, raise
             # ConnectionClosedError once closed. What is queued stays readable, as there.
-            self._lean = False
-            self._partial = None
+            rd.lean = False
+            rd.partial = None
             self.set_connection_exc(exc)
             async with self.send_context():
                 self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
@@ -306,7 +326,8 @@ class Connection(ClientConnection):
     async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[str | bytes]:
         """The next message in fragments, in order: a frame of the read path above is
         whole, one fragment; once websockets reads, its fragments as they arrive."""
-        if self._ready or self._lean or self._head is not None:
+        rd = self._rd
+        if rd.ready or rd.lean or rd.head is not None:
             yield await self.recv(decode)
             return
         async for fragment in super().recv_streaming(decode):
