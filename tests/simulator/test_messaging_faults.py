@@ -97,6 +97,46 @@ async def test_drop_after_storing_before_the_echo(quiet: Simulator) -> None:
     await again.close()
 
 
+async def test_history_without_metadata_leaves_it_out_of_the_history_only(
+    quiet: Simulator,
+) -> None:
+    quiet.faults.messaging_rate_limit(None)  # three messages in a row
+    guest, _ = await started(quiet)
+    quiet.faults.messaging_history_without_metadata()
+    await guest.say("mine", metadata={"customMessageId": "c-7"})
+    echo = await guest.echo_of("mine")
+    assert echo["body"]["metadata"] == {"customMessageId": "c-7"}  # the socket keeps it
+
+    async def newest() -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=quiet.base_url) as client:
+            page = (await history(client, await guest.jwt())).json()
+        entry: dict[str, object] = page["entities"][0]
+        assert entry["text"] == "mine" and entry["id"] == echo["body"]["id"]
+        return entry
+
+    stripped = await newest()
+    assert "metadata" not in stripped
+    assert isinstance(stripped["channel"], dict) and "metadata" not in stripped["channel"]
+    quiet.faults.clear()
+    assert (await newest())["metadata"] == {"customMessageId": "c-7"}
+    quiet.faults.messaging_history_without_metadata()
+    quiet.faults.messaging_history_without_metadata(False)
+    assert (await newest())["metadata"] == {"customMessageId": "c-7"}
+    async with httpx.AsyncClient(base_url=quiet.base_url) as client:
+        response = await client.post(
+            "/__simulator__/faults", json={"action": "messaging_history_without_metadata"}
+        )
+        assert response.status_code == 200, response.text
+        assert quiet.faults.history_without_metadata is True
+        refused = await client.post(
+            "/__simulator__/faults",
+            json={"action": "messaging_history_without_metadata", "on": "yes"},
+        )
+        assert refused.status_code == 400 and quiet.faults.history_without_metadata is True
+    assert "metadata" not in await newest()
+    await guest.close()
+
+
 async def test_short_session_ttl_expires_then_closes(quiet: Simulator) -> None:
     quiet.faults.messaging_session_ttl(0.2)
     guest = await Guest.connect(quiet)

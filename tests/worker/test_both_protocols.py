@@ -18,6 +18,7 @@ from fleet_support import (
     GatedStore,
     clocked_worker,
     guest_texts,
+    watching,
 )
 
 from webchat_async import Event, GuestMemberInfo, MessageReceived, WebChatApi
@@ -160,6 +161,45 @@ async def test_a_messaging_reply_stored_before_the_crash_is_not_sent_again(
                 assert [(c.owner, c.token, c.protocol) for c in status.chats] == [
                     ("B", 2, "messaging")
                 ]
+
+
+async def test_a_messaging_reply_stored_before_the_crash_is_found_by_text_without_metadata(
+    sim: Simulator,
+) -> None:
+    # A service whose history drops metadata (spec §7.2): B cannot match A's reply by its
+    # customMessageId, only by its text among the guest's messages after the commit.
+    sim.faults.messaging_history_without_metadata()
+    clock = Clock(0.0)
+    store = GatedStore(clock)
+    record = Recorder()
+    dies = CrashAfterReply(record)  # replies to "one", then stops before its commit
+
+    async with WebChatApi(base_url=sim.base_url) as api:
+        async with clocked_worker(dies, store, clock, "A") as a:
+            cid = await start_messaging(store, sim, api)
+            await a.wait_for(lambda w: len(w.chats) == 1, timeout=20)
+            await sim.agent_say(cid, "one")
+            await asyncio.wait_for(dies.crashed.wait(), 20)
+            assert guest_texts(sim, cid) == [OPENING, "echo: one"]
+
+            clock.now += CLOCKED_LEASE + 1  # A's lease runs out: it is paused past it
+            with watching("taken over") as takeover:
+                async with clocked_worker(record, store, clock, "B") as b:
+                    await b.wait_for(lambda w: len(w.chats) == 1, timeout=20)
+                    await record.wait(lambda: any(w == "B" for w, _ in record.handled))
+                    (line,) = takeover.records
+                    assert line.endswith(" taken over: 1 of 1 recorded sends had been made")
+                    await sim.agent_say(cid, "two")
+                    await record.wait(lambda: "echo: two" in guest_texts(sim, cid))
+
+                    dies.hold.set()  # A comes back: its send is refused
+                    await a.wait_for(lambda w: not w.chats, timeout=20)
+                    assert len(dies.late) == 1
+                    texts = guest_texts(sim, cid)
+                    assert texts.count("echo: one") == 1
+                    assert texts == [OPENING, "echo: one", "echo: two"]
+                    handled_by_b = [m for w, m in record.handled if w == "B"]
+                    assert len(handled_by_b) == len(set(handled_by_b)) == 2
 
 
 async def test_a_messaging_send_recorded_but_never_sent_is_sent_once_by_the_new_owner(

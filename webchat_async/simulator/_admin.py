@@ -108,6 +108,7 @@ _FAULT_ACTIONS = frozenset(
         "messaging_session_ttl",
         "expire_sessions",
         "limit_attachments",
+        "messaging_history_without_metadata",
         "clear",
         "seed",
     }

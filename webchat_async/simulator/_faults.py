@@ -154,6 +154,8 @@ class FaultControls:
         self.session_ttl: float | None = None
         #: The ``limit_attachments`` overrides: file types, KB, blocked extensions.
         self.attachment_limits: _Limits = (None, None, None)
+        #: History entries leave out ``metadata`` (``messaging_history_without_metadata``).
+        self.history_without_metadata = False
         self._reset_messaging()
 
     def __repr__(self) -> str:
@@ -396,8 +398,18 @@ class FaultControls:
             _wm_names("blocked_extensions", blocked_extensions),
         )
 
+    def messaging_history_without_metadata(self, on: bool = True) -> None:
+        """The history (``GET /api/v2/webmessaging/messages``) answers its entries without
+        ``metadata`` (nor ``channel.metadata``), as a service that does not keep it
+        (spec §7.2): a client must find its stored sends by their text. The pushed frames
+        keep it."""
+        if not isinstance(on, bool):
+            raise ValueError("on must be true or false")
+        self.history_without_metadata = on
+
     def _reset_messaging(self) -> None:
         self._drop_before_echo = self._fail_uploads = None
+        self.history_without_metadata = False
         self.messaging_rate_limit()
         self.messaging_socket_limit()
         self.messaging_session_ttl()

@@ -5,6 +5,8 @@ and the attachment upload and download targets (docs/simulator-messaging.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from .._convert import format_datetime
@@ -26,6 +28,16 @@ _MAX_PAGE_NUMBER = 1_000_000
 _CHUNK = 64 * 1024
 
 
+def _without_metadata(entry: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a history entry without ``metadata`` (the stored body stays whole: the
+    socket's frames are built from it)."""
+    out = {k: v for k, v in entry.items() if k != "metadata"}
+    channel = out.get("channel")
+    if isinstance(channel, dict) and "metadata" in channel:
+        out["channel"] = {k: v for k, v in channel.items() if k != "metadata"}
+    return out
+
+
 def install_messaging(app: web.Application, server: MessagingServer) -> None:
     """Add the Web Messaging routes of ``server`` to ``app`` (before it starts)."""
 
@@ -42,7 +54,10 @@ def install_messaging(app: web.Application, server: MessagingServer) -> None:
             raise Failure(403, "not.authorized", "Origin missing or not allowed.")
         page_size = int_query(request, "pageSize", 25, 1, MAX_HISTORY_PAGE)
         page_number = int_query(request, "pageNumber", 1, 1, _MAX_PAGE_NUMBER)
-        return json_response(session.conversation.history(page_number, page_size))
+        page = session.conversation.history(page_number, page_size)
+        if server.faults.history_without_metadata:
+            page["entities"] = [_without_metadata(e) for e in page["entities"]]
+        return json_response(page)
 
     async def config(request: web.Request) -> web.Response:
         """``GET /webdeployments/v1/deployments/<id>/config.json``: public."""
