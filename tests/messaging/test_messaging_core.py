@@ -7,6 +7,7 @@ and events (docs/messaging-protocol.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -119,7 +120,12 @@ class Harness:
         self.now = now
         self.core.advance(now)
 
-    def configure(self, **session: Any) -> None:
+    def configure(
+        self, transcript: Sequence[dict[str, Any]] | None = (), **session: Any
+    ) -> FetchHistory | None:
+        """Configure and take the JWT; a resumed session's history probe is answered with
+        ``transcript`` (the conversation before the resume; empty by default) unless it is
+        ``None``, and returned."""
         self.core.start(self.now)
         self.core.socket_opened(self.now)
         configure = self.frames()[-1]
@@ -134,6 +140,14 @@ class Harness:
         self.feed(
             "JwtResponse", {"jwt": "eyJh.eyJz.sig", "exp": 1}, "response", tracing=jwt.tracing_id
         )
+        out = self.out()
+        probes = [o for o in out if isinstance(o, FetchHistory)]
+        self.outputs = [o for o in out if not isinstance(o, FetchHistory)]
+        if not probes:
+            return None
+        if transcript is not None:
+            self.page(probes[0], list(transcript))
+        return probes[0]
 
     def reconnect(self, entities: list[dict[str, Any]] | None, meta: bool = True) -> FetchHistory:
         self.core.socket_opened(self.now)
@@ -923,14 +937,100 @@ def test_a_new_session_delivers_its_whole_missed_history() -> None:
 
 def test_a_resumed_session_does_not_replay_its_old_transcript() -> None:
     h = Harness(reorder_window=0, history_overlap=10)
-    h.configure(newSession=False)
+    h.configure(transcript=[body(1, 1)], newSession=False)
     h.message(body(5, 100))
     h.at(h.now)
     h.core.socket_dropped(h.now, "closed")
     h.reconnect([body(6, 101), body(5, 100), body(4, 95), body(1, 1)])
-    # 95 is within the overlap before the first message seen: it may have been swapped
-    # with it and lost in the drop; 1 is the old transcript.
+    # 1 is the old transcript (the history held it at the resume); 4 was missed.
     assert texts(h.events()) == ["text 5", "text 4", "text 6"]
+
+
+def test_a_resumed_session_that_saw_nothing_yet_does_not_replay_its_transcript() -> None:
+    # The bug: with no live message before its first drop, a resumed session had no floor
+    # and delivered its whole old transcript (up to 40 pages) as new messages.
+    h = Harness(reorder_window=0, history_overlap=0, page_size=2)
+    old = [body(3, 3), body(2, 2), body(1, 1)]
+    h.configure(transcript=old, newSession=False)
+    h.core.socket_dropped(h.now, "closed")
+    fetch = h.reconnect(None)
+    h.page(fetch, [body(4, 4), *old][:2])  # newest first: 4 is new, 3 the newest old one
+    assert texts(h.events()) == ["text 4"]
+    # The read stopped at the old transcript: one page, not every page back to the start.
+    assert [o for o in h.out() if isinstance(o, FetchHistory)] == []
+
+
+def test_a_resumed_session_with_an_empty_conversation_delivers_everything_after() -> None:
+    h = Harness(reorder_window=0)
+    h.configure(transcript=[], newSession=False)
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(2, 2), body(1, 1)])
+    assert texts(h.events()) == ["text 1", "text 2"]
+
+
+def test_a_new_message_at_the_newest_old_time_is_not_taken_for_the_transcript() -> None:
+    h = Harness(reorder_window=0)
+    h.configure(transcript=[body(1, 5)], newSession=False)
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(3, 6), body(2, 5), body(1, 5)])  # 2 shares the old message's time
+    assert texts(h.events()) == ["text 2", "text 3"]
+
+
+def test_a_sync_that_ends_before_the_resume_probe_waits_for_it() -> None:
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None and probe.page_number == 1
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(4, 60), body(2, 50), body(1, 1)])
+    events = h.events()
+    assert texts(events) == [] and h.core.state is State.SYNCING
+    # Answered across the drop: what is older than the overlap before its newest entry
+    # is the old transcript (1); 2 may have been stored since the attach.
+    h.page(probe, [body(2, 50), body(1, 1)])
+    events = h.events()
+    assert texts(events) == ["text 2", "text 4"] and isinstance(events[-1], StreamReconnected)
+    assert h.core.state is State.LIVE
+
+
+def test_a_drop_while_the_resume_probe_is_read_keeps_the_overlap() -> None:
+    # A message stored after the attach whose push was lost in the drop may be on the
+    # probe's page: then only what is older than the overlap counts as the transcript.
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.socket_dropped(h.now, "closed")
+    h.page(probe, [body(2, 100), body(1, 1)])
+    h.reconnect([body(2, 100), body(1, 1)])
+    assert texts(h.events()) == ["text 2"]  # maybe new: delivered; 1 is old
+
+
+def test_a_failed_resume_probe_leaves_the_floor_to_the_first_message() -> None:
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.history_received(probe, None, h.now)
+    h.message(body(5, 100))
+    h.at(h.now)
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(5, 100), body(4, 95), body(1, 1)])
+    assert texts(h.events()) == ["text 5", "text 4"]
+
+
+def test_the_resume_probe_replaces_the_floor_of_a_first_live_message() -> None:
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.message(body(5, 100))  # live before the probe's answer: floor 90, for now
+    h.at(h.now)
+    h.page(probe, [body(5, 100), body(4, 95), body(1, 1)])  # 4 is old: the page says so
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(6, 101), body(5, 100), body(4, 95), body(1, 1)])
+    assert texts(h.events()) == ["text 5", "text 6"]
+
+
+def test_a_new_session_reads_no_probe() -> None:
+    h = Harness()
+    assert h.configure(transcript=None, newSession=True) is None
 
 
 def test_configure_answered_not_connected_ends_the_session() -> None:

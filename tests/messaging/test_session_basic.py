@@ -24,6 +24,7 @@ from webchat_async import (
     MessageReceived,
     PermissionDeniedError,
     SessionClosedError,
+    StreamReconnected,
     WebChatApi,
 )
 from webchat_async.errors import (
@@ -163,6 +164,27 @@ async def test_resume_with_the_same_token(simulator: Simulator) -> None:
         events = await collect_until(second, is_text("You said: back again"))
         # The old transcript is not delivered again as new messages.
         assert "remember me" not in [e.text for e in of_type(events, MessageReceived)]
+
+
+async def test_a_resumed_session_does_not_replay_its_transcript_after_a_drop(
+    simulator: Simulator,
+) -> None:
+    async with start(simulator) as first:
+        await first.send_message("remember me")
+        await collect_until(first, is_text("You said: remember me"))
+        token = first.token
+    async with start(simulator, token=token) as second:
+        # The resumed session reads the history once attached (what it holds is the old
+        # transcript); the echo of a send comes after that answer.
+        await simulator.wait_requests("GET", "/api/v2/webmessaging/messages")
+        await second.send_message("back again")
+        before = await collect_until(second, is_text("You said: back again"))
+        assert simulator.faults.drop_sockets() == 1
+        after = await collect_until(second, lambda e: isinstance(e, StreamReconnected))
+        await second.send_message("and again")
+        after += await collect_until(second, is_text("You said: and again"))
+    texts = [e.text for e in of_type(before + after, MessageReceived)]
+    assert texts == ["back again", "You said: back again", "and again", "You said: and again"]
 
 
 async def test_attributes_over_the_limit_are_refused_before_sending(simulator: Simulator) -> None:

@@ -186,6 +186,7 @@ class MessagingCore:
         # ``since``, or for a resumed session the first message seen (less the overlap).
         self._floor = since
         self._floor_from_first = since is None
+        self._resumed = since is None  # a history probe is due (not for a new conversation)
         self._asked_at = 0.0  # when configureSession or getJwt went out, unanswered
         self._expires_at: float | None = None
         self._warned_for: float | None = None  # the expiry SessionExpiring was said for
@@ -196,6 +197,13 @@ class MessagingCore:
         self._dropped_at: float | None = None
         self._attempts = 0
         self._history: HistoryRead | None = None  # the read of a SYNCING session
+        # A resumed session's first history page, read once it is attached: the transcript
+        # it found there is not this session's to deliver (the floor, _floor_probed).
+        self._probe: FetchHistory | None = None
+        self._probe_drops = 0  # drops when the probe went out
+        self._drops = 0
+        # A sync that finished while the probe was out waits for it: (complete,).
+        self._sync_waiting: bool | None = None
 
     def __repr__(self) -> str:
         return f"<MessagingCore {self.state.value} queued={len(self._queue)}>"
@@ -311,6 +319,8 @@ class MessagingCore:
         self._recycling = False
         self.jwt = None  # every reconnect invalidates the JWT
         self._history = None
+        self._sync_waiting = None
+        self._drops += 1
         head = self._queue[0] if self._queue else None
         if head is not None:
             if head.phase is Phase.ON_WIRE:
@@ -453,6 +463,7 @@ class MessagingCore:
         self._dropped_at = None
         if response.new_session:
             self._floor_from_first = False  # a new conversation: its whole history is new
+            self._resumed = False
         self.state = State.LIVE  # read-only: ends once the JWT (for the history) is here
 
     def _jwt(self, frame: Frame, response: JwtResponse, now: float) -> None:
@@ -472,6 +483,12 @@ class MessagingCore:
             self._out.append(self._history.first())
         elif self.state is State.LIVE and self.session is not None and self.session.read_only:
             self._finish(State.READ_ONLY, "the conversation has ended", read_only_error(None))
+        elif self.state is State.LIVE and self._resumed:
+            # Resumed: what the history holds now is the old transcript.
+            self._resumed = False
+            self._probe = FetchHistory(response.jwt, 1, self._options.page_size)
+            self._probe_drops = self._drops
+            self._out.append(self._probe)
 
     def _refusal(self, frame: Frame, now: float) -> None:
         body = frame.body
@@ -548,6 +565,15 @@ class MessagingCore:
 
     def history_received(self, request: FetchHistory, page: HistoryPage | None, now: float) -> None:
         """The answer to ``request`` (``None``: it failed)."""
+        if request is self._probe:
+            self._probe = None
+            if page is not None:
+                self._floor_probed(page.entities)
+            waiting, self._sync_waiting = self._sync_waiting, None
+            if waiting is not None and self.state is State.SYNCING:
+                self._synced(now, complete=waiting)
+            self._pump(now)
+            return
         read = self._history
         if read is None or self.state is not State.SYNCING:
             return
@@ -555,8 +581,38 @@ class MessagingCore:
         if step is Step.NEXT and read.page is not None:
             self._out.append(read.page)
         elif step is Step.DONE or step is Step.FAILED:
-            self._synced(now, complete=step is Step.DONE)
+            if self._probe is not None:
+                # Which of the history is new depends on the probe's answer.
+                self._sync_waiting = step is Step.DONE
+            else:
+                self._synced(now, complete=step is Step.DONE)
         self._pump(now)
+
+    def _floor_probed(self, entities: tuple[StructuredMessage, ...]) -> None:
+        """A resumed session's floor from the history page read once it was attached.
+
+        Entries up to the newest there are the old transcript, those at its very time
+        included, unless the socket dropped while the page was read: a message stored
+        since the attach whose push was lost in that drop would be among them, so then
+        the floor keeps the overlap before the newest (an old entry may come again;
+        none is lost). The page replaces the floor a first live message set meanwhile
+        (the first message less the overlap): it knows the transcript exactly.
+        """
+        self._floor_from_first = False
+        times = [m.time for m in entities if m.time is not None]
+        if not times:
+            self._floor = None  # an empty conversation: everything from now on is new
+            return
+        newest = max(times)
+        if self._known_time is None or newest > self._known_time:
+            self._known_time = newest
+        if self._drops != self._probe_drops:
+            self._floor = _earlier(newest, self._options.history_overlap)
+            return
+        self._floor = newest
+        for message in entities:
+            if message.time is None or message.time == newest:
+                self._seen.add(message)
 
     def _synced(self, now: float, *, complete: bool) -> None:
         entities = self._history.entities if self._history is not None else []
