@@ -77,6 +77,9 @@ class World:
     # History reads on their way: (answer time, order, request).
     reads: list[tuple[float, int, FetchHistory]] = attrs.field(factory=list)
     latency: float = 0.01
+    # The conversation existed before this session (it was started with its token): the
+    # service answers newSession false.
+    resumed: bool = False
 
     # -- the test's actions ------------------------------------------------------------
 
@@ -91,6 +94,15 @@ class World:
         body["type"] = "Event"
         body["events"] = [{"eventType": "Presence", "presence": {"type": "Disconnect"}}]
         self._push(_message_frame(body), self.faults.jitter)
+
+    def old_transcript(self, times: list[float]) -> list[str]:
+        """Messages stored before the session, at model times ``times``; their ids."""
+        now, ids = self.t, []
+        for n, t in enumerate(times):
+            self.t = t
+            ids.append(self._store("Outbound", f"old {n}", {})["id"])
+        self.t = now
+        return ids
 
     def drop(self) -> None:
         """The socket drops; what is on the wire is lost."""
@@ -169,7 +181,7 @@ class World:
         if action == "configureSession":
             body = {
                 "connected": True,
-                "newSession": self.sockets_opened == 1,
+                "newSession": self.sockets_opened == 1 and not self.resumed,
                 "durationSeconds": 86400,
             }
             self._respond("SessionResponse", 200, body, tracing)

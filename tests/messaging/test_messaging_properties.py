@@ -12,7 +12,7 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from messaging_model import Faults, World
+from messaging_model import Faults, World, stamp
 
 from webchat_async._backoff import Backoff
 from webchat_async._events import MessageReceived, StreamDisconnected, StreamReconnected
@@ -20,6 +20,7 @@ from webchat_async.messaging._options import CoreOptions
 from webchat_async.messaging._protocol import MessagingCore
 
 WINDOW = 0.5
+OVERLAP = 10.0
 
 OPS = st.lists(
     st.one_of(
@@ -32,14 +33,23 @@ OPS = st.lists(
 )
 
 
-def make_world(faults: Faults, seed: int) -> World:
+def make_world(
+    faults: Faults, seed: int, transcript: list[float] | None = None, page_size: int = 25
+) -> World:
+    """A started session; with ``transcript``, one resumed on a conversation holding
+    messages stored at those (negative) model times."""
     ids = iter(range(10**9))
     backoff = Backoff(initial=0.2, maximum=2.0, random=lambda: 0.5)
-    options = CoreOptions(reorder_window=WINDOW, backoff=backoff)
+    options = CoreOptions(
+        reorder_window=WINDOW, backoff=backoff, history_overlap=OVERLAP, page_size=page_size
+    )
     core = MessagingCore(
         token="model-token", deployment_id="dep", options=options, new_id=lambda: f"u{next(ids)}"
     )
     world = World(core, faults, random.Random(seed))
+    if transcript is not None:
+        world.resumed = True
+        world.old_transcript(transcript)
     core.start(0.0)
     world.carry_out()
     world.run(1.0)
@@ -128,6 +138,46 @@ def test_exactly_once_in_order_and_every_send_once(
         # Jitter below the window: the order is the service's.
         times = [e.message.time for e in world.events if isinstance(e, MessageReceived)]
         assert times == sorted(times)  # type: ignore[type-var]
+    check_sends(world, sends)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ops=OPS,
+    seed=st.integers(0, 2**32),
+    transcript=st.lists(st.floats(-500.0, -0.5), max_size=60),
+    jitter=st.sampled_from([0.0, 0.45]),
+    duplicate=st.sampled_from([0.0, 0.3]),
+    history_delay=st.sampled_from([0.0, 0.3]),
+    page_size=st.sampled_from([2, 25]),
+)
+def test_a_resumed_session_delivers_what_came_after_it_once_and_no_old_message(
+    ops: list[tuple[str, float]],
+    seed: int,
+    transcript: list[float],
+    jitter: float,
+    duplicate: float,
+    history_delay: float,
+    page_size: int,
+) -> None:
+    faults = Faults(jitter=jitter, duplicate=duplicate, history_delay=history_delay)
+    world = make_world(faults, seed, sorted(transcript), page_size)
+    old = set(b["id"] for b in world.stored)
+    sends = play(world, ops)
+    ids = delivered_ids(world)
+    assert len(ids) == len(set(ids))
+    # Nothing lost: every message stored since the attach, guest echoes included.
+    assert set(ids) - old == set(b["id"] for b in world.stored) - old
+    again = set(ids) & old
+    if history_delay == 0.0:
+        # The transcript was read before any drop could come: none of it comes again.
+        assert again == set(), again
+    elif again:
+        # A drop while it was read keeps the overlap: only what the page's newest entry
+        # may hide comes again, never older.
+        newest = max(transcript)
+        times = {b["id"]: b["channel"]["time"] for b in world.stored}
+        assert all(times[i] >= stamp(newest - OVERLAP) for i in again), again
     check_sends(world, sends)
 
 
