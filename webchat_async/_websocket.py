@@ -308,10 +308,14 @@ class Connection(ClientConnection):
             # ConnectionClosedError once closed. What is queued stays readable, as there.
             rd.lean = False
             rd.partial = None
-            self.set_connection_exc(exc)
+            set_exc = getattr(self, "set_connection_exc", None)  # websockets 16+
+            if set_exc is not None:
+                set_exc(exc)
             async with self.send_context():
                 self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-        await asyncio.shield(self.connection_lost_waiter)
+            await asyncio.shield(self.connection_lost_waiter)
+            if set_exc is None:
+                raise self.protocol.close_exc from exc
         raise self.close_exc
 
     @overload
