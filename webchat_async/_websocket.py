@@ -38,11 +38,11 @@ from collections.abc import AsyncIterator
 from typing import Final, Literal, overload
 
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConcurrencyError
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-__all__ = ["CONTROL", "HAND_OVER", "MORE", "Connection", "split_frames"]
+__all__ = ["CONTROL", "HAND_OVER", "MORE", "TOO_LARGE", "Connection", "close_info", "split_frames"]
 
 #: :func:`split_frames` stopped at a frame that is not complete yet.
 MORE: Final = 0
@@ -50,6 +50,9 @@ MORE: Final = 0
 CONTROL: Final = 1
 #: :func:`split_frames` stopped at a frame it does not take: websockets reads the rest.
 HAND_OVER: Final = 2
+
+#: The reason of a drop after a frame over ``max_size`` (refused from its header, unread).
+TOO_LARGE: Final = "frame too large"
 
 _TEXT_FIN: Final = 0x81  # FIN, no reserved bits, opcode 1 (text)
 _CONTROL_FIN: Final = frozenset({0x88, 0x89, 0x8A})  # FIN + close, ping, pong
@@ -336,3 +339,18 @@ class Connection(ClientConnection):
             return
         async for fragment in super().recv_streaming(decode):
             yield fragment
+
+
+def close_info(exc: ConnectionClosed | OSError) -> tuple[str, int | None]:
+    """Why a socket dropped, for ``StreamDisconnected``: its reason and close code."""
+    if isinstance(exc, OSError):
+        return f"network error: {type(exc).__name__}", None
+    if exc.rcvd is not None:
+        code = exc.rcvd.code
+        return ("closed" if code == 1000 else "abnormal close"), code
+    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+        return TOO_LARGE, int(CloseCode.MESSAGE_TOO_BIG)
+    if exc.sent is not None and "keepalive" in exc.sent.reason:
+        # The websocket-level ping went unanswered: the same verdict as a watchdog's.
+        return "dead peer", None
+    return "connection lost", None

@@ -49,7 +49,6 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
-from websockets.frames import CloseCode
 
 from ._aio import cancel_and_wait
 from ._backoff import Backoff
@@ -63,7 +62,7 @@ from ._events import (
 )
 from ._redact import RedactingFilter, clip
 from ._validate import check_stream_uri
-from ._websocket import Connection
+from ._websocket import TOO_LARGE, Connection, close_info
 from .errors import (
     AuthenticationError,
     HandshakeRefused,
@@ -77,9 +76,6 @@ __all__ = ["EventStream"]
 logger = logging.getLogger("webchat_async.stream")
 
 PING_FRAME = '{"message":"ping"}'
-
-#: The reason of the StreamDisconnected after a frame over MAX_FRAME_SIZE bytes.
-_TOO_LARGE = "frame too large"
 
 
 # The logger handed to websockets, which logs the request line (carrying the JWT); its own
@@ -204,7 +200,7 @@ class EventStream:
             if lost is not None:
                 reason, code = self._drop_info(lost)
                 await self._detach(ws)
-                if reason == _TOO_LARGE:
+                if reason == TOO_LARGE:
                     logger.warning(
                         "event stream: a frame over %d bytes was refused unread (1009); "
                         "reconnecting",
@@ -238,9 +234,9 @@ class EventStream:
 
     def _drop_info(self, exc: ConnectionClosed | OSError) -> tuple[str, int | None]:
         """What the StreamDisconnected for a failed read says."""
-        if isinstance(exc, ConnectionClosed):
-            return ("dead peer", None) if self._dead else _close_info(exc)
-        return f"network error: {type(exc).__name__}", None
+        if isinstance(exc, ConnectionClosed) and self._dead:
+            return "dead peer", None
+        return close_info(exc)
 
     # Keepalive: one timer per socket, re-armed lazily, instead of a timeout around every
     # read (a frame then costs one clock read, not a timer of its own).
@@ -381,16 +377,3 @@ class EventStream:
         if ws.response is not None:
             ws.response.headers.clear()
         return ws
-
-
-def _close_info(exc: ConnectionClosed) -> tuple[str, int | None]:
-    if exc.rcvd is not None:
-        code = exc.rcvd.code
-        return ("closed" if code == 1000 else "abnormal close"), code
-    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-        # The library refused a frame over max_size from its header, before reading it.
-        return _TOO_LARGE, int(CloseCode.MESSAGE_TOO_BIG)
-    if exc.sent is not None and "keepalive" in exc.sent.reason:
-        # The websocket-level ping went unanswered: the same verdict as our own.
-        return "dead peer", None
-    return "connection lost", None

@@ -62,6 +62,7 @@ from .._fanout import DEFAULT_SUBSCRIBER_LIMIT, Fanout, Subscription
 from .._http import HttpClient
 from .._starter import Starter, close_on_exit
 from .._validate import check_no_controls
+from .._websocket import close_info
 from ..auth import BearerAuth
 from ..errors import SessionClosedError, StreamError, WebChatError
 from ._actions import encode
@@ -78,7 +79,7 @@ from ._outputs import (
     SendFrame,
 )
 from ._protocol import MessagingCore, State
-from ._socket import Hosts, Refused, SocketFailed, close_info, fetch_page, open_socket, upload
+from ._socket import Hosts, Refused, SocketFailed, fetch_page, open_socket, upload
 from ._wire import decode_frame, decode_page
 
 if TYPE_CHECKING:  # the api module is loaded only by a caller that passes one

@@ -10,8 +10,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
-from websockets.frames import CloseCode
+from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 
 from .._http import HttpClient
 from .._redact import RedactingFilter, redact
@@ -30,7 +29,7 @@ from ..regions import resolve_region
 from ._outputs import FetchHistory, HistoryPage
 from ._wire import decode_page
 
-__all__ = ["Hosts", "Refused", "SocketFailed", "close_info", "fetch_page", "open_socket", "upload"]
+__all__ = ["Hosts", "Refused", "SocketFailed", "fetch_page", "open_socket", "upload"]
 
 logger = logging.getLogger("webchat_async.messaging")
 
@@ -164,20 +163,6 @@ async def open_socket(
     if ws.response is not None:
         ws.response.headers.clear()
     return ws
-
-
-def close_info(exc: ConnectionClosed | OSError) -> tuple[str, int | None]:
-    """The reason and close code of a socket that dropped."""
-    if isinstance(exc, OSError):
-        return f"network error: {type(exc).__name__}", None
-    if exc.rcvd is not None:
-        code = exc.rcvd.code
-        return ("closed" if code == 1000 else "abnormal close"), code
-    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-        return "frame too large", int(CloseCode.MESSAGE_TOO_BIG)
-    if exc.sent is not None and "keepalive" in exc.sent.reason:
-        return "dead peer", None
-    return "connection lost", None
 
 
 async def fetch_page(
