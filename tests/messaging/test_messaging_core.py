@@ -1142,3 +1142,41 @@ def test_a_probe_page_without_times_still_stands_for_the_transcript() -> None:
     h.core.socket_dropped(h.now, "closed")
     h.reconnect([body(6, 101), body(5, 100), *untimed])
     assert texts(h.events()) == ["text 5", "text 6"]
+
+
+def test_a_probe_that_failed_on_a_jwt_a_reconnect_replaced_is_asked_again() -> None:
+    # Every reconnect invalidates the JWT: a probe still out at a drop is then refused,
+    # and the sync waiting for it had no floor: it delivered the whole transcript.
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.socket_dropped(h.now, "closed")
+    old = [body(2, 50), body(1, 1)]
+    h.reconnect(old)
+    h.core.history_received(probe, None, h.now)  # refused: its JWT is gone
+    again = [o for o in h.out() if isinstance(o, FetchHistory)]
+    assert [f.jwt for f in again] == ["eyJh.eyJz.new"]
+    h.page(again[0], old)
+    # Read across a drop: the overlap before its newest (2) may be new; 1 is old.
+    assert texts(h.events()) == ["text 2"] and h.core.state is State.LIVE
+
+
+def test_a_probe_that_failed_while_reconnecting_goes_again_with_the_next_jwt() -> None:
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.socket_dropped(h.now, "closed")
+    h.core.history_received(probe, None, h.now)  # no socket, no JWT yet
+    h.out()
+    old = [body(2, 50), body(1, 1)]
+    h.core.socket_opened(h.now)
+    configure = h.frames()[-1]
+    h.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
+    jwt = h.frames()[-1]
+    h.feed("JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id)
+    fetches = [o for o in h.out() if isinstance(o, FetchHistory)]
+    assert len(fetches) == 2  # the sync's first page and the probe
+    for fetch in fetches:
+        h.page(fetch, old)
+    # Read across a drop: the overlap before its newest (2) may be new; 1 is old.
+    assert texts(h.events()) == ["text 2"] and h.core.state is State.LIVE

@@ -579,7 +579,17 @@ class MessagingCore:
         """The answer to ``request`` (``None``: it failed)."""
         if request is self._probe:
             self._probe = None
-            if page is not None:
+            if page is None and request.jwt != self.jwt and self.state not in _ENDED:
+                # A reconnect since invalidated its JWT: asked again (once per JWT, so it
+                # ends) with the new one, or with the next one when none is here yet.
+                if self.jwt is None:
+                    self._resumed = True  # _jwt sends it beside the next sync
+                else:
+                    self._probe = FetchHistory(self.jwt, 1, self._options.page_size)
+                    self._probe_drops = self._drops - 1  # read across a drop
+                    self._out.append(self._probe)
+                    return  # a waiting sync goes on waiting
+            elif page is not None:
                 self._floor_probed(page.entities)
             waiting, self._sync_waiting = self._sync_waiting, None
             if waiting is not None and self.state is State.SYNCING:
