@@ -1084,3 +1084,99 @@ def test_a_reconnect_after_only_year_one_messages_reads_the_history() -> None:
     assert fetch is not None and h.core.state is State.LIVE
     h.at(h.now + 1)
     assert texts(h.events()) == ["text 2"]
+
+
+# -- review: the resume probe's edges ------------------------------------------------------
+
+
+def test_a_new_message_on_the_probe_page_before_its_push_is_still_delivered() -> None:
+    # The probe's page can hold a message stored after the attach whose push has not come
+    # yet (the HTTP answer raced the socket): it was taken for the transcript's newest
+    # entry and remembered as delivered, so its push was dropped as a repeat: lost.
+    h = Harness(reorder_window=0)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.page(probe, [body(2, 50), body(1, 1)])  # 2 was stored after the attach
+    h.message(body(2, 50))  # its push
+    h.at(h.now)
+    assert texts(h.events()) == ["text 2"]
+
+
+def test_a_drop_before_the_first_jwt_does_not_replay_the_transcript() -> None:
+    # The first socket of a resumed session dropped after configureSession was answered
+    # but before its JWT: no probe went out, and the sync after the reconnect had no
+    # floor, so it delivered the whole old transcript as new messages.
+    h = Harness(reorder_window=0, history_overlap=10)
+    h.core.start(h.now)
+    h.core.socket_opened(h.now)
+    configure = h.frames()[-1]
+    h.feed(
+        "SessionResponse",
+        {"connected": True, "newSession": False},
+        "response",
+        tracing=configure.tracing_id,
+    )
+    h.out()
+    h.core.socket_dropped(h.now, "closed")
+    h.core.socket_opened(h.now)
+    configure = h.frames()[-1]
+    h.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
+    jwt = h.frames()[-1]
+    h.feed("JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id)
+    fetches = [o for o in h.out() if isinstance(o, FetchHistory)]
+    page = [body(3, 100), body(2, 50), body(1, 1)]  # 3 may be new; 1 and 2 are old
+    for fetch in fetches:
+        h.page(fetch, page)
+    assert texts(h.events()) == ["text 3"]
+    assert h.core.state is State.LIVE
+
+
+def test_a_probe_page_without_times_still_stands_for_the_transcript() -> None:
+    # Entries without channel.time: the probe set no floor and ended the first message's
+    # floor, so every later sync delivered the whole transcript (up to 40 pages) again.
+    h = Harness(reorder_window=0, history_overlap=10)
+    untimed = [{k: v for k, v in body(n, n).items() if k != "channel"} for n in (2, 1)]
+    h.configure(transcript=untimed, newSession=False)
+    h.message(body(5, 100))
+    h.at(h.now)
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(6, 101), body(5, 100), *untimed])
+    assert texts(h.events()) == ["text 5", "text 6"]
+
+
+def test_a_probe_that_failed_on_a_jwt_a_reconnect_replaced_is_asked_again() -> None:
+    # Every reconnect invalidates the JWT: a probe still out at a drop is then refused,
+    # and the sync waiting for it had no floor: it delivered the whole transcript.
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.socket_dropped(h.now, "closed")
+    old = [body(2, 50), body(1, 1)]
+    h.reconnect(old)
+    h.core.history_received(probe, None, h.now)  # refused: its JWT is gone
+    again = [o for o in h.out() if isinstance(o, FetchHistory)]
+    assert [f.jwt for f in again] == ["eyJh.eyJz.new"]
+    h.page(again[0], old)
+    # Read across a drop: the overlap before its newest (2) may be new; 1 is old.
+    assert texts(h.events()) == ["text 2"] and h.core.state is State.LIVE
+
+
+def test_a_probe_that_failed_while_reconnecting_goes_again_with_the_next_jwt() -> None:
+    h = Harness(reorder_window=0, history_overlap=10)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    h.core.socket_dropped(h.now, "closed")
+    h.core.history_received(probe, None, h.now)  # no socket, no JWT yet
+    h.out()
+    old = [body(2, 50), body(1, 1)]
+    h.core.socket_opened(h.now)
+    configure = h.frames()[-1]
+    h.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
+    jwt = h.frames()[-1]
+    h.feed("JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id)
+    fetches = [o for o in h.out() if isinstance(o, FetchHistory)]
+    assert len(fetches) == 2  # the sync's first page and the probe
+    for fetch in fetches:
+        h.page(fetch, old)
+    # Read across a drop: the overlap before its newest (2) may be new; 1 is old.
+    assert texts(h.events()) == ["text 2"] and h.core.state is State.LIVE

@@ -28,7 +28,7 @@ import datetime
 import enum
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from .._convert import slot_builder
 from .._events import (
@@ -201,6 +201,10 @@ class MessagingCore:
         # it found there is not this session's to deliver (the floor, _floor_probed).
         self._probe: FetchHistory | None = None
         self._probe_drops = 0  # drops when the probe went out
+        # The keys of the probe's transcript entries the floor does not cover (at its very
+        # time, or with no time): left out of a sync, but not taken for delivered, so a
+        # push of one (stored since the attach, on the page before its push) still comes.
+        self._transcript: frozenset[Hashable] = frozenset()
         self._drops = 0
         # A sync that finished while the probe was out waits for it: (complete,).
         self._sync_waiting: bool | None = None
@@ -489,6 +493,14 @@ class MessagingCore:
             self._probe = FetchHistory(response.jwt, 1, self._options.page_size)
             self._probe_drops = self._drops
             self._out.append(self._probe)
+            return
+        if self.state is State.SYNCING and self._resumed and self._probe is None:
+            # The first socket dropped before its JWT: the probe goes now, beside the sync
+            # (which waits for it), as one read across a drop (the overlap is kept).
+            self._resumed = False
+            self._probe = FetchHistory(response.jwt, 1, self._options.page_size)
+            self._probe_drops = self._drops - 1
+            self._out.append(self._probe)
 
     def _refusal(self, frame: Frame, now: float) -> None:
         body = frame.body
@@ -567,7 +579,17 @@ class MessagingCore:
         """The answer to ``request`` (``None``: it failed)."""
         if request is self._probe:
             self._probe = None
-            if page is not None:
+            if page is None and request.jwt != self.jwt and self.state not in _ENDED:
+                # A reconnect since invalidated its JWT: asked again (once per JWT, so it
+                # ends) with the new one, or with the next one when none is here yet.
+                if self.jwt is None:
+                    self._resumed = True  # _jwt sends it beside the next sync
+                else:
+                    self._probe = FetchHistory(self.jwt, 1, self._options.page_size)
+                    self._probe_drops = self._drops - 1  # read across a drop
+                    self._out.append(self._probe)
+                    return  # a waiting sync goes on waiting
+            elif page is not None:
                 self._floor_probed(page.entities)
             waiting, self._sync_waiting = self._sync_waiting, None
             if waiting is not None and self.state is State.SYNCING:
@@ -598,11 +620,17 @@ class MessagingCore:
         none is lost). The page replaces the floor a first live message set meanwhile
         (the first message less the overlap): it knows the transcript exactly.
         """
-        self._floor_from_first = False
         times = [m.time for m in entities if m.time is not None]
         if not times:
+            if entities:
+                # Undated: the page says nothing of where the transcript ends; its entries
+                # are left out of a sync, and the first live message sets the floor.
+                self._transcript = frozenset(message_key(m) for m in entities)
+                return
+            self._floor_from_first = False
             self._floor = None  # an empty conversation: everything from now on is new
             return
+        self._floor_from_first = False
         newest = max(times)
         if self._known_time is None or newest > self._known_time:
             self._known_time = newest
@@ -610,9 +638,9 @@ class MessagingCore:
             self._floor = _earlier(newest, self._options.history_overlap)
             return
         self._floor = newest
-        for message in entities:
-            if message.time is None or message.time == newest:
-                self._seen.add(message)
+        self._transcript = frozenset(
+            message_key(m) for m in entities if m.time is None or m.time == newest
+        )
 
     def _synced(self, now: float, *, complete: bool) -> None:
         entities = self._history.entities if self._history is not None else []
@@ -637,6 +665,8 @@ class MessagingCore:
             if floor is not None and message.time is not None and message.time < floor:
                 continue
             if message in self._seen or message in self._reorder:
+                continue
+            if self._transcript and message_key(message) in self._transcript:
                 continue
             self._know(message)
             self._reorder.add(message, now)
