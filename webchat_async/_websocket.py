@@ -317,8 +317,8 @@ class Connection(ClientConnection):
             async with self.send_context():
                 self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
             await asyncio.shield(self.connection_lost_waiter)
-            if set_exc is None:
-                raise self.protocol.close_exc from exc
+            if set_exc is None:  # websockets 15: the cause is what it read and failed on
+                raise self.protocol.close_exc from getattr(self, "recv_exc", None)
         raise self.close_exc
 
     @overload
