@@ -19,10 +19,12 @@ Everything else goes to websockets, so its behaviour is unchanged:
   from the first byte of that frame on. Its errors (1002, 1009) are then its own, as are
   any frames after it. Payloads already queued are read first, so the order holds.
 
-The read path queues at most ``max_queue`` payloads before it stops reading the socket,
-as websockets' own does, and holds at most one incomplete frame (under ``max_size``),
-accumulated without re-scanning, so a server that trickles a frame byte by byte costs
-linear time.
+The read path stops reading the socket once ``max_queue`` payloads wait (what one read
+brought is queued whole, as websockets does) and resumes at a quarter of that; it holds at
+most one incomplete frame (under ``max_size``), accumulated without re-scanning, so a
+server that trickles a frame byte by byte costs linear time.
+
+:func:`close_info` says why a socket dropped, for both sessions' ``StreamDisconnected``.
 
 Hostile servers: after websockets fails a connection on what it read, or after a close
 frame of the server's, the socket is aborted rather than left open for the peer to keep
