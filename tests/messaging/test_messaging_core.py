@@ -1144,6 +1144,68 @@ def test_a_probe_page_without_times_still_stands_for_the_transcript() -> None:
     assert texts(h.events()) == ["text 5", "text 6"]
 
 
+def _probe_pages(h: Harness, probe: FetchHistory, pages: list[list[dict[str, Any]]]) -> int:
+    """Answer the probe page by page while it asks; returns how many pages it read."""
+    request: FetchHistory | None = probe
+    read = 0
+    while request is not None and read < len(pages):
+        decoded = tuple(m for m in map(decode_message, pages[read]) if m is not None)
+        read += 1
+        h.core.history_received(request, HistoryPage(decoded, read, len(pages)), h.now)
+        asked = [o for o in h.out() if isinstance(o, FetchHistory)]
+        request = asked[-1] if asked else None
+        if request is not None:
+            assert request.page_number == read + 1
+    return read
+
+
+def test_a_probe_reads_on_while_its_pages_are_all_at_the_newest_time() -> None:
+    # Found by the property test: three old messages stamped at one millisecond, a page
+    # of two. The probe read one page, so the third counted as new (at the floor's very
+    # time, not among the probe's entries) and was replayed after the first drop.
+    h = Harness(reorder_window=0, history_overlap=0, page_size=2)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    old = [body(3, 1), body(2, 1), body(1, 1)]
+    assert _probe_pages(h, probe, [old[:2], old[2:]]) == 2
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(4, 1), *old])  # 4: stored since the attach, at that very time too
+    assert texts(h.events()) == ["text 4"]
+
+
+def test_a_probe_stops_at_the_first_page_with_an_older_entry() -> None:
+    h = Harness(reorder_window=0, history_overlap=0, page_size=2)
+    probe = h.configure(transcript=None, newSession=False)
+    assert probe is not None
+    pages = [[body(4, 5), body(3, 5)], [body(2, 5), body(1, 4)], [body(0, 1)]]
+    assert _probe_pages(h, probe, pages) == 2
+    h.core.socket_dropped(h.now, "closed")
+    h.reconnect([body(5, 6), *pages[0], *pages[1]])
+    assert texts(h.events()) == ["text 5"]
+
+
+def test_a_probe_cut_short_at_one_time_keeps_the_overlap_and_loses_nothing() -> None:
+    # max_pages all at one time, or a later page failed: entries at that time may be
+    # left behind, so the floor keeps the overlap (old ones may come again, none lost).
+    for fail in (False, True):
+        h = Harness(reorder_window=0, history_overlap=10, page_size=1, max_pages=2)
+        probe = h.configure(transcript=None, newSession=False)
+        assert probe is not None
+        decoded = tuple(m for m in map(decode_message, [body(3, 50)]) if m is not None)
+        h.core.history_received(probe, HistoryPage(decoded, 1, 3), h.now)
+        (second,) = [o for o in h.out() if isinstance(o, FetchHistory)]
+        if fail:
+            h.core.history_received(second, None, h.now)
+        else:
+            decoded = tuple(m for m in map(decode_message, [body(2, 50)]) if m is not None)
+            h.core.history_received(second, HistoryPage(decoded, 2, 3), h.now)
+        assert [o for o in h.out() if isinstance(o, FetchHistory)] == []  # no third page
+        h.core.socket_dropped(h.now, "closed")
+        h.reconnect([body(4, 55), body(3, 50), body(2, 50), body(1, 10)])
+        delivered = texts(h.events())
+        assert "text 4" in delivered and "text 1" not in delivered, (fail, delivered)
+
+
 def test_a_probe_that_failed_on_a_jwt_a_reconnect_replaced_is_asked_again() -> None:
     # Every reconnect invalidates the JWT: a probe still out at a drop is then refused,
     # and the sync waiting for it had no floor: it delivered the whole transcript.

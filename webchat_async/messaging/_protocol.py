@@ -201,6 +201,9 @@ class MessagingCore:
         # it found there is not this session's to deliver (the floor, _floor_probed).
         self._probe: FetchHistory | None = None
         self._probe_drops = 0  # drops when the probe went out
+        # The probe's pages so far: it reads on while every entry is at the newest time
+        # (more of the transcript may be stamped at that very time on the next page).
+        self._probed: list[StructuredMessage] = []
         # The keys of the probe's transcript entries the floor does not cover (at its very
         # time, or with no time): left out of a sync, but not taken for delivered, so a
         # push of one (stored since the attach, on the page before its push) still comes.
@@ -582,6 +585,7 @@ class MessagingCore:
             if page is None and request.jwt != self.jwt and self.state not in _ENDED:
                 # A reconnect since invalidated its JWT: asked again (once per JWT, so it
                 # ends) with the new one, or with the next one when none is here yet.
+                self._probed = []
                 if self.jwt is None:
                     self._resumed = True  # _jwt sends it beside the next sync
                 else:
@@ -590,7 +594,20 @@ class MessagingCore:
                     self._out.append(self._probe)
                     return  # a waiting sync goes on waiting
             elif page is not None:
-                self._floor_probed(page.entities)
+                self._probed.extend(page.entities)
+                more = self._transcript_goes_on(page)
+                if more and request.page_number < self._options.max_pages:
+                    self._probe = FetchHistory(
+                        request.jwt, request.page_number + 1, request.page_size
+                    )
+                    self._out.append(self._probe)
+                    return
+                self._floor_probed(tuple(self._probed), whole=not more)
+                self._probed = []
+            elif self._probed:
+                # A later page failed: where the transcript ends is not known exactly.
+                self._floor_probed(tuple(self._probed), whole=False)
+                self._probed = []
             waiting, self._sync_waiting = self._sync_waiting, None
             if waiting is not None and self.state is State.SYNCING:
                 self._synced(now, complete=waiting)
@@ -610,15 +627,26 @@ class MessagingCore:
                 self._synced(now, complete=step is Step.DONE)
         self._pump(now)
 
-    def _floor_probed(self, entities: tuple[StructuredMessage, ...]) -> None:
-        """A resumed session's floor from the history page read once it was attached.
+    def _transcript_goes_on(self, page: HistoryPage) -> bool:
+        """Whether the probe's pages may not hold all of the transcript at its newest
+        time: a page follows, and the pages so far hold no entry older than their newest
+        (all at one time, or undated), so more may be stamped at that time further back."""
+        if not page.entities or page.page_count is None or page.page_number >= page.page_count:
+            return False
+        times = [m.time for m in self._probed if m.time is not None]
+        return not times or min(times) == max(times)
+
+    def _floor_probed(self, entities: tuple[StructuredMessage, ...], *, whole: bool) -> None:
+        """A resumed session's floor from the history pages read once it was attached.
 
         Entries up to the newest there are the old transcript, those at its very time
-        included, unless the socket dropped while the page was read: a message stored
+        included, unless the socket dropped while the pages were read: a message stored
         since the attach whose push was lost in that drop would be among them, so then
         the floor keeps the overlap before the newest (an old entry may come again;
-        none is lost). The page replaces the floor a first live message set meanwhile
-        (the first message less the overlap): it knows the transcript exactly.
+        none is lost). So it does when the read was not ``whole`` (a page failed, or
+        ``max_pages`` were all at the newest time): entries at that time may be left
+        behind. The pages replace the floor a first live message set meanwhile (the
+        first message less the overlap): they know the transcript exactly.
         """
         times = [m.time for m in entities if m.time is not None]
         if not times:
@@ -634,7 +662,7 @@ class MessagingCore:
         newest = max(times)
         if self._known_time is None or newest > self._known_time:
             self._known_time = newest
-        if self._drops != self._probe_drops:
+        if self._drops != self._probe_drops or not whole:
             self._floor = _earlier(newest, self._options.history_overlap)
             return
         self._floor = newest
