@@ -149,7 +149,8 @@ class Harness:
             self.page(probes[0], list(transcript))
         return probes[0]
 
-    def reconnect(self, entities: list[dict[str, Any]] | None, meta: bool = True) -> FetchHistory:
+    def reopen(self) -> list[FetchHistory]:
+        """A new socket, configured, with a new JWT: the history reads it asked for."""
         self.core.socket_opened(self.now)
         configure = self.frames()[-1]
         self.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
@@ -157,7 +158,10 @@ class Harness:
         self.feed(
             "JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id
         )
-        fetch = [o for o in self.out() if isinstance(o, FetchHistory)][-1]
+        return [o for o in self.out() if isinstance(o, FetchHistory)]
+
+    def reconnect(self, entities: list[dict[str, Any]] | None) -> FetchHistory:
+        fetch = self.reopen()[-1]
         if entities is not None:
             self.page(fetch, entities)
         return fetch
@@ -1118,12 +1122,7 @@ def test_a_drop_before_the_first_jwt_does_not_replay_the_transcript() -> None:
     )
     h.out()
     h.core.socket_dropped(h.now, "closed")
-    h.core.socket_opened(h.now)
-    configure = h.frames()[-1]
-    h.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
-    jwt = h.frames()[-1]
-    h.feed("JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id)
-    fetches = [o for o in h.out() if isinstance(o, FetchHistory)]
+    fetches = h.reopen()
     page = [body(3, 100), body(2, 50), body(1, 1)]  # 3 may be new; 1 and 2 are old
     for fetch in fetches:
         h.page(fetch, page)
@@ -1231,12 +1230,7 @@ def test_a_probe_that_failed_while_reconnecting_goes_again_with_the_next_jwt() -
     h.core.history_received(probe, None, h.now)  # no socket, no JWT yet
     h.out()
     old = [body(2, 50), body(1, 1)]
-    h.core.socket_opened(h.now)
-    configure = h.frames()[-1]
-    h.feed("SessionResponse", {"connected": True}, "response", tracing=configure.tracing_id)
-    jwt = h.frames()[-1]
-    h.feed("JwtResponse", {"jwt": "eyJh.eyJz.new", "exp": 1}, "response", tracing=jwt.tracing_id)
-    fetches = [o for o in h.out() if isinstance(o, FetchHistory)]
+    fetches = h.reopen()
     assert len(fetches) == 2  # the sync's first page and the probe
     for fetch in fetches:
         h.page(fetch, old)
