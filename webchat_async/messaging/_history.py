@@ -92,9 +92,7 @@ class HistoryRead:
         times = [m.time for m in page.entities if m.time is not None]
         stop = self._stop
         if (
-            not page.entities
-            or page.page_count is None
-            or page.page_number >= page.page_count
+            page.last(page.page_number)
             or request.page_number >= self._max_pages
             or (stop is not None and times and min(times) <= stop)
         ):

@@ -97,3 +97,8 @@ class HistoryPage:
     page_count: int | None = None
     #: Entries that did not decode (skipped; docs/messaging-protocol.md#history).
     skipped: int = 0
+
+    def last(self, number: int) -> bool:
+        """Whether no page follows page ``number``: this one is empty, says no page
+        count, or ``number`` reaches it."""
+        return not self.entities or self.page_count is None or number >= self.page_count

@@ -602,12 +602,10 @@ class MessagingCore:
                     )
                     self._out.append(self._probe)
                     return
-                self._floor_probed(tuple(self._probed), whole=not more)
-                self._probed = []
+                self._floor_probed(whole=not more)
             elif self._probed:
                 # A later page failed: where the transcript ends is not known exactly.
-                self._floor_probed(tuple(self._probed), whole=False)
-                self._probed = []
+                self._floor_probed(whole=False)
             waiting, self._sync_waiting = self._sync_waiting, None
             if waiting is not None and self.state is State.SYNCING:
                 self._synced(now, complete=waiting)
@@ -631,13 +629,14 @@ class MessagingCore:
         """Whether the probe's pages may not hold all of the transcript at its newest
         time: a page follows, and the pages so far hold no entry older than their newest
         (all at one time, or undated), so more may be stamped at that time further back."""
-        if not page.entities or page.page_count is None or page.page_number >= page.page_count:
+        if page.last(page.page_number):
             return False
         times = [m.time for m in self._probed if m.time is not None]
         return not times or min(times) == max(times)
 
-    def _floor_probed(self, entities: tuple[StructuredMessage, ...], *, whole: bool) -> None:
-        """A resumed session's floor from the history pages read once it was attached.
+    def _floor_probed(self, *, whole: bool) -> None:
+        """A resumed session's floor from the history pages read once it was attached
+        (:attr:`_probed`, taken).
 
         Entries up to the newest there are the old transcript, those at its very time
         included, unless the socket dropped while the pages were read: a message stored
@@ -648,6 +647,7 @@ class MessagingCore:
         behind. The pages replace the floor a first live message set meanwhile (the
         first message less the overlap): they know the transcript exactly.
         """
+        entities, self._probed = self._probed, []
         times = [m.time for m in entities if m.time is not None]
         if not times:
             if entities:

@@ -527,7 +527,7 @@ class MessagingSession:
                     return
                 given += 1
                 yield MessageReceived(message, message.inbound)
-            if not page.entities or page.page_count is None or number >= page.page_count:
+            if page.last(number):
                 return
 
     # -- events --------------------------------------------------------------------------
